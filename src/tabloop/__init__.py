@@ -1,0 +1,71 @@
+"""tabloop: from a table of historical cases to a monitored prediction service and back.
+
+The public names below are imported lazily (PEP 562), so ``import tabloop`` and
+``tabloop --help`` stay fast; pandas, scikit-learn and friends load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "ColumnSchema": "tabloop.data",
+    "Problem": "tabloop.data",
+    "Profile": "tabloop.data",
+    "ProjectConfig": "tabloop.config",
+    "Schema": "tabloop.data",
+    "TrainTest": "tabloop.data",
+    "ValidationReport": "tabloop.data",
+    "infer_schema": "tabloop.data",
+    "infer_task": "tabloop.data",
+    "init_project": "tabloop.config",
+    "load_config": "tabloop.config",
+    "load_data": "tabloop.data",
+    "load_sql": "tabloop.data",
+    "load_training_data": "tabloop.config",
+    "profile": "tabloop.data",
+    "run_demo": "tabloop.demo",
+    "split": "tabloop.data",
+    "validate": "tabloop.data",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__", "examples", "exceptions"])
+
+if TYPE_CHECKING:
+    from tabloop import examples, exceptions
+    from tabloop.config import ProjectConfig, init_project, load_config, load_training_data
+    from tabloop.data import (
+        ColumnSchema,
+        Problem,
+        Profile,
+        Schema,
+        TrainTest,
+        ValidationReport,
+        infer_schema,
+        infer_task,
+        load_data,
+        load_sql,
+        profile,
+        split,
+        validate,
+    )
+    from tabloop.demo import run_demo
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("examples", "exceptions"):
+        return importlib.import_module(f"tabloop.{name}")
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tabloop' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,55 @@
+"""The one place that reads ``TABLOOP_*`` environment variables.
+
+Explicit arguments win over the project file, which wins over these variables.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from tabloop.exceptions import ConfigError
+
+
+def _read(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def _read_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"Config {name!r} has value {raw!r}. Not a valid bool (use 1/0, true/false).")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Environment-level settings.
+
+    Attributes
+    ----------
+    config_file : name of the project file looked up in the working directory
+        (``TABLOOP_CONFIG``, default ``tabloop.yaml``).
+    home : folder for embedded state such as the MLflow store and the prediction log
+        (``TABLOOP_HOME``, default ``./.tabloop``).
+    progress : whether to draw progress bars on a terminal (``TABLOOP_PROGRESS``).
+    """
+
+    config_file: Path
+    home: Path
+    progress: bool
+
+
+def get_settings() -> Settings:
+    """Read the settings from the environment now (not cached, so tests can set variables)."""
+    return Settings(
+        config_file=Path(_read("TABLOOP_CONFIG", "tabloop.yaml")),
+        home=Path(_read("TABLOOP_HOME", ".tabloop")),
+        progress=_read_bool("TABLOOP_PROGRESS", True),
+    )

@@ -1,0 +1,68 @@
+"""The Typer application, global options and error handling.
+
+Errors tabloop raises on purpose print as one line on stderr and exit with status 2; any
+other exception is a bug and prints one line asking for ``--debug`` (exit 1). ``--debug``
+shows the full traceback instead. Commands import pandas & co. inside their bodies so that
+``tabloop --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from tabloop import __version__
+
+app = typer.Typer(
+    name="tabloop",
+    help="From a table of historical cases to a monitored prediction service and back.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+_state = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tabloop {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+def main() -> None:
+    """Entry point of the ``tabloop`` script."""
+    from tabloop.cli import _commands  # noqa: F401  (registers the commands)
+    from tabloop.exceptions import TabloopError
+
+    try:
+        app()
+    except TabloopError as exc:
+        if _state["debug"]:
+            raise
+        _fail(f"error: {exc}", 2)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except Exception as exc:  # a bug: say so in one line, traceback with --debug
+        if _state["debug"]:
+            raise
+        _fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)", 1)
+
+
+def _fail(message: str, code: int) -> None:
+    from rich.console import Console
+
+    Console(stderr=True, highlight=False, soft_wrap=True).print(message, markup=False)
+    sys.exit(code)

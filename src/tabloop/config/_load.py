@@ -1,0 +1,161 @@
+"""Read ``tabloop.yaml`` into a :class:`ProjectConfig`, with errors that give the key path."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from tabloop.config._models import ProjectConfig
+from tabloop.exceptions import ConfigError, ConfigNotFoundError
+
+
+def find_config(path: str | os.PathLike[str] | None = None) -> Path:
+    """The project file: ``path`` if given, else ``$TABLOOP_CONFIG`` or ``tabloop.yaml`` here."""
+    from tabloop._settings import get_settings
+
+    candidate = Path(path) if path is not None else get_settings().config_file
+    if candidate.is_dir():
+        candidate = candidate / "tabloop.yaml"
+    if not candidate.exists():
+        raise ConfigNotFoundError(
+            f"No project file at '{candidate}' (working directory {Path.cwd()}). Create one with "
+            "`tabloop init --data FILE --target COLUMN`, or pass --config PATH."
+        )
+    return candidate
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> ProjectConfig:
+    """Read and validate the project file.
+
+    Parameters
+    ----------
+    path : the file (or its folder); default ``tabloop.yaml`` in the working directory.
+
+    Raises
+    ------
+    ConfigNotFoundError : no file there.
+    ConfigError : the YAML is malformed, or a key is unknown, missing or of the wrong type;
+        the message gives the key path and what is allowed.
+
+    Examples
+    --------
+    >>> from tabloop.config import config_from_dict
+    >>> cfg = config_from_dict({"name": "demo", "data": {"train": "x.csv", "target": "y"}})
+    >>> cfg.split_strategy
+    'stratified'
+    """
+    import yaml
+
+    file = find_config(path)
+    try:
+        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{file}: not valid YAML{where}: {problem}.") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot be read: {exc}.") from exc
+    config = config_from_dict(raw, source=str(file))
+    config._root = file.resolve().parent
+    config._source = file.resolve()
+    return config
+
+
+def config_from_dict(raw: Any, *, source: str = "tabloop.yaml") -> ProjectConfig:
+    """Validate a mapping as a project config (``source`` names it in messages)."""
+    if not isinstance(raw, dict):
+        kind = "empty" if raw is None else f"a {type(raw).__name__}"
+        raise ConfigError(f"{source}: expected a mapping of sections (name, data, ...); it is {kind}.")
+    try:
+        return ProjectConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, source)) from None
+
+
+def _format_errors(exc: ValidationError, source: str) -> str:
+    lines = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        path = ".".join(str(p) for p in loc) or "(top level)"
+        kind = error["type"]
+        if kind == "extra_forbidden":
+            allowed = _allowed_keys(loc[:-1])
+            if not allowed:
+                section = ".".join(str(p) for p in loc[:-1])
+                lines.append(f"{path}: unknown key; section '{section}' takes no keys in "
+                             f"tabloop {_version()} (leave it empty or remove it).")
+                continue
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            lines.append(f"{path}: unknown key. Allowed keys here: {', '.join(allowed)}.{hint}")
+        elif kind == "missing":
+            lines.append(f"{path}: required key is missing.")
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+            message = message[0].lower() + message[1:] if message else message
+            got = "" if kind.startswith("value_error") else f"; got {error.get('input')!r}"
+            lines.append(f"{path}: {message}{got}.")
+    count = f"{len(lines)} problems" if len(lines) > 1 else "1 problem"
+    return f"{source}: {count}: " + " | ".join(lines)
+
+
+def _version() -> str:
+    from tabloop import __version__
+
+    return __version__
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    model: type[BaseModel] | None = ProjectConfig
+    for part in loc:
+        if model is None or isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        model = _model_in(field.annotation) if field else None
+    return list(model.model_fields) if model else []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside ``X``, ``X | None`` or ``Optional[X]``, if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            found = _model_in(arg)
+            if found:
+                return found
+    return None
+
+
+def load_training_data(config: ProjectConfig):  # -> pd.DataFrame (pandas imported lazily)
+    """Load the project's training table and check every column the config names exists."""
+    from tabloop.data import _frame, load_data, load_sql
+
+    if config.data.sql is not None:
+        df = load_sql(config.data.sql.query, config.data.sql.url)
+    else:
+        df = load_data(config.resolve(config.data.train or ""))
+    roles = {
+        "data.target": config.data.target,
+        "data.id": config.data.id,
+        "data.time": config.data.time,
+        "split.group": config.split.group,
+        "split.time": config.split.time,
+    }
+    for role, column in roles.items():
+        if column:
+            _frame.require_columns(df, [column], role=f"{role} column")
+    features = config.features
+    for key in ("include", "drop", "log", "categorical", "numeric"):
+        for column in getattr(features, key) or ():
+            _frame.require_columns(df, [column], role=f"features.{key} column")
+    for column in config.profile.by:
+        _frame.require_columns(df, [column], role="profile.by column")
+    return df

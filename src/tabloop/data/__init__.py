@@ -1,0 +1,29 @@
+"""Load tables, infer and validate schemas, split train/test, profile."""
+
+from tabloop.data._load import load_data, load_sql
+from tabloop.data._profile import Profile, profile
+from tabloop.data._schema import COLUMN_KINDS, ColumnSchema, Schema, infer_schema
+from tabloop.data._split import SPLIT_STRATEGIES, TrainTest, check_target, split
+from tabloop.data._task import TASKS, infer_task, positive_label
+from tabloop.data._validate import Problem, ValidationReport, validate
+
+__all__ = [
+    "COLUMN_KINDS",
+    "SPLIT_STRATEGIES",
+    "TASKS",
+    "ColumnSchema",
+    "Problem",
+    "Profile",
+    "Schema",
+    "TrainTest",
+    "ValidationReport",
+    "check_target",
+    "infer_schema",
+    "infer_task",
+    "load_data",
+    "load_sql",
+    "positive_label",
+    "profile",
+    "split",
+    "validate",
+]

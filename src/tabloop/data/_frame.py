@@ -1,0 +1,145 @@
+"""Dataframe access in one place: dtype tests, value coercion, category keys.
+
+Every other module asks these helpers rather than poking at pandas dtypes directly, so a
+change of backend (pyarrow-backed strings in pandas 3, Dask partitions) touches this file only.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tabloop.exceptions import ColumnNotFoundError
+
+#: Strings read as booleans when a whole column consists of them (case-insensitive).
+BOOL_STRINGS = {"true": True, "false": False}
+
+
+def is_bool(series: pd.Series) -> bool:
+    return pd.api.types.is_bool_dtype(series.dtype)
+
+
+def is_numeric(series: pd.Series) -> bool:
+    """True for int/float columns (booleans excluded)."""
+    return pd.api.types.is_numeric_dtype(series.dtype) and not is_bool(series)
+
+
+def is_datetime(series: pd.Series) -> bool:
+    return pd.api.types.is_datetime64_any_dtype(series.dtype)
+
+
+def is_stringlike(series: pd.Series) -> bool:
+    """True for object, string and categorical columns."""
+    dtype = series.dtype
+    return (
+        pd.api.types.is_object_dtype(dtype)
+        or pd.api.types.is_string_dtype(dtype)
+        or isinstance(dtype, pd.CategoricalDtype)
+    )
+
+
+def to_numeric(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Coerce to float; return the values and a mask of entries that were present but invalid."""
+    if is_numeric(series):
+        return series.astype("float64"), pd.Series(False, index=series.index)
+    if is_bool(series):
+        return series.astype("float64"), pd.Series(False, index=series.index)
+    values = pd.to_numeric(series, errors="coerce")
+    invalid = values.isna() & series.notna()
+    return values.astype("float64"), invalid
+
+
+def to_bool(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Coerce to a nullable boolean; return values and a mask of present-but-invalid entries."""
+    if is_bool(series):
+        return series.astype("boolean"), pd.Series(False, index=series.index)
+    present = series.notna()
+    if is_numeric(series):
+        ok = series.isin([0, 1]) | ~present
+        return series.where(ok).astype("boolean"), ~ok
+    lowered = series.astype("string").str.strip().str.lower()
+    mapped = lowered.map(BOOL_STRINGS)
+    invalid = mapped.isna() & present
+    return mapped.astype("boolean"), invalid
+
+
+def to_datetime(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Coerce to datetime; return values and a mask of present-but-unparseable entries."""
+    if is_datetime(series):
+        return series, pd.Series(False, index=series.index)
+    values = pd.to_datetime(series, errors="coerce", format="mixed")
+    invalid = values.isna() & series.notna()
+    return values, invalid
+
+
+def category_keys(series: pd.Series) -> pd.Series:
+    """Map values to the strings used to compare categories across sources.
+
+    A category observed as ``1`` in a CSV must match ``1``, ``1.0`` or ``"1"`` in a JSON
+    request, so integral numbers are written without a decimal part.
+    """
+    if is_bool(series):
+        return series.astype("string").str.lower()
+    if is_numeric(series):
+        values = series.astype("float64")
+        integral = values.notna() & np.isfinite(values) & (values == np.round(values))
+        out = values.astype("string")
+        if integral.any():
+            out = out.where(~integral, values[integral].astype("int64").astype("string"))
+        return out.where(values.notna())
+    return series.astype("string")
+
+
+def category_key(value: Any) -> str:
+    """The scalar version of :func:`category_keys`, for values from a schema or config."""
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value)).lower()
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def require_columns(df: pd.DataFrame, columns: Iterable[str], *, role: str = "column") -> None:
+    """Raise :class:`ColumnNotFoundError` for the first absent column, suggesting close names."""
+    present = [str(c) for c in df.columns]
+    for column in columns:
+        if column not in df.columns:
+            raise column_not_found(column, present, role=role)
+
+
+def column_not_found(column: str, present: list[str], *, role: str = "column") -> ColumnNotFoundError:
+    close = difflib.get_close_matches(column, present, n=3, cutoff=0.6)
+    lowered = {p.lower(): p for p in present}
+    if column.lower() in lowered and lowered[column.lower()] not in close:
+        close.insert(0, lowered[column.lower()])
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    shown = ", ".join(repr(c) for c in present[:20]) + (", ..." if len(present) > 20 else "")
+    return ColumnNotFoundError(
+        f"{role.capitalize()} {column!r} is not in the data.{hint} Columns present: {shown}.",
+        column=column,
+        close_matches=close,
+    )
+
+
+def python_value(value: Any) -> Any:
+    """A JSON-friendly Python scalar for a numpy/pandas scalar (NaN and NA become None)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float | np.floating) and np.isnan(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value
+
+
+def row_label(index_value: Any) -> Any:
+    """How a row is named in messages: its index label as a plain Python value."""
+    return python_value(index_value)

@@ -1,0 +1,112 @@
+"""How well each column alone predicts the target, and the leakage that this exposes.
+
+A column known only after the outcome (a release date, an authorisation code written at
+the search) predicts the target almost perfectly on its own; an honest column rarely does.
+Each column is scored by an out-of-fold target encoding: numeric columns are cut into
+quantile bins first, missing values are a level of their own, and the encoding is fitted on
+the other folds (sklearn's ``TargetEncoder`` cross-fitting), so a high-cardinality column
+cannot score well by memorising rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tabloop.data import _frame
+
+_BINS = 20
+_FOLDS = 5
+
+
+def single_feature_power(
+    df: pd.DataFrame, columns: list[str], target: str, task: str, *, seed: int = 0
+) -> list[dict[str, Any]]:
+    """Score of each column alone: ROC-AUC (binary; macro one-vs-rest for multiclass) or R²."""
+    from sklearn.metrics import r2_score, roc_auc_score
+    from sklearn.model_selection import KFold, StratifiedKFold
+    from sklearn.preprocessing import TargetEncoder
+
+    y = df[target]
+    if task == "regression":
+        y_fit = y.astype("float64").to_numpy()
+        cv = KFold(_FOLDS, shuffle=True, random_state=seed)
+        target_type = "continuous"
+        metric = "r2"
+    else:
+        y_fit = _frame.category_keys(y).to_numpy(dtype=object)
+        cv = StratifiedKFold(_FOLDS, shuffle=True, random_state=seed)
+        target_type = "binary" if task == "binary" else "multiclass"
+        metric = "roc_auc"
+    results = []
+    for column in columns:
+        levels = _levels(df[column]).to_frame()
+        encoder = TargetEncoder(target_type=target_type, cv=cv)
+        encoded = encoder.fit_transform(levels, y_fit)
+        if task == "regression":
+            score = r2_score(y_fit, encoded[:, 0])
+        elif task == "binary":
+            positive = encoder.classes_[1]
+            score = roc_auc_score(y_fit == positive, encoded[:, 0])
+        else:
+            proba = encoded / encoded.sum(axis=1, keepdims=True).clip(min=1e-12)
+            score = roc_auc_score(y_fit, proba, multi_class="ovr", average="macro",
+                                  labels=encoder.classes_)
+        results.append({"column": column, "metric": metric, "score": round(float(score), 4)})
+    results.sort(key=lambda r: -r["score"])
+    return results
+
+
+def pure_segments(
+    df: pd.DataFrame,
+    columns: list[str],
+    target: str,
+    *,
+    min_rows: int,
+    min_share: float,
+) -> list[dict[str, Any]]:
+    """Category values with at least ``min_rows`` rows whose target is (almost) constant.
+
+    Only values whose purity stands out from the target's overall balance are listed: a
+    segment 99% negative is unremarkable when the whole table is 99% negative.
+    """
+    y = _frame.category_keys(df[target])
+    overall = y.value_counts(normalize=True)
+    found = []
+    for column in columns:
+        levels = _frame.category_keys(df[column]).fillna("(missing)")
+        table = pd.crosstab(levels, y)
+        sizes = table.sum(axis=1)
+        shares = table.div(sizes, axis=0)
+        for value in sizes.index[sizes >= min_rows]:
+            top_class = shares.loc[value].idxmax()
+            share = float(shares.loc[value, top_class])
+            if share >= min_share and overall[top_class] < min_share - 0.05:
+                found.append(
+                    {
+                        "column": column,
+                        "value": value,
+                        "rows": int(sizes[value]),
+                        "target_value": top_class,
+                        "share": round(share, 4),
+                        "overall_share": round(float(overall[top_class]), 4),
+                    }
+                )
+    found.sort(key=lambda s: (-s["share"], -s["rows"]))
+    return found
+
+
+def _levels(series: pd.Series) -> pd.Series:
+    """Discrete levels for a column: quantile bins for numbers, keys for the rest."""
+    if _frame.is_numeric(series) and series.nunique() > _BINS:
+        binned = pd.qcut(series, q=_BINS, labels=False, duplicates="drop")
+        levels = binned.astype("Int64").astype("string")
+    elif _frame.is_datetime(series):
+        binned = pd.qcut(series.astype("int64").where(series.notna()), q=_BINS, labels=False,
+                         duplicates="drop")
+        levels = binned.astype("Int64").astype("string")
+    else:
+        levels = _frame.category_keys(series)
+    return levels.fillna("(missing)").astype(object)

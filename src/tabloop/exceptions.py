@@ -1,0 +1,105 @@
+"""Every error tabloop raises on purpose.
+
+Each leaf also subclasses the built-in exception a user would already catch, so
+``except ValueError`` keeps working around tabloop calls::
+
+    TabloopError
+    ├── ConfigError (ValueError)            tabloop.yaml is missing, unreadable or invalid
+    │   └── ConfigNotFoundError (FileNotFoundError)
+    ├── DataError (ValueError)              the data cannot be used as given
+    │   ├── DataSourceError                 a file or database cannot be read
+    │   │   └── DataFileNotFoundError (FileNotFoundError)
+    │   ├── EmptyDataError                  the source has no rows (or not even a header)
+    │   ├── ColumnNotFoundError             a named column is absent (close matches suggested)
+    │   ├── TargetError                     the target column is unusable (e.g. missing values)
+    │   └── SchemaError                     a frame does not match a schema (carries the report)
+    ├── SplitError (ValueError)             a train/test split cannot be made as configured
+    └── MissingDependencyError (ImportError) an optional extra is not installed
+
+Messages name the key, column or value at fault, say what was expected, and where there
+is one, what to do next. The CLI prints them as one line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tabloop.data import ValidationReport
+
+__all__ = [
+    "ColumnNotFoundError",
+    "ConfigError",
+    "ConfigNotFoundError",
+    "DataError",
+    "DataFileNotFoundError",
+    "DataSourceError",
+    "EmptyDataError",
+    "MissingDependencyError",
+    "SchemaError",
+    "SplitError",
+    "TabloopError",
+    "TargetError",
+]
+
+
+class TabloopError(Exception):
+    """Base class of every error tabloop raises on purpose."""
+
+
+class ConfigError(TabloopError, ValueError):
+    """The project file is unreadable or does not match the expected structure."""
+
+
+class ConfigNotFoundError(ConfigError, FileNotFoundError):
+    """No ``tabloop.yaml`` where one was looked for."""
+
+
+class DataError(TabloopError, ValueError):
+    """The data cannot be used as given."""
+
+
+class DataSourceError(DataError):
+    """A file or database cannot be read."""
+
+
+class DataFileNotFoundError(DataSourceError, FileNotFoundError):
+    """A data file does not exist."""
+
+
+class EmptyDataError(DataError):
+    """The data source holds no rows."""
+
+
+class ColumnNotFoundError(DataError):
+    """A column named in the call or the config is not in the data."""
+
+    def __init__(self, message: str, *, column: str, close_matches: list[str]) -> None:
+        super().__init__(message)
+        self.column = column
+        self.close_matches = close_matches
+
+
+class TargetError(DataError):
+    """The target column cannot be used (missing values, a single class, ...)."""
+
+    def __init__(self, message: str, *, column: str, rows: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.column = column
+        self.rows = rows or []
+
+
+class SchemaError(DataError):
+    """A frame does not match a schema; ``report`` lists every problem found."""
+
+    def __init__(self, message: str, *, report: ValidationReport | None = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class SplitError(TabloopError, ValueError):
+    """A train/test split cannot be made as configured."""
+
+
+class MissingDependencyError(TabloopError, ImportError):
+    """An optional dependency is needed; the message gives the pip command."""

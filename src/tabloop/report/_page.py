@@ -1,0 +1,100 @@
+"""A report page as plain data (sections of text, tables and charts) and its HTML renderer.
+
+Every report (profile, evaluation, monitoring) builds a :class:`Page`; :func:`render_page`
+turns it into one self-contained HTML file: CSS inline, plotly.js embedded once, chart
+specs as JSON. Nothing is fetched at view time, so reports open offline.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any, Literal
+
+Tone = Literal["info", "warn", "bad", "ok"]
+
+
+@dataclass
+class Text:
+    text: str
+    tone: Tone | None = None
+
+
+@dataclass
+class Table:
+    columns: list[str]
+    rows: list[list[Any]]
+    caption: str | None = None
+
+
+@dataclass
+class Chart:
+    """A plotly figure as a dict: ``{"data": [...], "layout": {...}}``."""
+
+    figure: dict[str, Any]
+    wide: bool = False
+
+
+@dataclass
+class Section:
+    title: str
+    blocks: list[Text | Table | Chart] = field(default_factory=list)
+    anchor: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.anchor:
+            self.anchor = "".join(ch if ch.isalnum() else "-" for ch in self.title.lower())
+
+
+@dataclass
+class Page:
+    title: str
+    subtitle: str = ""
+    sections: list[Section] = field(default_factory=list)
+
+
+@cache
+def _plotly_js() -> str:
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs()
+
+
+def render_page(page: Page) -> str:
+    """Render ``page`` to a self-contained HTML document."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("tabloop.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+    )
+    charts: list[dict[str, Any]] = []
+
+    def chart_id(figure: dict[str, Any]) -> str:
+        charts.append(figure)
+        return f"chart-{len(charts) - 1}"
+
+    env.globals["chart_id"] = chart_id
+    env.filters["cell"] = _cell
+    body = env.get_template("page.html").render(
+        page=page,
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        kind=lambda block: type(block).__name__.lower(),
+    )
+    # Chart specs go in one JSON script; '</' is escaped so data cannot close the tag. The
+    # placeholders are HTML comments, which autoescaped text in the body cannot forge.
+    specs = json.dumps(charts, default=str).replace("</", "<\\/")
+    body = body.replace("<!--TABLOOP:PLOTLY-->", _plotly_js(), 1)
+    return body.replace("<!--TABLOOP:CHARTS-->", specs, 1)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
