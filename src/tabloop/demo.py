@@ -50,8 +50,13 @@ def run_demo(
 
     echo("[bold]3/5 profile[/]: types, missing values, correlations, groups, leakage")
     df = load_training_data(config)
-    result = profile(df, target=config.data.target, id=config.data.id, by=["gender"],
-                     title="Data profile: treatment outcomes")
+    result = profile(
+        df,
+        target=config.data.target,
+        id=config.data.id,
+        by=["gender"],
+        title="Data profile: treatment outcomes",
+    )
     saved = result.save(reports)
     paths.update(profile_html=saved["html"], profile_json=saved["json"])
     for w in result.warnings[:6]:
@@ -61,15 +66,24 @@ def run_demo(
     echo("[bold]4/5 schema and split[/]")
     schema = infer_schema(df, target=config.data.target, id=config.data.id)
     paths["schema"] = schema.save(reports / "schema.json")
-    train, test = split(df, target=config.data.target, strategy=config.split_strategy,
-                        test_size=config.split.test_size, seed=config.split.seed)
+    train, test = split(
+        df,
+        target=config.data.target,
+        strategy=config.split_strategy,
+        test_size=config.split.test_size,
+        seed=config.split.seed,
+    )
     rate = config.data.target
-    echo(f"      {config.split_strategy} split: {len(train):,} train "
-         f"({train[rate].mean():.1%} positive) / {len(test):,} test "
-         f"({test[rate].mean():.1%} positive); schema → {paths['schema']}")
+    echo(
+        f"      {config.split_strategy} split: {len(train):,} train "
+        f"({train[rate].mean():.1%} positive) / {len(test):,} test "
+        f"({test[rate].mean():.1%} positive); schema → {paths['schema']}"
+    )
 
     echo("[bold]5/5 validate[/]: a batch of new cases with three mistakes in it")
-    batch = test.drop(columns=[config.data.target]).head(5).astype({"age": object, "course": object})
+    batch = (
+        test.drop(columns=[config.data.target]).head(5).astype({"age": object, "course": object})
+    )
     batch.loc[batch.index[1], "age"] = "forty"
     batch.loc[batch.index[3], "course"] = "yoga"
     batch = batch.rename(columns={"sign_ins": "signins"})

@@ -46,9 +46,7 @@ def profile(
     ] = None,
     target: Annotated[str | None, typer.Option("--target", help="Column to predict.")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Folder for the reports.")] = None,
-    by: Annotated[
-        list[str] | None, typer.Option("--by", help="Group column (repeatable).")
-    ] = None,
+    by: Annotated[list[str] | None, typer.Option("--by", help="Group column (repeatable).")] = None,
     leakage_cutoff: Annotated[
         float | None,
         typer.Option(help="Flag a column whose ROC-AUC (R² for regression) alone reaches this."),
@@ -104,7 +102,9 @@ def schema(
         Path | None, typer.Argument(help="CSV/Parquet file (default: the project's data).")
     ] = None,
     target: Annotated[str | None, typer.Option("--target", help="Target column.")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Write the schema as JSON here.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the schema as JSON here.")
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Infer and show the schema of a table (kinds, missing values, categories, ranges)."""

@@ -37,8 +37,14 @@ def print_schema(schema: Any) -> None:
         else:
             detail = ""
         role = " (target)" if c.name == schema.target else " (id)" if c.name == schema.id else ""
-        table.add_row(c.name + role, c.kind, "yes" if c.nullable else "no",
-                      f"{100 * c.missing_share:.1f}", str(c.n_unique), detail)
+        table.add_row(
+            c.name + role,
+            c.kind,
+            "yes" if c.nullable else "no",
+            f"{100 * c.missing_share:.1f}",
+            str(c.n_unique),
+            detail,
+        )
     console.print(table)
 
 
@@ -46,8 +52,10 @@ def print_validation(report: Any) -> None:
     if not report.problems:
         console.print(f"[green]OK[/]: {report.n_rows:,} rows match the schema.")
         return
-    table = Table(title=f"{len(report.errors)} error(s), {len(report.warnings)} warning(s) "
-                        f"in {report.n_rows:,} rows")
+    table = Table(
+        title=f"{len(report.errors)} error(s), {len(report.warnings)} warning(s) "
+        f"in {report.n_rows:,} rows"
+    )
     for col in ("severity", "kind", "column", "rows", "message"):
         table.add_column(col, overflow="fold")
     for p in report.problems:

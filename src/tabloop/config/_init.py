@@ -54,7 +54,8 @@ def init_project(
     project = name or _slug(Path(data).name.split(".")[0])
 
     lines = [
-        f"# tabloop project file, written by `tabloop init` on {date.today()} from {Path(data).name}.",
+        f"# tabloop project file, written by `tabloop init` on {date.today()} "
+        f"from {Path(data).name}.",
         "# Every key is described in the README (Config reference); unknown keys are errors.",
         f"name: {_q(project)}",
         "",
@@ -65,11 +66,19 @@ def init_project(
     if target is None:
         lines.append("  # target: COLUMN  # no target: the task is clustering")
     else:
-        lines.append(f"  target: {_q(target)}  # {_describe_target(df[target], task, positive_label)}")
-    lines.append(f"  id: {_q(id_col)}  # unique per row, never a feature" if id_col
-                 else "  # id: COLUMN  # entity id: never a feature, matches outcomes to predictions")
-    lines.append(f"  time: {_q(time_col)}  # split and monitor by time" if time_col
-                 else "  # time: COLUMN  # event time: enables the time-based split")
+        lines.append(
+            f"  target: {_q(target)}  # {_describe_target(df[target], task, positive_label)}"
+        )
+    lines.append(
+        f"  id: {_q(id_col)}  # unique per row, never a feature"
+        if id_col
+        else "  # id: COLUMN  # entity id: never a feature, matches outcomes to predictions"
+    )
+    lines.append(
+        f"  time: {_q(time_col)}  # split and monitor by time"
+        if time_col
+        else "  # time: COLUMN  # event time: enables the time-based split"
+    )
     lines += ["", f"task: {task}  # binary | multiclass | regression | clustering", ""]
 
     skewed = _skewed(df, schema)
@@ -85,7 +94,7 @@ def init_project(
         '  derive: {}  # new columns from formulas, e.g. {ratio: "a / b"}',
         "",
         "profile:",
-        "  leakage_cutoff: 0.9  # a column alone reaching this ROC-AUC (R² for regression) is flagged",
+        "  leakage_cutoff: 0.9  # flag a column whose ROC-AUC alone (R² if regression) reaches it",
         "  by: []  # group columns: distributions of every column per group",
         "",
         "split:",

@@ -72,7 +72,9 @@ def config_from_dict(raw: Any, *, source: str = "tabloop.yaml") -> ProjectConfig
     """Validate a mapping as a project config (``source`` names it in messages)."""
     if not isinstance(raw, dict):
         kind = "empty" if raw is None else f"a {type(raw).__name__}"
-        raise ConfigError(f"{source}: expected a mapping of sections (name, data, ...); it is {kind}.")
+        raise ConfigError(
+            f"{source}: expected a mapping of sections (name, data, ...); it is {kind}."
+        )
     try:
         return ProjectConfig.model_validate(raw)
     except ValidationError as exc:
@@ -89,8 +91,10 @@ def _format_errors(exc: ValidationError, source: str) -> str:
             allowed = _allowed_keys(loc[:-1])
             if not allowed:
                 section = ".".join(str(p) for p in loc[:-1])
-                lines.append(f"{path}: unknown key; section '{section}' takes no keys in "
-                             f"tabloop {_version()} (leave it empty or remove it).")
+                lines.append(
+                    f"{path}: unknown key; section '{section}' takes no keys in "
+                    f"tabloop {_version()} (leave it empty or remove it)."
+                )
                 continue
             close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""

@@ -9,12 +9,12 @@ from tabloop.data._validate import Problem, ValidationReport, validate
 
 __all__ = [
     "COLUMN_KINDS",
-    "SPLIT_STRATEGIES",
-    "TASKS",
     "ColumnSchema",
     "Problem",
     "Profile",
+    "SPLIT_STRATEGIES",
     "Schema",
+    "TASKS",
     "TrainTest",
     "ValidationReport",
     "check_target",

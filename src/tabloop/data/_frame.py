@@ -15,8 +15,8 @@ import pandas as pd
 
 from tabloop.exceptions import ColumnNotFoundError
 
-#: Strings read as booleans when a whole column consists of them (case-insensitive).
-BOOL_STRINGS = {"true": True, "false": False}
+#: Strings read as booleans (case-insensitive), as CSV files and JSON requests spell them.
+BOOL_STRINGS = {"true": True, "false": False, "1": True, "0": False, "1.0": True, "0.0": False}
 
 
 def is_bool(series: pd.Series) -> bool:
@@ -80,8 +80,17 @@ def category_keys(series: pd.Series) -> pd.Series:
     """Map values to the strings used to compare categories across sources.
 
     A category observed as ``1`` in a CSV must match ``1``, ``1.0`` or ``"1"`` in a JSON
-    request, so integral numbers are written without a decimal part.
+    request, so integral numbers are written without a decimal part, and booleans as
+    ``true``/``false``, whatever container (numpy, nullable, object) they arrive in.
     """
+    if pd.api.types.is_object_dtype(series.dtype):
+        held = pd.api.types.infer_dtype(series, skipna=True)
+        if held == "boolean":
+            series = series.astype("boolean")
+        elif held in ("integer", "floating", "mixed-integer-float", "decimal"):
+            series = series.astype("float64")
+        elif held.startswith("mixed"):
+            return series.map(category_key, na_action="ignore").astype("string")
     if is_bool(series):
         return series.astype("string").str.lower()
     if is_numeric(series):
@@ -113,7 +122,9 @@ def require_columns(df: pd.DataFrame, columns: Iterable[str], *, role: str = "co
             raise column_not_found(column, present, role=role)
 
 
-def column_not_found(column: str, present: list[str], *, role: str = "column") -> ColumnNotFoundError:
+def column_not_found(
+    column: str, present: list[str], *, role: str = "column"
+) -> ColumnNotFoundError:
     close = difflib.get_close_matches(column, present, n=3, cutoff=0.6)
     lowered = {p.lower(): p for p in present}
     if column.lower() in lowered and lowered[column.lower()] not in close:

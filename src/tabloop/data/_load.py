@@ -100,15 +100,19 @@ def load_sql(query: str, url: str) -> pd.DataFrame:
     except Exception as exc:  # unknown dialect or driver not installed
         raise DataSourceError(f"Cannot use SQL URL '{shown}': {_first_line(exc)}") from exc
     try:
-        with engine.connect() as connection:
-            df = pd.read_sql_query(sa.text(query), connection)
-    except sa.exc.OperationalError as exc:
-        raise DataSourceError(
-            f"Cannot connect to database '{shown}' or run the query: {_first_line(exc.orig or exc)}"
-        ) from exc
+        connection = engine.connect()
     except sa.exc.SQLAlchemyError as exc:
-        raise DataSourceError(f"Query failed on '{shown}': {_first_line(exc)}") from exc
+        engine.dispose()
+        reason = _first_line(getattr(exc, "orig", None) or exc)
+        raise DataSourceError(f"Cannot connect to database '{shown}': {reason}") from exc
+    try:
+        df = pd.read_sql_query(sa.text(query), connection)
+    except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
+        cause = exc.__cause__ if isinstance(exc, pd.errors.DatabaseError) else exc
+        reason = _first_line(getattr(cause, "orig", None) or cause or exc)
+        raise DataSourceError(f"Query failed on '{shown}': {reason}") from exc
     finally:
+        connection.close()
         engine.dispose()
     if len(df) == 0:
         raise EmptyDataError(f"SQL query on '{shown}' returned no rows.")

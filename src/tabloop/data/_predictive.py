@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from tabloop.data import _frame
@@ -52,8 +51,9 @@ def single_feature_power(
             score = roc_auc_score(y_fit == positive, encoded[:, 0])
         else:
             proba = encoded / encoded.sum(axis=1, keepdims=True).clip(min=1e-12)
-            score = roc_auc_score(y_fit, proba, multi_class="ovr", average="macro",
-                                  labels=encoder.classes_)
+            score = roc_auc_score(
+                y_fit, proba, multi_class="ovr", average="macro", labels=encoder.classes_
+            )
         results.append({"column": column, "metric": metric, "score": round(float(score), 4)})
     results.sort(key=lambda r: -r["score"])
     return results
@@ -104,8 +104,9 @@ def _levels(series: pd.Series) -> pd.Series:
         binned = pd.qcut(series, q=_BINS, labels=False, duplicates="drop")
         levels = binned.astype("Int64").astype("string")
     elif _frame.is_datetime(series):
-        binned = pd.qcut(series.astype("int64").where(series.notna()), q=_BINS, labels=False,
-                         duplicates="drop")
+        binned = pd.qcut(
+            series.astype("int64").where(series.notna()), q=_BINS, labels=False, duplicates="drop"
+        )
         levels = binned.astype("Int64").astype("string")
     else:
         levels = _frame.category_keys(series)

@@ -169,11 +169,17 @@ def profile(
             ]
         elif step == "power" and target is not None:
             candidates = [c for c in features if schema[c].kind != "text"]
-            out["predictive_power"] = single_feature_power(sample, candidates, target, task, seed=seed)
+            out["predictive_power"] = single_feature_power(
+                sample, candidates, target, task, seed=seed
+            )
             if task in ("binary", "multiclass"):
                 min_rows = min_segment_rows or max(30, int(0.01 * len(sample)))
                 out["pure_segments"] = pure_segments(
-                    sample, categorical_cols, target, min_rows=min_rows, min_share=pure_segment_share
+                    sample,
+                    categorical_cols,
+                    target,
+                    min_rows=min_rows,
+                    min_share=pure_segment_share,
                 )
     out["task"] = task if target is not None else "clustering"
     out["warnings"] = _warnings(out, schema, df, leakage_cutoff)
@@ -259,8 +265,11 @@ def _histogram(values: pd.Series) -> dict[str, Any]:
     n_unique = finite.nunique()
     if n_unique <= _HIST_BINS and (finite == np.round(finite)).all():
         counts = finite.value_counts().sort_index()
-        return {"type": "values", "values": [_r(v) for v in counts.index],
-                "counts": [int(c) for c in counts]}
+        return {
+            "type": "values",
+            "values": [_r(v) for v in counts.index],
+            "counts": [int(c) for c in counts],
+        }
     counts, edges = np.histogram(finite, bins=_HIST_BINS)
     return {"type": "histogram", "edges": [_r(e) for e in edges], "counts": counts.tolist()}
 
@@ -354,8 +363,9 @@ def _group_section(df: pd.DataFrame, schema: Schema, column: str, by: str) -> di
     groups = groups.where(groups.isin(top_groups), "(other)")
     kind = schema[column].kind
     out: dict[str, Any] = {"column": column, "by": by, "kind": kind}
-    if kind == "numeric" or (column == schema.target and _frame.is_numeric(df[column])
-                              and kind != "boolean"):
+    if kind == "numeric" or (
+        column == schema.target and _frame.is_numeric(df[column]) and kind != "boolean"
+    ):
         values = _frame.to_numeric(df[column])[0]
         stats = values.groupby(groups).agg(["count", "mean", "median", "std"])
         stats["missing_pct"] = values.isna().groupby(groups).mean() * 100
@@ -376,14 +386,14 @@ def _group_section(df: pd.DataFrame, schema: Schema, column: str, by: str) -> di
         shares = pd.crosstab(groups, keys, normalize="index")
         counts = groups.value_counts()
         out["categories"] = [str(c) for c in shares.columns]
-        out["shares"] = {
-            g: [_r(v) for v in shares.loc[g]] for g in shares.index
-        }
+        out["shares"] = {g: [_r(v) for v in shares.loc[g]] for g in shares.index}
         out["group_sizes"] = {g: int(counts[g]) for g in shares.index}
     return out
 
 
-def _warnings(out: dict[str, Any], schema: Schema, df: pd.DataFrame, cutoff: float) -> list[dict[str, Any]]:
+def _warnings(
+    out: dict[str, Any], schema: Schema, df: pd.DataFrame, cutoff: float
+) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
 
     def warn(kind: str, column: str | None, message: str, **extra: Any) -> None:
@@ -392,19 +402,25 @@ def _warnings(out: dict[str, Any], schema: Schema, df: pd.DataFrame, cutoff: flo
     target = out.get("target")
     if target and target["missing"]["count"]:
         rows = target["missing"]["rows"]
-        warn("target_missing", target["name"],
-             f"Target {target['name']!r} is missing in {target['missing']['count']} row(s) "
-             f"(first: {', '.join(str(r) for r in rows[:5])}); they are left out of the "
-             "target statistics and must be filled or dropped before training.",
-             rows=rows)
+        warn(
+            "target_missing",
+            target["name"],
+            f"Target {target['name']!r} is missing in {target['missing']['count']} row(s) "
+            f"(first: {', '.join(str(r) for r in rows[:5])}); they are left out of the "
+            "target statistics and must be filled or dropped before training.",
+            rows=rows,
+        )
     for entry in out.get("predictive_power", []):
         if entry["score"] >= cutoff:
             metric = "ROC-AUC" if entry["metric"] == "roc_auc" else "R²"
-            warn("leakage", entry["column"],
-                 f"Possible leakage: {entry['column']!r} alone predicts the target with "
-                 f"{metric} {entry['score']:.3f} (cut-off {cutoff}). Check that it is known "
-                 "before the outcome; if not, list it under features.drop.",
-                 score=entry["score"])
+            warn(
+                "leakage",
+                entry["column"],
+                f"Possible leakage: {entry['column']!r} alone predicts the target with "
+                f"{metric} {entry['score']:.3f} (cut-off {cutoff}). Check that it is known "
+                "before the outcome; if not, list it under features.drop.",
+                score=entry["score"],
+            )
     by_column: dict[str, list[dict[str, Any]]] = {}
     for seg in out.get("pure_segments", []):
         by_column.setdefault(seg["column"], []).append(seg)
@@ -414,52 +430,78 @@ def _warnings(out: dict[str, Any], schema: Schema, df: pd.DataFrame, cutoff: flo
             f"{100 * s['share']:.1f}% vs {100 * s['overall_share']:.1f}% overall)"
             for s in segs[:4]
         ) + (f"; and {len(segs) - 4} more" if len(segs) > 4 else "")
-        warn("pure_segment", column,
-             f"Pure segments in {column!r}: {listed}. A value recorded after the outcome?",
-             values=[s["value"] for s in segs])
+        warn(
+            "pure_segment",
+            column,
+            f"Pure segments in {column!r}: {listed}. A value recorded after the outcome?",
+            values=[s["value"] for s in segs],
+        )
     for entry in out.get("missing", []):
         rel = entry.get("relation_to_target")
         if rel and rel.get("related"):
-            warn("missing_related_to_target", entry["column"],
-                 f"Missingness of {entry['column']!r} ({entry['pct']}%) is related to the "
-                 f"target (p = {rel['p_value']:.3g}): add a missing indicator rather than "
-                 "dropping rows.")
+            warn(
+                "missing_related_to_target",
+                entry["column"],
+                f"Missingness of {entry['column']!r} ({entry['pct']}%) is related to the "
+                f"target ({_p_text(rel['p_value'])}): add a missing indicator rather than "
+                "dropping rows.",
+            )
         elif entry["pct"] >= 50:
-            warn("mostly_missing", entry["column"],
-                 f"{entry['column']!r} is missing in {entry['pct']}% of rows.")
+            warn(
+                "mostly_missing",
+                entry["column"],
+                f"{entry['column']!r} is missing in {entry['pct']}% of rows.",
+            )
     strongest: dict[tuple[str, str], dict[str, Any]] = {}
     for pair in out.get("correlations", {}).get("high_pairs", []):  # sorted strongest first
         strongest.setdefault((pair["a"], pair["b"]), pair)
     for pair in strongest.values():
-        warn("high_correlation", pair["a"],
-             f"{pair['a']!r} and {pair['b']!r} are highly correlated "
-             f"({pair['method']} {pair['value']:+.2f}); consider keeping one.", other=pair["b"])
+        warn(
+            "high_correlation",
+            pair["a"],
+            f"{pair['a']!r} and {pair['b']!r} are highly correlated "
+            f"({pair['method']} {pair['value']:+.2f}); consider keeping one.",
+            other=pair["b"],
+        )
     for name in out.get("constant_columns", []):
         warn("constant", name, f"{name!r} has a single value; it carries no information.")
     for name in out.get("id_like_columns", []):
         warn("id_like", name, f"{name!r} looks like an identifier; it is not used as a feature.")
     dup = out.get("duplicates", {})
     if dup.get("rows") or dup.get("rows_ignoring_ids"):
-        warn("duplicates", None,
-             f"{dup['rows']} duplicate row(s), {dup['rows_ignoring_ids']} when id columns "
-             "are ignored.")
+        warn(
+            "duplicates",
+            None,
+            f"{dup['rows']} duplicate row(s), {dup['rows_ignoring_ids']} when id columns "
+            "are ignored.",
+        )
     if target and target.get("balance") and target["task"] == "binary":
         minority = min(b["share"] for b in target["balance"])
         if minority < 0.1:
-            warn("imbalance", target["name"],
-                 f"The minority class is {100 * minority:.1f}% of rows: use class weights or "
-                 "resampling, and judge models by PR-AUC rather than accuracy.")
+            warn(
+                "imbalance",
+                target["name"],
+                f"The minority class is {100 * minority:.1f}% of rows: use class weights or "
+                "resampling, and judge models by PR-AUC rather than accuracy.",
+            )
     for col in schema:
         if col.kind == "categorical" and not _frame.is_numeric(df[col.name]):
             parsed, invalid = _frame.to_numeric(df[col.name].dropna())
             n_bad = int(invalid.sum())
             if 0 < n_bad <= max(1, 0.01 * len(parsed)):
                 bad = df[col.name].dropna()[invalid]
-                warn("mixed_types", col.name,
-                     f"{col.name!r} is numeric except {n_bad} value(s) such as "
-                     f"{bad.iloc[0]!r} in row {_frame.row_label(bad.index[0])}; fix them or "
-                     f"declare {col.name!r} under features.categorical.")
+                warn(
+                    "mixed_types",
+                    col.name,
+                    f"{col.name!r} is numeric except {n_bad} value(s) such as "
+                    f"{bad.iloc[0]!r} in row {_frame.row_label(bad.index[0])}; fix them or "
+                    f"declare {col.name!r} under features.categorical.",
+                )
     return found
+
+
+def _p_text(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 def _r(value: Any, digits: int = 4) -> Any:

@@ -192,7 +192,9 @@ def infer_schema(
             forced = "id"
         elif name == time:
             forced = "datetime" if not _frame.is_numeric(series) else "numeric"
-        columns.append(_infer_column(str(name), series, forced, max_categories, strict, name == target))
+        columns.append(
+            _infer_column(str(name), series, forced, max_categories, strict, name == target)
+        )
     return Schema(columns=tuple(columns), target=target, id=id, time=time, n_rows=len(df))
 
 
@@ -249,9 +251,7 @@ def _infer_column(
             max=finite.max().isoformat() if len(finite) else None,
         )
     if kind in ("categorical", "boolean"):
-        keys = _frame.category_keys(present)
-        if kind == "boolean":
-            keys = _frame.category_keys(_frame.to_bool(present)[0])
+        keys = _frame.category_keys(present)  # a 0/1 column keeps "0"/"1": its own encoding
         cats = sorted(keys.unique().tolist())
         return ColumnSchema(**base, kind=kind, categories=tuple(cats[:MAX_STORED_CATEGORIES]))
     return ColumnSchema(**base, kind=kind)

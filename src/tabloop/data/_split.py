@@ -87,7 +87,9 @@ def split(
                 f"{counts.min()} row. Use split.strategy 'random' or add rows of that class."
             )
     try:
-        train, test = train_test_split(df, test_size=test_size, random_state=seed, stratify=stratify)
+        train, test = train_test_split(
+            df, test_size=test_size, random_state=seed, stratify=stratify
+        )
     except ValueError as exc:
         raise SplitError(f"Cannot split {len(df)} rows with test_size={test_size}: {exc}") from exc
     return TrainTest(train, test)

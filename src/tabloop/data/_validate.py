@@ -74,8 +74,10 @@ class ValidationReport:
             "n_rows": self.n_rows,
             "ok": self.ok,
             "problems": [
-                {k: _frame.python_value(v) if not isinstance(v, list) else v
-                 for k, v in asdict(p).items()}
+                {
+                    k: _frame.python_value(v) if not isinstance(v, list) else v
+                    for k, v in asdict(p).items()
+                }
                 for p in self.problems
             ],
         }
@@ -142,8 +144,11 @@ def validate(
         for name in df.columns:
             if name not in schema and name not in allowed:
                 close = difflib.get_close_matches(str(name), schema.names, n=1)
-                hint = f"Did you mean {close[0]!r}?" if close else (
-                    f"Expected columns: {', '.join(schema.names)}.")
+                hint = (
+                    f"Did you mean {close[0]!r}?"
+                    if close
+                    else (f"Expected columns: {', '.join(schema.names)}.")
+                )
                 problems.append(
                     Problem(
                         kind="extra_column",
@@ -209,7 +214,9 @@ def _check_column(series: pd.Series, col: ColumnSchema) -> list[Problem]:
     return out
 
 
-def _wrong_type(series: pd.Series, invalid: pd.Series, col: ColumnSchema, expected: str) -> list[Problem]:
+def _wrong_type(
+    series: pd.Series, invalid: pd.Series, col: ColumnSchema, expected: str
+) -> list[Problem]:
     if not invalid.any():
         return []
     row = invalid.idxmax()
@@ -231,7 +238,9 @@ def _wrong_type(series: pd.Series, invalid: pd.Series, col: ColumnSchema, expect
     ]
 
 
-def _out_of_range(series: pd.Series, values: pd.Series, col: ColumnSchema, *, as_dates: bool = False) -> list[Problem]:
+def _out_of_range(
+    series: pd.Series, values: pd.Series, col: ColumnSchema, *, as_dates: bool = False
+) -> list[Problem]:
     if col.min is None or col.max is None:
         return []
     low, high = (pd.Timestamp(col.min), pd.Timestamp(col.max)) if as_dates else (col.min, col.max)

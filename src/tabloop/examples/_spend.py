@@ -7,8 +7,14 @@ import pandas as pd
 
 from tabloop.examples._common import check_size
 
-CITIES = {"Berlin": 1.15, "Hamburg": 1.05, "Munich": 1.25, "Cologne": 0.95, "Leipzig": 0.85,
-          "Dresden": 0.9}
+CITIES = {
+    "Berlin": 1.15,
+    "Hamburg": 1.05,
+    "Munich": 1.25,
+    "Cologne": 0.95,
+    "Leipzig": 0.85,
+    "Dresden": 0.9,
+}
 
 #: How next month's spend is made.
 CUSTOMER_SPEND_TRUTH = {
@@ -57,8 +63,9 @@ def customer_spend(n_customers: int = 2_000, *, months: int = 12, seed: int = 0)
     products = rng.binomial(sessions, np.clip(0.12 + 0.05 * intent, 0.01, 0.9))
     discount = np.clip(rng.beta(2, 8, n_customers) + 0.03 * intent, 0, 0.4).round(3)
     next_level = level + slope * (months + 1)
-    next_spend = next_level * (1 + truth["intent_effect"] * np.tanh(intent)
-                               + truth["discount_effect"] * (discount - 0.2))
+    next_spend = next_level * (
+        1 + truth["intent_effect"] * np.tanh(intent) + truth["discount_effect"] * (discount - 0.2)
+    )
     next_spend = np.clip(next_spend * (1 + rng.normal(0, truth["noise_sd"], n_customers)), 0, None)
 
     df = pd.DataFrame({"customer_id": np.arange(1, n_customers + 1), "city": city})

@@ -45,29 +45,54 @@ def _overview(data: dict[str, Any]) -> Section:
     for w in warnings:
         s.blocks.append(Text(w["message"], tone=_TONE.get(w["kind"], "warn")))
     dup = data["duplicates"]
-    s.blocks.append(Table(
-        ["column", "kind", "dtype", "missing", "missing %", "distinct"],
-        [[c["name"], c["kind"], c["dtype"], c["missing_count"], c["missing_pct"], c["n_unique"]]
-         for c in data["columns"]],
-        caption=f"Columns · duplicate rows: {dup['rows']:,} ({dup['rows_ignoring_ids']:,} ignoring "
-                f"id columns) · constant: {', '.join(data['constant_columns']) or 'none'} · "
-                f"id-like: {', '.join(data['id_like_columns']) or 'none'}",
-    ))
+    s.blocks.append(
+        Table(
+            ["column", "kind", "dtype", "missing", "missing %", "distinct"],
+            [
+                [
+                    c["name"],
+                    c["kind"],
+                    c["dtype"],
+                    c["missing_count"],
+                    c["missing_pct"],
+                    c["n_unique"],
+                ]
+                for c in data["columns"]
+            ],
+            caption=f"Columns · duplicate rows: {dup['rows']:,} "
+            f"({dup['rows_ignoring_ids']:,} ignoring "
+            f"id columns) · constant: {', '.join(data['constant_columns']) or 'none'} · "
+            f"id-like: {', '.join(data['id_like_columns']) or 'none'}",
+        )
+    )
     return s
 
 
 def _target(target: dict[str, Any]) -> Section:
     s = Section(f"Target: {target['name']}")
     if target["missing"]["count"]:
-        s.blocks.append(Text(
-            f"{target['missing']['count']} row(s) have no target value; first rows: "
-            f"{', '.join(str(r) for r in target['missing']['rows'][:20])}.", tone="bad"))
+        s.blocks.append(
+            Text(
+                f"{target['missing']['count']} row(s) have no target value; first rows: "
+                f"{', '.join(str(r) for r in target['missing']['rows'][:20])}.",
+                tone="bad",
+            )
+        )
     if "balance" in target:
         rows = target["balance"]
-        s.blocks.append(Chart(charts.bar([r["value"] for r in rows], [r["count"] for r in rows],
-                                         title="Class balance", y_title="rows")))
-        s.blocks.append(Table(["class", "rows", "share"],
-                              [[r["value"], r["count"], r["share"]] for r in rows]))
+        s.blocks.append(
+            Chart(
+                charts.bar(
+                    [r["value"] for r in rows],
+                    [r["count"] for r in rows],
+                    title="Class balance",
+                    y_title="rows",
+                )
+            )
+        )
+        s.blocks.append(
+            Table(["class", "rows", "share"], [[r["value"], r["count"], r["share"]] for r in rows])
+        )
     else:
         summary = target.get("summary", {})
         s.blocks.append(Table(list(summary), [list(summary.values())]))
@@ -80,23 +105,47 @@ def _missing(data: dict[str, Any]) -> Section:
     if not rows:
         s.blocks.append(Text("No missing values.", tone="ok"))
         return s
-    s.blocks.append(Chart(charts.bar([m["column"] for m in rows], [m["pct"] for m in rows],
-                                     title="Missing values per column", y_title="% of rows")))
+    s.blocks.append(
+        Chart(
+            charts.bar(
+                [m["column"] for m in rows],
+                [m["pct"] for m in rows],
+                title="Missing values per column",
+                y_title="% of rows",
+            )
+        )
+    )
     table_rows = []
     for m in rows:
         rel = m.get("relation_to_target") or {}
-        table_rows.append([
-            m["column"], m["count"], m["pct"], rel.get("test"), rel.get("p_value"),
-            "yes" if rel.get("related") else ("no" if rel else None),
-            rel.get("positive_rate_when_missing", rel.get("target_mean_when_missing")),
-            rel.get("positive_rate_when_present", rel.get("target_mean_when_present")),
-        ])
-    s.blocks.append(Table(
-        ["column", "missing", "%", "test", "p-value", "related to target",
-         "target when missing", "target when present"],
-        table_rows,
-        caption="Missing-value table; 'target' is the positive rate (classification) or mean",
-    ))
+        table_rows.append(
+            [
+                m["column"],
+                m["count"],
+                m["pct"],
+                rel.get("test"),
+                rel.get("p_value"),
+                "yes" if rel.get("related") else ("no" if rel else None),
+                rel.get("positive_rate_when_missing", rel.get("target_mean_when_missing")),
+                rel.get("positive_rate_when_present", rel.get("target_mean_when_present")),
+            ]
+        )
+    s.blocks.append(
+        Table(
+            [
+                "column",
+                "missing",
+                "%",
+                "test",
+                "p-value",
+                "related to target",
+                "target when missing",
+                "target when present",
+            ],
+            table_rows,
+            caption="Missing-value table; 'target' is the positive rate (classification) or mean",
+        )
+    )
     return s
 
 
@@ -105,35 +154,73 @@ def _power(data: dict[str, Any]) -> Section:
     power = data["predictive_power"]
     metric = "ROC-AUC" if power[0]["metric"] == "roc_auc" else "R²"
     cutoff = data["settings"]["leakage_cutoff"]
-    s.blocks.append(Text(
-        f"Each column alone, scored out of fold ({metric}). Columns at or above the cut-off "
-        f"{cutoff} are flagged as possible leakage.", tone="info"))
-    s.blocks.append(Chart(charts.bar([p["column"] for p in power], [p["score"] for p in power],
-                                     title=f"{metric} of each column alone", horizontal=True,
-                                     reference=cutoff), wide=len(power) > 12))
+    s.blocks.append(
+        Text(
+            f"Each column alone, scored out of fold ({metric}). Columns at or above the cut-off "
+            f"{cutoff} are flagged as possible leakage.",
+            tone="info",
+        )
+    )
+    s.blocks.append(
+        Chart(
+            charts.bar(
+                [p["column"] for p in power],
+                [p["score"] for p in power],
+                title=f"{metric} of each column alone",
+                horizontal=True,
+                reference=cutoff,
+            ),
+            wide=len(power) > 12,
+        )
+    )
     segments = data.get("pure_segments") or []
     if segments:
-        s.blocks.append(Table(["column", "value", "rows", "target value", "share", "overall share"],
-                              [[g["column"], g["value"], g["rows"], g["target_value"], g["share"],
-                                g["overall_share"]] for g in segments],
-                              caption="Pure segments: values whose target is almost constant"))
+        s.blocks.append(
+            Table(
+                ["column", "value", "rows", "target value", "share", "overall share"],
+                [
+                    [
+                        g["column"],
+                        g["value"],
+                        g["rows"],
+                        g["target_value"],
+                        g["share"],
+                        g["overall_share"],
+                    ]
+                    for g in segments
+                ],
+                caption="Pure segments: values whose target is almost constant",
+            )
+        )
     return s
 
 
 def _correlations(corr: dict[str, Any]) -> Section:
     s = Section("Correlations")
-    titles = {"pearson": "Pearson (numeric)", "spearman": "Spearman (numeric)",
-              "cramers_v": "Cramér's V (categorical)"}
+    titles = {
+        "pearson": "Pearson (numeric)",
+        "spearman": "Spearman (numeric)",
+        "cramers_v": "Cramér's V (categorical)",
+    }
     for key, title in titles.items():
         if key in corr:
             m = corr[key]
-            s.blocks.append(Chart(charts.heatmap(m["columns"], m["values"], title=title,
-                                                 zmin=0 if key == "cramers_v" else -1)))
+            s.blocks.append(
+                Chart(
+                    charts.heatmap(
+                        m["columns"], m["values"], title=title, zmin=0 if key == "cramers_v" else -1
+                    )
+                )
+            )
     pairs = corr["high_pairs"]
     if pairs:
-        s.blocks.append(Table(["column", "column", "method", "value"],
-                              [[p["a"], p["b"], p["method"], p["value"]] for p in pairs],
-                              caption=f"Highly correlated pairs (|value| ≥ {corr['threshold']})"))
+        s.blocks.append(
+            Table(
+                ["column", "column", "method", "value"],
+                [[p["a"], p["b"], p["method"], p["value"]] for p in pairs],
+                caption=f"Highly correlated pairs (|value| ≥ {corr['threshold']})",
+            )
+        )
     else:
         s.blocks.append(Text(f"No pair reaches |{corr['threshold']}|.", tone="ok"))
     return s
@@ -154,8 +241,13 @@ def _columns(columns: list[dict[str, Any]]) -> Section:
     summaries = [c for c in columns if c.get("summary") and c["kind"] == "numeric"]
     if summaries:
         keys = list(summaries[0]["summary"])
-        s.blocks.append(Table(["column", *keys], [[c["name"], *[c["summary"].get(k) for k in keys]]
-                                                  for c in summaries], caption="Numeric summaries"))
+        s.blocks.append(
+            Table(
+                ["column", *keys],
+                [[c["name"], *[c["summary"].get(k) for k in keys]] for c in summaries],
+                caption="Numeric summaries",
+            )
+        )
     return s
 
 
@@ -166,8 +258,15 @@ def _groups(groups: list[dict[str, Any]]) -> Section:
         if "shares" in g:
             series = {grp: shares for grp, shares in g["shares"].items()}
             # one bar group per category, one colour per group value
-            s.blocks.append(Chart(charts.grouped_bar(g["categories"], series, title=title,
-                                                     y_title="share of group")))
+            s.blocks.append(
+                Chart(
+                    charts.grouped_bar(
+                        g["categories"], series, title=title, y_title="share of group"
+                    )
+                )
+            )
         else:
-            s.blocks.append(Chart(charts.overlaid_histograms(g["edges"], g["histograms"], title=title)))
+            s.blocks.append(
+                Chart(charts.overlaid_histograms(g["edges"], g["histograms"], title=title))
+            )
     return s

@@ -1,0 +1,198 @@
+"""The command line as a user runs it: the installed script in a subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tabloop.examples import treatment_outcomes
+
+TABLOOP = [sys.executable, "-m", "tabloop"]
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200", "TABLOOP_PROGRESS": "0"}
+    return subprocess.run(
+        [*TABLOOP, *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_help_lists_the_verbs():
+    result = run("--help")
+    assert result.returncode == 0
+    for verb in ("init", "profile", "schema", "validate", "demo"):
+        assert verb in result.stdout
+
+
+def test_version():
+    import tabloop
+
+    assert run("--version").stdout.strip() == f"tabloop {tabloop.__version__}"
+
+
+def test_profile_writes_html_and_json_whose_missing_counts_equal_pandas(tmp_path, datasets):
+    result = run("profile", datasets / "titanic.csv", "--target", "survived", "--out", tmp_path)
+    assert result.returncode == 0, result.stderr
+    data = json.loads((tmp_path / "profile.json").read_text())
+    expected = pd.read_csv(datasets / "titanic.csv").isna().sum().to_dict()
+    assert {m["column"]: m["count"] for m in data["missing"]} == expected
+    assert (tmp_path / "profile.html").stat().st_size > 100_000
+    assert str(tmp_path / "profile.html") in result.stdout
+
+
+def test_profile_of_data_with_gaps_counts_them_like_pandas(tmp_path):
+    df = treatment_outcomes(n=2_000)
+    df.to_csv(tmp_path / "t.csv", index=False)
+    result = run(
+        "profile",
+        tmp_path / "t.csv",
+        "--target",
+        "unsuccessful_outcome",
+        "--by",
+        "gender",
+        "--out",
+        tmp_path / "r",
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads((tmp_path / "r" / "profile.json").read_text())
+    assert {m["column"]: m["count"] for m in data["missing"]} == df.isna().sum().to_dict()
+    assert {g["by"] for g in data["groups"]} == {"gender"}
+
+
+def test_init_then_every_command_works_with_no_flags(tmp_path):
+    treatment_outcomes(n=1_500).to_csv(tmp_path / "cases.csv", index=False)
+    init = run(
+        "init",
+        "--data",
+        "cases.csv",
+        "--target",
+        "unsuccessful_outcome",
+        "--name",
+        "t",
+        cwd=tmp_path,
+    )
+    assert init.returncode == 0, init.stderr
+    assert (tmp_path / "tabloop.yaml").exists()
+    profile = run("profile", cwd=tmp_path)
+    assert profile.returncode == 0, profile.stderr
+    assert json.loads((tmp_path / "reports" / "profile.json").read_text())["shape"]["rows"] == 1_500
+    schema = run("schema", "--out", "schema.json", cwd=tmp_path)
+    assert schema.returncode == 0, schema.stderr
+    assert json.loads((tmp_path / "schema.json").read_text())["id"] == "patient_id"
+    ok = run("validate", "cases.csv", cwd=tmp_path)
+    assert ok.returncode == 0 and "OK" in ok.stdout
+
+
+def test_validate_exits_1_and_lists_problems(tmp_path, datasets):
+    df = pd.read_csv(datasets / "german_credit.csv").head(20)
+    df.loc[3, "purpose"] = "spaceship"
+    df.to_csv(tmp_path / "new.csv", index=False)
+    run("schema", datasets / "german_credit.csv", "--out", tmp_path / "s.json")
+    result = run("validate", tmp_path / "new.csv", "--schema", tmp_path / "s.json", "--json")
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert [(p["kind"], p["column"], p["first_row"]) for p in report["problems"]] == [
+        ("unseen_category", "purpose", 3)
+    ]
+
+
+def test_missing_file_is_one_line_and_exit_2(tmp_path):
+    assert_one_line_error(run("profile", tmp_path / "nope.csv"), "nope.csv' does not exist")
+
+
+def test_empty_file_is_one_line_and_exit_2(tmp_path):
+    (tmp_path / "e.csv").write_text("")
+    assert_one_line_error(run("profile", tmp_path / "e.csv"), "is empty")
+
+
+def test_header_only_file_is_one_line_and_exit_2(tmp_path):
+    (tmp_path / "h.csv").write_text("a,b\n")
+    assert_one_line_error(run("profile", tmp_path / "h.csv"), "header (2 columns) but no rows")
+
+
+def test_absent_target_lists_close_matches(datasets):
+    assert_one_line_error(
+        run("profile", datasets / "titanic.csv", "--target", "survive"),
+        "'survive' is not in the data",
+        "Did you mean 'survived'",
+    )
+
+
+def test_target_with_missing_values_is_reported_in_the_profile(tmp_path, datasets):
+    df = pd.read_csv(datasets / "titanic.csv")
+    df.loc[[5, 8], "survived"] = None
+    df.to_csv(tmp_path / "t.csv", index=False)
+    result = run("profile", tmp_path / "t.csv", "--target", "survived", "--out", tmp_path)
+    assert result.returncode == 0
+    assert "missing in 2 row(s) (first: 5, 8)" in result.stdout
+
+
+def test_config_with_unknown_key_is_one_line(tmp_path):
+    (tmp_path / "tabloop.yaml").write_text("name: x\ndata: {train: a.csv, tagret: y}\n")
+    assert_one_line_error(
+        run("profile", cwd=tmp_path), "data.tagret: unknown key", "Did you mean 'target'?"
+    )
+
+
+def test_config_with_wrong_type_is_one_line(tmp_path):
+    (tmp_path / "tabloop.yaml").write_text(
+        "name: x\ndata: {train: a.csv}\nsplit: {test_size: big}\n"
+    )
+    assert_one_line_error(
+        run("schema", cwd=tmp_path), "split.test_size: input should be a valid number"
+    )
+
+
+def test_no_config_says_how_to_create_one(tmp_path):
+    assert_one_line_error(run("profile", cwd=tmp_path), "tabloop init --data FILE --target COLUMN")
+
+
+def test_sql_url_that_cannot_connect_is_one_line(tmp_path):
+    (tmp_path / "tabloop.yaml").write_text(
+        'name: db\ndata:\n  sql: {query: "SELECT 1", url: "postgresql+psycopg://u:pw@127.0.0.1:1/x"}\n'
+    )
+    result = run("profile", cwd=tmp_path)
+    assert_one_line_error(result, "Cannot connect to database")
+    assert ":pw@" not in result.stderr
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = run("--debug", "profile", tmp_path / "nope.csv")
+    assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+def test_usage_error_exits_2():
+    result = run("profile", "--no-such-flag")
+    assert result.returncode == 2 and "No such option" in result.stderr
+
+
+@pytest.mark.slow
+def test_demo_runs_the_loop_and_says_where_to_look(tmp_path):
+    result = run("demo", "--dir", tmp_path / "ws")
+    assert result.returncode == 0, result.stderr
+    for name in ("profile.html", "profile.json", "schema.json", "validation.json"):
+        assert (tmp_path / "ws" / "reports" / name).exists()
+        assert name in result.stdout
+    validation = json.loads((tmp_path / "ws" / "reports" / "validation.json").read_text())
+    assert {p["kind"] for p in validation["problems"]} == {
+        "missing_column",
+        "extra_column",
+        "unseen_category",
+        "wrong_type",
+    }
+    again = run("profile", cwd=tmp_path / "ws")
+    assert again.returncode == 0, again.stderr

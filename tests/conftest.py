@@ -1,0 +1,82 @@
+"""Shared fixtures: the real datasets of ../shared/datasets, scratch folders, PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _find_datasets() -> Path:
+    """``$TABLOOP_DATASETS``, else a ``shared/datasets`` folder beside a parent of the repo."""
+    if os.environ.get("TABLOOP_DATASETS"):
+        return Path(os.environ["TABLOOP_DATASETS"])
+    for parent in [REPO, *REPO.parents]:
+        candidate = parent / "shared" / "datasets"
+        if candidate.is_dir():
+            return candidate
+    return Path("/work/shared/datasets")
+
+
+DATASETS = _find_datasets()
+DATASET_FILES = [
+    "arrests",
+    "titanic",
+    "german_credit",
+    "hr",
+    "hr_test",
+    "apartments",
+    "apartments_test",
+]
+
+
+@pytest.fixture(scope="session")
+def datasets() -> Path:
+    if not DATASETS.is_dir():
+        pytest.fail(f"The shared datasets are not at {DATASETS}; set TABLOOP_DATASETS.")
+    return DATASETS
+
+
+@pytest.fixture(scope="session")
+def load(datasets: Path):
+    """Read a shared dataset by name with plain pandas (the independent reference)."""
+
+    def read(name: str) -> pd.DataFrame:
+        return pd.read_csv(datasets / f"{name}.csv")
+
+    return read
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run the test inside an empty working directory."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _postgres_url() -> str | None:
+    url = os.environ.get(
+        "TABLOOP_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
+    try:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+        return url
+    except Exception:
+        return None
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    url = _postgres_url()
+    if url is None:
+        pytest.skip("PostgreSQL at 127.0.0.1:5432 (database test) is not reachable")
+    return url

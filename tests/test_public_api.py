@@ -1,0 +1,98 @@
+"""The public surface is a visible decision: adding or removing a name changes this test."""
+
+import subprocess
+import sys
+
+import tabloop
+
+PUBLIC = [
+    "ColumnSchema",
+    "Problem",
+    "Profile",
+    "ProjectConfig",
+    "Schema",
+    "TrainTest",
+    "ValidationReport",
+    "__version__",
+    "examples",
+    "exceptions",
+    "infer_schema",
+    "infer_task",
+    "init_project",
+    "load_config",
+    "load_data",
+    "load_sql",
+    "load_training_data",
+    "profile",
+    "run_demo",
+    "split",
+    "validate",
+]
+
+
+def test_exported_members_are_exactly_the_public_names():
+    assert tabloop.__all__ == sorted(PUBLIC)
+
+
+def test_every_exported_member_resolves():
+    for name in tabloop.__all__:
+        assert getattr(tabloop, name) is not None
+
+
+def test_subpackages_declare_sorted_all():
+    import tabloop.config
+    import tabloop.data
+    import tabloop.examples
+    import tabloop.exceptions
+    import tabloop.report
+
+    for module in (
+        tabloop.config,
+        tabloop.data,
+        tabloop.examples,
+        tabloop.exceptions,
+        tabloop.report,
+    ):
+        assert module.__all__ == sorted(module.__all__), module.__name__
+        for name in module.__all__:
+            assert hasattr(module, name)
+
+
+def test_errors_subclass_the_builtin_a_user_already_catches():
+    from tabloop import exceptions as e
+
+    assert issubclass(e.ConfigError, ValueError) and issubclass(e.SchemaError, ValueError)
+    assert issubclass(e.DataFileNotFoundError, FileNotFoundError)
+    assert issubclass(e.ConfigNotFoundError, FileNotFoundError)
+    assert issubclass(e.MissingDependencyError, ImportError)
+    for name in e.__all__:
+        assert issubclass(getattr(e, name), e.TabloopError)
+
+
+def _modules_after(code: str) -> set[str]:
+    out = subprocess.run(
+        [sys.executable, "-c", code + "\nimport sys; print(' '.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return set(out.stdout.split())
+
+
+def test_import_tabloop_loads_no_heavy_library():
+    loaded = _modules_after("import tabloop")
+    assert not loaded & {"pandas", "numpy", "sklearn", "scipy", "pydantic", "plotly", "sqlalchemy"}
+
+
+def test_cli_help_loads_no_heavy_library():
+    code = (
+        "import sys, atexit\n"
+        "atexit.register(lambda: print(' '.join(sys.modules)))\n"
+        "sys.argv = ['tabloop', '--help']\n"
+        "from tabloop.cli import main\n"
+        "main()"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    loaded = set(out.stdout.split())
+    assert "typer" in loaded
+    assert not loaded & {"pandas", "numpy", "sklearn", "scipy", "pydantic", "plotly", "sqlalchemy"}
