@@ -31,6 +31,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check src tests benchmarks
 
 bench: $(VENV)/.installed-dev
+	$(BIN)/python -m pip install --quiet -e '.[all,dev,bench]'
 	$(BIN)/python benchmarks/validate_speed.py
 
 clean:

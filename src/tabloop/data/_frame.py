@@ -85,6 +85,8 @@ def category_keys(series: pd.Series) -> pd.Series:
     """
     if pd.api.types.is_object_dtype(series.dtype):
         held = pd.api.types.infer_dtype(series, skipna=True)
+        if held == "empty":
+            return series.astype("string")
         if held == "boolean":
             series = series.astype("boolean")
         elif held in ("integer", "floating", "mixed-integer-float", "decimal"):
@@ -112,6 +114,67 @@ def category_key(value: Any) -> str:
     if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))
     return str(value)
+
+
+#: Up to this many values, object arrays are checked with plain Python (cheaper than the
+#: fixed cost of a pandas operation); above it, with pandas' vectorised, hashed operations.
+SMALL = 512
+
+
+def missing_mask(series: pd.Series) -> np.ndarray:
+    return series.isna().to_numpy() if len(series) > SMALL else pd.isna(series.to_numpy())
+
+
+def numeric_array(series: pd.Series, missing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Float values and a mask of present-but-not-numeric entries."""
+    if is_numeric(series) or is_bool(series):
+        numbers = series.to_numpy(dtype="float64", na_value=np.nan)
+        return numbers, np.zeros(len(series), dtype=bool)
+    if len(series) <= SMALL:
+        numbers = np.array([_to_float(v) for v in series.to_numpy()], dtype="float64")
+    else:
+        numbers = pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    return numbers, np.isnan(numbers) & ~missing
+
+
+def _to_float(value: Any) -> float:
+    if value is None or value is pd.NA:
+        return np.nan
+    if isinstance(value, str):
+        value = value.strip()
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return np.nan
+
+
+def invalid_bool_array(series: pd.Series, missing: np.ndarray) -> np.ndarray:
+    """Mask of present entries that are not a boolean, 0/1 or a boolean word."""
+    if is_bool(series):
+        return np.zeros(len(series), dtype=bool)
+    if is_numeric(series):
+        return ~missing & ~series.isin((0, 1)).to_numpy()
+    return ~missing & not_in(series, missing, BOOL_STRINGS, lower=True)
+
+
+def not_in(
+    series: pd.Series, missing: np.ndarray, allowed: Any, *, lower: bool = False
+) -> np.ndarray:
+    """Mask of present values whose category key is not in ``allowed`` (hashed lookups)."""
+    if len(series) <= SMALL:
+        allowed = allowed if isinstance(allowed, set | dict | frozenset) else set(allowed)
+        keys = (
+            None if m else category_key(v) for v, m in zip(series.to_numpy(), missing, strict=True)
+        )
+        if lower:
+            keys = (k if k is None else k.strip().lower() for k in keys)
+        return np.fromiter(
+            (k is not None and k not in allowed for k in keys), dtype=bool, count=len(series)
+        )
+    keys = category_keys(series)
+    if lower:
+        keys = keys.str.strip().str.lower()
+    return ~missing & ~keys.isin(list(allowed)).to_numpy()
 
 
 def require_columns(df: pd.DataFrame, columns: Iterable[str], *, role: str = "column") -> None:
