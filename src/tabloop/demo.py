@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+
+def _tabloop_command() -> str:
+    """How to call tabloop from any folder: the script beside this interpreter, if there."""
+    script = Path(sys.executable).parent / "tabloop"
+    return str(script.absolute()) if script.exists() else "tabloop"
 
 
 def run_demo(
@@ -99,5 +106,7 @@ def run_demo(
     echo(f"  project file     {paths['config']}")
     echo(f"  schema           {paths['schema']}")
     echo(f"  validation       {paths['validation']}")
-    echo("Next: `cd " + str(root) + " && tabloop profile` re-runs the profile from tabloop.yaml.")
+    echo(
+        f"Next: `cd {root} && {_tabloop_command()} profile` re-runs the profile from tabloop.yaml."
+    )
     return paths

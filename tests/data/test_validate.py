@@ -194,3 +194,14 @@ def test_large_frame_reports_counts_not_rows(load):
     (p,) = validate(big, schema).problems
     assert p.count == int((big["district"] == "Atlantis").sum()) == 100
     assert p.first_row == 0
+
+
+@pytest.mark.parametrize("call", ["profile", "infer_schema", "validate", "split"])
+def test_python_entry_points_reject_what_is_not_a_dataframe(load, call):
+    import tabloop
+    from tabloop.exceptions import DataError
+
+    schema = infer_schema(load("titanic"))
+    args = {"validate": ([{"age": 1}], schema)}.get(call, ([{"age": 1}],))
+    with pytest.raises(DataError, match="must be a pandas DataFrame; got list"):
+        getattr(tabloop, call)(*args)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tabloop.exceptions import ColumnNotFoundError
+from tabloop.exceptions import ColumnNotFoundError, DataError
 
 #: Strings read as booleans (case-insensitive), as CSV files and JSON requests spell them.
 BOOL_STRINGS = {"true": True, "false": False, "1": True, "0": False, "1.0": True, "0.0": False}
@@ -175,6 +175,15 @@ def not_in(
     if lower:
         keys = keys.str.strip().str.lower()
     return ~missing & ~keys.isin(list(allowed)).to_numpy()
+
+
+def require_frame(df: Any, *, name: str = "data") -> None:
+    """Raise :class:`DataError` unless ``df`` is a pandas DataFrame."""
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(
+            f"{name} must be a pandas DataFrame; got {type(df).__name__}. "
+            "Load files with tabloop.load_data(path) or wrap records in pandas.DataFrame(...)."
+        )
 
 
 def require_columns(df: pd.DataFrame, columns: Iterable[str], *, role: str = "column") -> None:

@@ -115,6 +115,7 @@ def profile(
     >>> p.data["shape"]
     {'rows': 2000, 'columns': 13}
     """
+    _frame.require_frame(df)
     if len(df) == 0:
         raise DataError("Cannot profile an empty table (0 rows).")
     groups = [by] if isinstance(by, str) else list(by)
@@ -267,7 +268,7 @@ def _histogram(values: pd.Series) -> dict[str, Any]:
         counts = finite.value_counts().sort_index()
         return {
             "type": "values",
-            "values": [_r(v) for v in counts.index],
+            "values": [int(v) for v in counts.index],
             "counts": [int(c) for c in counts],
         }
     counts, edges = np.histogram(finite, bins=_HIST_BINS)

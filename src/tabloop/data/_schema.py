@@ -171,6 +171,7 @@ def infer_schema(
     >>> s["age"].kind, s["age"].nullable, s["sex"].categories
     ('numeric', True, ('f', 'm'))
     """
+    _frame.require_frame(df)
     categorical, numeric = set(categorical), set(numeric)
     roles = {"target": target, "id": id, "time": time}
     named = [c for c in [*roles.values(), *categorical, *numeric] if c is not None]

@@ -58,6 +58,7 @@ def split(
     >>> len(train), len(test), sorted(test["y"])
     (8, 2, [0, 1])
     """
+    _frame.require_frame(df)
     if strategy not in SPLIT_STRATEGIES:
         raise SplitError(f"split.strategy must be one of {SPLIT_STRATEGIES}; got {strategy!r}.")
     if not 0 < test_size < 1:

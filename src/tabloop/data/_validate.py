@@ -126,6 +126,7 @@ def validate(
     >>> [p.kind for p in report.problems]
     ['wrong_type', 'unseen_category']
     """
+    _frame.require_frame(df)
     report = ValidationReport(n_rows=len(df))
     problems = report.problems
     optional = {schema.id} | (set() if require_target else {schema.target})

@@ -150,7 +150,7 @@ def heatmap(
         "zmin": zmin,
         "zmax": zmax,
         "colorscale": "RdBu" if zmin < 0 else "Blues",
-        "reversescale": zmin < 0,
+        "reversescale": True,  # RdBu: +1 blue, -1 red; Blues: 1 dark
         "text": text,
         "texttemplate": "%{text}" if len(columns) <= 15 else "",
         "hovertemplate": "%{y} × %{x}: %{z:.3f}<extra></extra>",
