@@ -221,13 +221,12 @@ def _infer_column(
 
     if kind == "numeric":
         values, invalid = _frame.to_numeric(series)
-        if invalid.any():
-            row = invalid.idxmax()
-            raise SchemaError(
-                f"Column {name!r} must be numeric; got {series[row]!r} in row "
-                f"{_frame.row_label(row)} ({int(invalid.sum())} such values). Fix the value "
-                f"or declare {name!r} under features.categorical in tabloop.yaml."
-            )
+        _reject_invalid(
+            series,
+            invalid,
+            "be numeric",
+            f"Fix the value or declare {name!r} under features.categorical in tabloop.yaml.",
+        )
         finite = values.dropna()
         return ColumnSchema(
             **base,
@@ -238,12 +237,7 @@ def _infer_column(
         )
     if kind == "datetime":
         values, invalid = _frame.to_datetime(series)
-        if invalid.any():
-            row = invalid.idxmax()
-            raise SchemaError(
-                f"Column {name!r} must hold dates; got {series[row]!r} in row "
-                f"{_frame.row_label(row)}."
-            )
+        _reject_invalid(series, invalid, "hold dates", "Fix the value or drop the column.")
         finite = values.dropna()
         return ColumnSchema(
             **base,
@@ -256,6 +250,16 @@ def _infer_column(
         cats = sorted(keys.unique().tolist())
         return ColumnSchema(**base, kind=kind, categories=tuple(cats[:MAX_STORED_CATEGORIES]))
     return ColumnSchema(**base, kind=kind)
+
+
+def _reject_invalid(series: pd.Series, invalid: pd.Series, must: str, fix: str) -> None:
+    """Raise :class:`SchemaError` naming the first invalid value and its row, if any."""
+    if invalid.any():
+        row = invalid.idxmax()
+        raise SchemaError(
+            f"Column {series.name!r} must {must}; got {series[row]!r} in row "
+            f"{_frame.row_label(row)} ({int(invalid.sum())} such value(s)). {fix}"
+        )
 
 
 def _guess_kind(

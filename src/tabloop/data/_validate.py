@@ -186,7 +186,7 @@ def _check_column(series: pd.Series, col: ColumnSchema) -> list[Problem]:
             )
             return out
         if not col.nullable and col.kind != "id":
-            first = _label(series, missing)
+            first, _ = _first(series, missing)
             out.append(
                 Problem(
                     kind="unexpected_missing",
@@ -223,11 +223,6 @@ def _check_column(series: pd.Series, col: ColumnSchema) -> list[Problem]:
     elif col.kind == "categorical" and col.categories is not None:
         out.extend(_unseen(series, missing, col))
     return out
-
-
-def _label(series: pd.Series, mask: np.ndarray) -> Any:
-    """Index label of the first True position of ``mask``."""
-    return _frame.row_label(series.index[int(np.argmax(mask))])
 
 
 def _first(series: pd.Series, mask: np.ndarray) -> tuple[Any, Any]:
@@ -282,7 +277,7 @@ def _unseen(series: pd.Series, missing: np.ndarray, col: ColumnSchema) -> list[P
     unseen = _frame.not_in(series, missing, col.categories or ())
     if not unseen.any():
         return []
-    row = _label(series, unseen)
+    row, _ = _first(series, unseen)
     found = _frame.category_keys(series[unseen]).unique().tolist()
     shown = found[:_MAX_VALUES_SHOWN]
     allowed = list(col.categories or ())
