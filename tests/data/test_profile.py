@@ -206,3 +206,10 @@ def test_empty_frame_is_rejected():
 
     with pytest.raises(DataError, match="empty"):
         profile(pd.DataFrame({"a": []}))
+
+
+def test_unknown_task_lists_the_allowed_ones(load):
+    from tabloop.exceptions import DataError
+
+    with pytest.raises(DataError, match="task must be one of .*'binary'.*got 'binry'"):
+        profile(load("titanic"), target="survived", task="binry")

@@ -22,7 +22,7 @@ from tabloop.data import _frame
 from tabloop.data._associations import correlations
 from tabloop.data._predictive import pure_segments, single_feature_power
 from tabloop.data._schema import Schema, infer_schema
-from tabloop.data._task import infer_task, positive_label
+from tabloop.data._task import TASKS, infer_task, positive_label
 from tabloop.exceptions import DataError
 
 _TOP_CATEGORIES = 30
@@ -118,6 +118,8 @@ def profile(
     _frame.require_frame(df)
     if len(df) == 0:
         raise DataError("Cannot profile an empty table (0 rows).")
+    if task is not None and task not in TASKS[:3]:
+        raise DataError(f"task must be one of {TASKS[:3]} (or None to infer it); got {task!r}.")
     groups = [by] if isinstance(by, str) else list(by)
     _frame.require_columns(df, [c for c in [target, id] if c], role="column")
     _frame.require_columns(df, groups, role="group column")
@@ -142,7 +144,7 @@ def profile(
     if len(labelled) > sample_rows:
         sample = labelled.sample(sample_rows, random_state=seed)
     out["sample"] = {"rows": int(len(sample)), "sampled": len(sample) < len(labelled)}
-    features = [c for c in schema.features if schema[c].kind not in ("id",)]
+    features = [c for c in schema.features if schema[c].kind != "id"]
     numeric_cols = [c for c in features if schema[c].kind == "numeric"]
     categorical_cols = [c for c in features if schema[c].kind in ("categorical", "boolean")]
 
