@@ -5,7 +5,8 @@ Each leaf also subclasses the built-in exception a user would already catch, so
 
     TabloopError
     ├── ConfigError (ValueError)            tabloop.yaml is missing, unreadable or invalid
-    │   └── ConfigNotFoundError (FileNotFoundError)
+    │   ├── ConfigNotFoundError (FileNotFoundError)
+    │   └── FormulaError                    a features.derive formula is invalid or unsafe
     ├── DataError (ValueError)              the data cannot be used as given
     │   ├── DataSourceError                 a file or database cannot be read
     │   │   └── DataFileNotFoundError (FileNotFoundError)
@@ -35,6 +36,7 @@ __all__ = [
     "DataFileNotFoundError",
     "DataSourceError",
     "EmptyDataError",
+    "FormulaError",
     "MissingDependencyError",
     "SchemaError",
     "SplitError",
@@ -53,6 +55,10 @@ class ConfigError(TabloopError, ValueError):
 
 class ConfigNotFoundError(ConfigError, FileNotFoundError):
     """No ``tabloop.yaml`` where one was looked for."""
+
+
+class FormulaError(ConfigError):
+    """A derived-feature formula names an unknown column or function, or is not allowed."""
 
 
 class DataError(TabloopError, ValueError):

@@ -172,7 +172,7 @@ def test_target_absent_from_the_data_lists_close_matches(tmp_path, load):
     path = write(tmp_path, "name: credit\ndata: {train: credit.csv, target: risks}\n")
     with pytest.raises(
         ColumnNotFoundError,
-        match="Data.target column 'risks' is not in the data. Did you mean 'risk'",
+        match="data.target column 'risks' is not in the data. Did you mean 'risk'",
     ):
         load_training_data(load_config(path))
 
@@ -182,7 +182,7 @@ def test_feature_lists_naming_absent_columns_are_errors(tmp_path, load):
     path = write(
         tmp_path, "name: c\ndata: {train: credit.csv, target: risk}\nfeatures: {drop: [agee]}\n"
     )
-    with pytest.raises(ColumnNotFoundError, match="Features.drop column 'agee'.*'age'"):
+    with pytest.raises(ColumnNotFoundError, match="features.drop column 'agee'.*'age'"):
         load_training_data(load_config(path))
 
 

@@ -102,7 +102,7 @@ def _format_errors(exc: ValidationError, source: str) -> str:
         elif kind == "missing":
             lines.append(f"{path}: required key is missing.")
         else:
-            message = error["msg"].removeprefix("Value error, ")
+            message = error["msg"].removeprefix("Value error, ").rstrip(".")
             message = message[0].lower() + message[1:] if message else message
             got = "" if kind.startswith("value_error") else f"; got {error.get('input')!r}"
             lines.append(f"{path}: {message}{got}.")

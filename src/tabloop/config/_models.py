@@ -57,6 +57,15 @@ class FeaturesConfig(_Section):
     categorical: list[str] = Field(default_factory=list)
     numeric: list[str] = Field(default_factory=list)
 
+    @field_validator("derive")
+    @classmethod
+    def _formulas_parse(cls, value: dict[str, str]) -> dict[str, str]:
+        from tabloop.prepare import Formula
+
+        for name, text in value.items():
+            Formula(text, name=name)  # FormulaError (a ValueError) names the key and the piece
+        return value
+
     @model_validator(mode="after")
     def _no_contradictions(self) -> FeaturesConfig:
         for a, b in (("include", "drop"), ("categorical", "numeric")):

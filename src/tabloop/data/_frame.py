@@ -204,10 +204,15 @@ def column_not_found(
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     shown = ", ".join(repr(c) for c in present[:20]) + (", ..." if len(present) > 20 else "")
     return ColumnNotFoundError(
-        f"{role.capitalize()} {column!r} is not in the data.{hint} Columns present: {shown}.",
+        f"{_sentence_start(role)} {column!r} is not in the data.{hint} Columns present: {shown}.",
         column=column,
         close_matches=close,
     )
+
+
+def _sentence_start(role: str) -> str:
+    """Capitalise plain words ("target column"), never a key path ("features.log column")."""
+    return role if "." in role.split(" ")[0] else role[:1].upper() + role[1:]
 
 
 def python_value(value: Any) -> Any:

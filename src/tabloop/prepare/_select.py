@@ -1,0 +1,136 @@
+"""Choose the features a model sees, and say why each other column was left out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from tabloop.data import _frame
+from tabloop.data._predictive import single_feature_power
+from tabloop.data._schema import infer_schema
+from tabloop.data._task import infer_task
+from tabloop.exceptions import DataError
+
+_TARGET = "__tabloop_target__"
+
+
+class SelectFeatures(TransformerMixin, BaseEstimator):
+    """Drop configured, id-like, constant and leaking columns, and one of each correlated pair.
+
+    Parameters
+    ----------
+    drop : columns never used (``features.drop``).
+    keep : columns kept whatever the checks say (an explicit decision in ``tabloop.yaml``).
+    correlation_threshold : of two numeric columns whose |Spearman| reaches this, the one less
+        related to the target (by single-column score) is dropped; ``None`` disables it.
+    leakage_cutoff : a column whose single-column ROC-AUC (R² for regression) reaches this is
+        dropped as leakage, as the profiler flags it; ``None`` disables it.
+    task : ``binary``/``multiclass``/``regression``; inferred from ``y`` when omitted.
+
+    Attributes
+    ----------
+    selected_ : the columns passed on, in input order.
+    dropped_ : column -> reason, for the evaluation report.
+    scores_ : column -> single-column score (ROC-AUC or R²).
+    """
+
+    def __init__(
+        self,
+        *,
+        drop: list[str] | None = None,
+        keep: list[str] | None = None,
+        correlation_threshold: float | None = 0.95,
+        leakage_cutoff: float | None = 0.9,
+        task: str | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.drop = drop
+        self.keep = keep
+        self.correlation_threshold = correlation_threshold
+        self.leakage_cutoff = leakage_cutoff
+        self.task = task
+        self.seed = seed
+
+    def fit(self, X: pd.DataFrame, y: Any) -> SelectFeatures:
+        _frame.require_frame(X, name="X")
+        keep = set(self.keep or [])
+        _frame.require_columns(X, [*(self.drop or []), *keep], role="column")
+        dropped: dict[str, str] = {c: "listed in features.drop" for c in self.drop or []}
+        schema = infer_schema(X, strict=False)
+        for col in schema:
+            if col.name in dropped or col.name in keep:
+                continue
+            if col.kind == "id":
+                dropped[col.name] = "id-like (unique per row)"
+            elif col.n_unique <= 1:
+                dropped[col.name] = "constant"
+            elif col.kind == "text":
+                dropped[col.name] = "free text (not used by tabular models)"
+
+        target = pd.Series(np.asarray(y), index=X.index, name=_TARGET)
+        task = self.task or infer_task(target)
+        candidates = [str(c) for c in X.columns if c not in dropped]
+        scored = single_feature_power(
+            X[candidates].assign(**{_TARGET: target}), candidates, _TARGET, task, seed=self.seed
+        )
+        self.scores_ = {r["column"]: r["score"] for r in scored}
+        metric = "ROC-AUC" if task in ("binary", "multiclass") else "R²"
+        if self.leakage_cutoff is not None:
+            for column, score in self.scores_.items():
+                if score >= self.leakage_cutoff and column not in keep:
+                    dropped[column] = (
+                        f"possible leakage: {metric} {score:.3f} alone (cut-off "
+                        f"{self.leakage_cutoff}); list it under prepare.keep to use it"
+                    )
+        if self.correlation_threshold is not None:
+            dropped.update(self._correlated(X, schema, dropped, keep))
+
+        self.selected_ = [str(c) for c in X.columns if c not in dropped]
+        if not self.selected_:
+            reasons = "; ".join(f"{c}: {r}" for c, r in dropped.items())
+            raise DataError(f"Feature selection dropped every column ({reasons}).")
+        self.dropped_ = dropped
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def _correlated(
+        self, X: pd.DataFrame, schema: Any, dropped: dict[str, str], keep: set[str]
+    ) -> dict[str, str]:
+        numeric = [c.name for c in schema if c.kind == "numeric" and c.name not in dropped]
+        if len(numeric) < 2:
+            return {}
+        corr = X[numeric].astype("float64").corr(method="spearman").abs()
+        pairs = [
+            (corr.iat[i, j], numeric[i], numeric[j])
+            for i in range(len(numeric))
+            for j in range(i + 1, len(numeric))
+            if corr.iat[i, j] >= self.correlation_threshold
+        ]
+        out: dict[str, str] = {}
+        for value, a, b in sorted(pairs, reverse=True):
+            if a in out or b in out:
+                continue
+            weaker, stronger = sorted((a, b), key=lambda c: self.scores_.get(c, 0.0))
+            if weaker in keep:
+                weaker, stronger = stronger, weaker
+            if weaker in keep:
+                continue
+            out[weaker] = (
+                f"correlated with {stronger!r} (|Spearman| {value:.2f}); "
+                f"{stronger!r} is more related to the target"
+            )
+        return out
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        check_is_fitted(self, "selected_")
+        _frame.require_columns(X, self.selected_, role="feature column")
+        return X[self.selected_]
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        check_is_fitted(self, "selected_")
+        return np.asarray(self.selected_, dtype=object)
