@@ -105,7 +105,16 @@ class SplitConfig(_Section):
 
 
 class PrepareConfig(_Section):
-    """Imputation, encoding, feature selection (filled by the modelling stage)."""
+    """Imputation, encoding and feature selection (see ``tabloop.prepare``)."""
+
+    imputation: Literal["auto", "none", "median", "most_frequent", "knn", "iterative"] = "auto"
+    knn_k: int = Field(5, ge=1, description="neighbours for imputation 'knn'")
+    missing_indicators: bool = True
+    unseen_categories: Literal["ignore", "error"] = "ignore"
+    correlation_threshold: float | None = Field(0.95, gt=0, le=1)
+    keep: list[str] = Field(
+        default_factory=list, description="columns kept even if flagged as leaking or correlated"
+    )
 
 
 class TrainConfig(_Section):

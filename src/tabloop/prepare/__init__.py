@@ -2,12 +2,18 @@
 
 from tabloop.prepare._derive import DeriveFeatures, LogTransform
 from tabloop.prepare._formula import FUNCTIONS, Formula
+from tabloop.prepare._pipeline import prepare_pipeline
+from tabloop.prepare._preprocess import FAMILIES, IMPUTATIONS, Preprocess
 from tabloop.prepare._select import SelectFeatures
 
 __all__ = [
+    "FAMILIES",
     "FUNCTIONS",
+    "IMPUTATIONS",
     "DeriveFeatures",
     "Formula",
     "LogTransform",
+    "Preprocess",
     "SelectFeatures",
+    "prepare_pipeline",
 ]

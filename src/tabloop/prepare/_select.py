@@ -24,6 +24,7 @@ class SelectFeatures(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     drop : columns never used (``features.drop``).
+    include : when given, only these columns are candidates (``features.include``).
     keep : columns kept whatever the checks say (an explicit decision in ``tabloop.yaml``).
     correlation_threshold : of two numeric columns whose |Spearman| reaches this, the one less
         related to the target (by single-column score) is dropped; ``None`` disables it.
@@ -42,6 +43,7 @@ class SelectFeatures(TransformerMixin, BaseEstimator):
         self,
         *,
         drop: list[str] | None = None,
+        include: list[str] | None = None,
         keep: list[str] | None = None,
         correlation_threshold: float | None = 0.95,
         leakage_cutoff: float | None = 0.9,
@@ -49,6 +51,7 @@ class SelectFeatures(TransformerMixin, BaseEstimator):
         seed: int = 0,
     ) -> None:
         self.drop = drop
+        self.include = include
         self.keep = keep
         self.correlation_threshold = correlation_threshold
         self.leakage_cutoff = leakage_cutoff
@@ -58,8 +61,12 @@ class SelectFeatures(TransformerMixin, BaseEstimator):
     def fit(self, X: pd.DataFrame, y: Any) -> SelectFeatures:
         _frame.require_frame(X, name="X")
         keep = set(self.keep or [])
-        _frame.require_columns(X, [*(self.drop or []), *keep], role="column")
+        _frame.require_columns(X, [*(self.drop or []), *(self.include or []), *keep], role="column")
         dropped: dict[str, str] = {c: "listed in features.drop" for c in self.drop or []}
+        if self.include is not None:
+            for c in X.columns:
+                if c not in self.include and c not in keep:
+                    dropped.setdefault(str(c), "not in features.include")
         schema = infer_schema(X, strict=False)
         for col in schema:
             if col.name in dropped or col.name in keep:

@@ -1,0 +1,66 @@
+"""Build the preparation Pipeline from ``tabloop.yaml``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tabloop.prepare._derive import DeriveFeatures, LogTransform
+from tabloop.prepare._preprocess import Family, Preprocess
+from tabloop.prepare._select import SelectFeatures
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
+    from tabloop.config import ProjectConfig
+
+
+def prepare_pipeline(config: ProjectConfig, *, family: Family, task: str | None = None) -> Pipeline:
+    """derive → log → select → impute/encode, configured by ``features``, ``prepare`` and
+    ``profile.leakage_cutoff``; unfitted, so cross-validation fits it inside each fold.
+
+    Examples
+    --------
+    >>> from tabloop.config import config_from_dict
+    >>> from tabloop.prepare import prepare_pipeline
+    >>> cfg = config_from_dict({"name": "t", "data": {"train": "t.csv", "target": "y"}})
+    >>> [name for name, _ in prepare_pipeline(cfg, family="linear").steps]
+    ['derive', 'log', 'select', 'preprocess']
+    """
+    from sklearn.pipeline import Pipeline
+
+    features, prepare = config.features, config.prepare
+    include = None
+    if features.include is not None:
+        include = [*features.include, *features.derive]
+    drop = [*features.drop, *([config.data.id] if config.data.id else [])]
+    if config.data.time and config.data.time not in prepare.keep:
+        drop.append(config.data.time)
+    return Pipeline(
+        [
+            ("derive", DeriveFeatures(formulas=dict(features.derive))),
+            ("log", LogTransform(columns=list(features.log))),
+            (
+                "select",
+                SelectFeatures(
+                    drop=sorted(set(drop)),
+                    include=include,
+                    keep=list(prepare.keep),
+                    correlation_threshold=prepare.correlation_threshold,
+                    leakage_cutoff=config.profile.leakage_cutoff,
+                    task=task or (config.task if config.task != "clustering" else None),
+                    seed=config.split.seed,
+                ),
+            ),
+            (
+                "preprocess",
+                Preprocess(
+                    family=family,
+                    imputation=prepare.imputation,
+                    knn_k=prepare.knn_k,
+                    missing_indicators=prepare.missing_indicators,
+                    unseen=prepare.unseen_categories,
+                    seed=config.split.seed,
+                ),
+            ),
+        ]
+    )
