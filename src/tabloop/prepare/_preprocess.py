@@ -82,7 +82,7 @@ class Preprocess(TransformerMixin, BaseEstimator):
         }
         self.strategy_ = self._strategy()
         self.transformer_ = self._build(X, y)
-        self.transformer_.fit(self._categorical_keys(X), y)
+        self.transformer_.fit(self._categorical_keys(X, fitting=True), y)
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = X.shape[1]
         return self
@@ -118,7 +118,7 @@ class Preprocess(TransformerMixin, BaseEstimator):
             return "median" if self.family == "linear" else "none"
         return self.imputation
 
-    def _categorical_keys(self, X: pd.DataFrame) -> pd.DataFrame:
+    def _categorical_keys(self, X: pd.DataFrame, *, fitting: bool = False) -> pd.DataFrame:
         """Categories as strings with an explicit missing level; unseen ones per policy."""
         out = X[[*self.numeric_, *self.categorical_]].copy()
         for c in self.numeric_:
@@ -127,7 +127,7 @@ class Preprocess(TransformerMixin, BaseEstimator):
             keys = _frame.category_keys(out[c])
             known = self.categories_[c]
             unseen = keys.notna() & ~keys.isin(known)
-            if unseen.any() and hasattr(self, "transformer_"):
+            if unseen.any() and not fitting:
                 if self.unseen == "error":
                     values = ", ".join(repr(v) for v in keys[unseen].unique()[:5])
                     raise SchemaError(
