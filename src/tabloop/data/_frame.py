@@ -32,39 +32,16 @@ def is_datetime(series: pd.Series) -> bool:
     return pd.api.types.is_datetime64_any_dtype(series.dtype)
 
 
-def is_stringlike(series: pd.Series) -> bool:
-    """True for object, string and categorical columns."""
-    dtype = series.dtype
-    return (
-        pd.api.types.is_object_dtype(dtype)
-        or pd.api.types.is_string_dtype(dtype)
-        or isinstance(dtype, pd.CategoricalDtype)
-    )
-
-
 def to_numeric(series: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Coerce to float; return the values and a mask of entries that were present but invalid."""
-    if is_numeric(series):
-        return series.astype("float64"), pd.Series(False, index=series.index)
-    if is_bool(series):
-        return series.astype("float64"), pd.Series(False, index=series.index)
-    values = pd.to_numeric(series, errors="coerce")
-    invalid = values.isna() & series.notna()
-    return values.astype("float64"), invalid
+    """Coerce to float; return the values and a mask of entries that were present but invalid.
 
-
-def to_bool(series: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Coerce to a nullable boolean; return values and a mask of present-but-invalid entries."""
-    if is_bool(series):
-        return series.astype("boolean"), pd.Series(False, index=series.index)
-    present = series.notna()
-    if is_numeric(series):
-        ok = series.isin([0, 1]) | ~present
-        return series.where(ok).astype("boolean"), ~ok
-    lowered = series.astype("string").str.strip().str.lower()
-    mapped = lowered.map(BOOL_STRINGS)
-    invalid = mapped.isna() & present
-    return mapped.astype("boolean"), invalid
+    The Series form of :func:`numeric_array`: one rule for what counts as a number.
+    """
+    numbers, invalid = numeric_array(series, missing_mask(series))
+    return (
+        pd.Series(numbers, index=series.index, name=series.name),
+        pd.Series(invalid, index=series.index, name=series.name),
+    )
 
 
 def to_datetime(series: pd.Series) -> tuple[pd.Series, pd.Series]:

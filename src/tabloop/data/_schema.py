@@ -286,7 +286,8 @@ def _guess_kind(
         return "numeric"
 
     # Strings (object, string or categorical dtype).
-    if n_unique <= 2 and not _frame.to_bool(present)[1].any():
+    no_gaps = np.zeros(len(present), dtype=bool)
+    if n_unique <= 2 and not _frame.invalid_bool_array(present, no_gaps).any():
         return "boolean"
     parsed, invalid = _frame.to_numeric(present)
     n_invalid = int(invalid.sum())
