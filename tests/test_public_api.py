@@ -7,10 +7,13 @@ import tabloop
 
 PUBLIC = [
     "ColumnSchema",
+    "Evaluation",
     "Problem",
     "Profile",
     "ProjectConfig",
     "Schema",
+    "TabloopModel",
+    "TrainResult",
     "TrainTest",
     "ValidationReport",
     "__version__",
@@ -19,11 +22,18 @@ PUBLIC = [
     "infer_schema",
     "infer_task",
     "init_project",
+    "list_versions",
     "load_config",
     "load_data",
+    "load_model",
     "load_sql",
     "load_training_data",
+    "predict",
+    "predict_file",
     "profile",
+    "promote",
+    "register",
+    "rollback",
     "run_demo",
     "split",
     "validate",
@@ -42,16 +52,24 @@ def test_every_exported_member_resolves():
 def test_subpackages_declare_sorted_all():
     import tabloop.config
     import tabloop.data
+    import tabloop.evaluate
     import tabloop.examples
     import tabloop.exceptions
+    import tabloop.prepare
+    import tabloop.registry
     import tabloop.report
+    import tabloop.train
 
     for module in (
         tabloop.config,
         tabloop.data,
+        tabloop.evaluate,
         tabloop.examples,
         tabloop.exceptions,
+        tabloop.prepare,
+        tabloop.registry,
         tabloop.report,
+        tabloop.train,
     ):
         assert module.__all__ == sorted(module.__all__), module.__name__
         for name in module.__all__:

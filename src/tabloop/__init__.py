@@ -2,6 +2,8 @@
 
 The public names below are imported lazily (PEP 562), so ``import tabloop`` and
 ``tabloop --help`` stay fast; pandas, scikit-learn and friends load on first use.
+Training and evaluation are the stage packages themselves: ``tabloop.train.train`` and
+``tabloop.evaluate.evaluate`` (a top-level function could not share the package's name).
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     "ColumnSchema": "tabloop.data",
+    "Evaluation": "tabloop.evaluate",
+    "TabloopModel": "tabloop.train",
+    "TrainResult": "tabloop.train",
     "Problem": "tabloop.data",
     "Profile": "tabloop.data",
     "ProjectConfig": "tabloop.config",
@@ -23,11 +28,18 @@ _EXPORTS: dict[str, str] = {
     "infer_schema": "tabloop.data",
     "infer_task": "tabloop.data",
     "init_project": "tabloop.config",
+    "list_versions": "tabloop.registry",
     "load_config": "tabloop.config",
+    "load_model": "tabloop.registry",
     "load_data": "tabloop.data",
     "load_sql": "tabloop.data",
     "load_training_data": "tabloop.config",
+    "predict": "tabloop.registry",
+    "predict_file": "tabloop.registry",
     "profile": "tabloop.data",
+    "promote": "tabloop.registry",
+    "register": "tabloop.registry",
+    "rollback": "tabloop.registry",
     "run_demo": "tabloop.demo",
     "split": "tabloop.data",
     "validate": "tabloop.data",
@@ -54,6 +66,17 @@ if TYPE_CHECKING:
         validate,
     )
     from tabloop.demo import run_demo
+    from tabloop.evaluate import Evaluation
+    from tabloop.registry import (
+        list_versions,
+        load_model,
+        predict,
+        predict_file,
+        promote,
+        register,
+        rollback,
+    )
+    from tabloop.train import TabloopModel, TrainResult
 
 
 def __getattr__(name: str) -> Any:

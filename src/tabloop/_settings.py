@@ -39,11 +39,14 @@ class Settings:
     home : folder for embedded state such as the MLflow store and the prediction log
         (``TABLOOP_HOME``, default ``./.tabloop``).
     progress : whether to draw progress bars on a terminal (``TABLOOP_PROGRESS``).
+    tracking_uri : MLflow tracking server or store (``TABLOOP_TRACKING_URI``); empty means
+        the embedded SQLite store ``<home>/mlflow.db``.
     """
 
     config_file: Path
     home: Path
     progress: bool
+    tracking_uri: str
 
 
 def get_settings() -> Settings:
@@ -52,4 +55,5 @@ def get_settings() -> Settings:
         config_file=Path(_read("TABLOOP_CONFIG", "tabloop.yaml")),
         home=Path(_read("TABLOOP_HOME", ".tabloop")),
         progress=_read_bool("TABLOOP_PROGRESS", True),
+        tracking_uri=_read("TABLOOP_TRACKING_URI", "").strip(),
     )

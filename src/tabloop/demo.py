@@ -1,8 +1,10 @@
 """``tabloop demo``: the loop, as far as it exists, on the embedded treatment-outcome scenario.
 
-Runs offline in a fresh workspace folder: generate the data, write ``tabloop.yaml``, profile,
-infer the schema, split, and validate a deliberately broken batch of new cases. Later stages
-(train, serve, monitor, retrain) join here as they land.
+Runs offline in a fresh workspace folder: generate the data, write the situation-1
+``tabloop.yaml``, profile, reject a deliberately broken batch, train and evaluate (KNN
+imputation, three derived features, logistic regression + LightGBM + CatBoost), register
+the champion in the embedded MLflow store, and predict new patients. Later stages (serve,
+monitor, retrain) join here as they land.
 """
 
 from __future__ import annotations
@@ -34,28 +36,30 @@ def run_demo(
     >>> from tabloop import run_demo
     >>> paths = run_demo("/tmp/tabloop-demo", n=2_000, echo=lambda s: None)  # doctest: +SKIP
     """
-    from tabloop.config import init_project, load_config, load_training_data
-    from tabloop.data import infer_schema, profile, split, validate
-    from tabloop.examples import treatment_outcomes
+    from tabloop.config import load_config, load_training_data
+    from tabloop.data import infer_schema, profile, validate
+    from tabloop.examples import scenario_config, treatment_outcomes
 
     root = Path(directory)
     (root / "data").mkdir(parents=True, exist_ok=True)
     reports = root / "reports"
     paths: dict[str, Path] = {}
+    steps = 6
 
-    echo("[bold]1/5 data[/]: generating treatment_outcomes (situation 1)")
+    echo(f"[bold]1/{steps} data[/]: generating treatment_outcomes (situation 1)")
     paths["data"] = root / "data" / "treatment_outcomes.csv"
-    treatment_outcomes(n=n).to_csv(paths["data"], index=False)
+    everyone = treatment_outcomes(n=n + 20)
+    everyone.iloc[:n].to_csv(paths["data"], index=False)
+    new_patients = everyone.iloc[n:].drop(columns="unsuccessful_outcome")
     echo(f"      {n:,} patients → {paths['data']}")
 
-    echo("[bold]2/5 init[/]: writing the project file from the data")
-    paths["config"] = init_project(
-        paths["data"], target="unsuccessful_outcome", name="treatment", directory=root, force=True
-    )
+    echo(f"[bold]2/{steps} project[/]: the situation-1 tabloop.yaml (KNN imputation, 3 formulas)")
+    paths["config"] = root / "tabloop.yaml"
+    paths["config"].write_text(scenario_config("treatment"), encoding="utf-8")
     config = load_config(paths["config"])
-    echo(f"      task {config.task}, id {config.data.id!r} → {paths['config']}")
+    echo(f"      task {config.task or 'inferred'}, models {', '.join(config.train.models)}")
 
-    echo("[bold]3/5 profile[/]: types, missing values, correlations, groups, leakage")
+    echo(f"[bold]3/{steps} profile[/]: types, missing values, correlations, groups, leakage")
     df = load_training_data(config)
     result = profile(
         df,
@@ -68,29 +72,11 @@ def run_demo(
     paths.update(profile_html=saved["html"], profile_json=saved["json"])
     for w in result.warnings[:6]:
         echo(f"      • {w['message']}")
-    echo(f"      → {saved['html']}")
 
-    echo("[bold]4/5 schema and split[/]")
+    echo(f"[bold]4/{steps} schema[/]: a batch of new cases with mistakes in it is rejected")
     schema = infer_schema(df, target=config.data.target, id=config.data.id)
     paths["schema"] = schema.save(reports / "schema.json")
-    train, test = split(
-        df,
-        target=config.data.target,
-        strategy=config.split_strategy,
-        test_size=config.split.test_size,
-        seed=config.split.seed,
-    )
-    rate = config.data.target
-    echo(
-        f"      {config.split_strategy} split: {len(train):,} train "
-        f"({train[rate].mean():.1%} positive) / {len(test):,} test "
-        f"({test[rate].mean():.1%} positive); schema → {paths['schema']}"
-    )
-
-    echo("[bold]5/5 validate[/]: a batch of new cases with three mistakes in it")
-    batch = (
-        test.drop(columns=[config.data.target]).head(5).astype({"age": object, "course": object})
-    )
+    batch = new_patients.head(5).astype({"age": object, "course": object})
     batch.loc[batch.index[1], "age"] = "forty"
     batch.loc[batch.index[3], "course"] = "yoga"
     batch = batch.rename(columns={"sign_ins": "signins"})
@@ -100,13 +86,40 @@ def run_demo(
     for problem in report.problems:
         echo(f"      • {problem.severity}: {problem.message}")
 
+    echo(f"[bold]5/{steps} train[/]: 5-fold CV on 80%, evaluate on the untouched 20%, register")
+    from tabloop.train import train_and_register
+    from tabloop.train._run import summary_lines
+
+    run = train_and_register(config, df=df, out_dir=reports)
+    for line in summary_lines(run):
+        echo(f"      {line}")
+    paths.update(evaluation_html=run.reports["html"], evaluation_json=run.reports["json"])
+    assert run.version is not None
+    echo(f"      registered {run.version.uri} as {', '.join(run.version.aliases)}")
+
+    echo(f"[bold]6/{steps} predict[/]: new patients scored by the champion")
+    from tabloop.registry import predict
+
+    scored = predict(new_patients, config=config)
+    paths["predictions"] = reports / "predictions.csv"
+    scored.to_csv(paths["predictions"], index=False)
+    shown = scored[["patient_id", "prediction", "probability"]].head(3)
+    for row in shown.itertuples(index=False):
+        echo(f"      patient {row[0]}: prediction {row[1]}, probability {row[2]:.3f}")
+
     echo("\n[bold green]Done.[/] Where to look:")
-    echo(f"  profile report   {paths['profile_html']}  (open in a browser; works offline)")
-    echo(f"  profile numbers  {paths['profile_json']}")
-    echo(f"  project file     {paths['config']}")
-    echo(f"  schema           {paths['schema']}")
-    echo(f"  validation       {paths['validation']}")
+    echo(f"  evaluation report  {paths['evaluation_html']}  (open in a browser; works offline)")
+    echo(f"  evaluation numbers {paths['evaluation_json']}")
+    echo(f"  profile report     {paths['profile_html']}")
+    echo(f"  profile numbers    {paths['profile_json']}")
+    echo(f"  predictions        {paths['predictions']}")
+    echo(f"  project file       {paths['config']}")
+    echo(f"  schema             {paths['schema']}")
+    echo(f"  validation         {paths['validation']}")
+    echo(f"  MLflow store       {(root / '.tabloop' / 'mlflow.db')}")
+    cli = _tabloop_command()
     echo(
-        f"Next: `cd {root} && {_tabloop_command()} profile` re-runs the profile from tabloop.yaml."
+        f"Next: `cd {root} && {cli} models` lists the registered versions; "
+        f"`{cli} predict data/treatment_outcomes.csv -o scored.csv` scores a file."
     )
     return paths

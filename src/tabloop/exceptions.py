@@ -15,6 +15,9 @@ Each leaf also subclasses the built-in exception a user would already catch, so
     │   ├── TargetError                     the target column is unusable (e.g. missing values)
     │   └── SchemaError                     a frame does not match a schema (carries the report)
     ├── SplitError (ValueError)             a train/test split cannot be made as configured
+    ├── TrainError (ValueError)             no model can be trained as configured
+    ├── RegistryError (RuntimeError)        the MLflow store or a model version is unusable
+    │   └── ModelNotFoundError (LookupError) no such registered model, version or alias
     └── MissingDependencyError (ImportError) an optional extra is not installed
 
 Messages name the key, column or value at fault, say what was expected, and where there
@@ -38,10 +41,13 @@ __all__ = [
     "EmptyDataError",
     "FormulaError",
     "MissingDependencyError",
+    "ModelNotFoundError",
+    "RegistryError",
     "SchemaError",
     "SplitError",
     "TabloopError",
     "TargetError",
+    "TrainError",
 ]
 
 
@@ -105,6 +111,18 @@ class SchemaError(DataError):
 
 class SplitError(TabloopError, ValueError):
     """A train/test split cannot be made as configured."""
+
+
+class TrainError(TabloopError, ValueError):
+    """Training cannot proceed as configured (e.g. fewer rows than folds, no features left)."""
+
+
+class RegistryError(TabloopError, RuntimeError):
+    """The MLflow tracking store does not answer, or a model package is unusable."""
+
+
+class ModelNotFoundError(RegistryError, LookupError):
+    """No registered model, version or alias by that name."""
 
 
 class MissingDependencyError(TabloopError, ImportError):

@@ -1,4 +1,4 @@
-"""The verbs: init, profile, schema, validate, demo."""
+"""The verbs: init, profile, schema, validate, train, models, promote, rollback, predict, demo."""
 
 from __future__ import annotations
 
@@ -168,3 +168,111 @@ def _project_schema(data: Path | None, target: str | None, config: Path | None):
         categorical=project.features.categorical,
         numeric=project.features.numeric,
     )
+
+
+@app.command()
+def train(
+    config: ConfigOption = None,
+    time_budget: Annotated[
+        float | None, typer.Option("--time-budget", help="Seconds for the whole run.")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for the reports.")] = None,
+    no_register: Annotated[
+        bool, typer.Option("--no-register", help="Evaluate only; do not log to MLflow.")
+    ] = False,
+    compare_imputation: Annotated[
+        bool,
+        typer.Option("--compare-imputation", help="Score every imputation strategy by CV."),
+    ] = False,
+) -> None:
+    """Train, evaluate on the held-out test split, and register the model in MLflow.
+
+    Exits 1 (after writing the reports) when a requirement of evaluate.requirements fails.
+    """
+    from tabloop.config import load_config
+    from tabloop.train._run import summary_lines, train_and_register
+
+    project = load_config(config)
+    run = train_and_register(
+        project,
+        time_budget=time_budget,
+        out_dir=out,
+        register=not no_register,
+        compare_imputation=compare_imputation,
+    )
+    for line in summary_lines(run):
+        console.print(line, markup=False)
+    console.print(f"Report: [bold]{run.reports['html']}[/]\nJSON:   [bold]{run.reports['json']}[/]")
+    if run.version is not None:
+        console.print(f"Registered [bold]{run.version.uri}[/] as {', '.join(run.version.aliases)}.")
+    if not run.evaluation.passed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def models(config: ConfigOption = None) -> None:
+    """List the registered versions of the project's model with aliases and test metrics."""
+    from rich.table import Table
+
+    from tabloop.config import load_config
+    from tabloop.registry import list_versions
+
+    project = load_config(config)
+    rows = list_versions(project)
+    keys = sorted({k for r in rows for k in r["metrics"]})[:6]
+    table = Table(title=f"Model {project.model_name}")
+    for col in ("version", "aliases", "created", *keys):
+        table.add_column(col)
+    from datetime import UTC, datetime
+
+    for r in rows:
+        created = datetime.fromtimestamp(r["created"] / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
+        table.add_row(
+            str(r["version"]),
+            ", ".join(r["aliases"]),
+            created,
+            *[f"{r['metrics'][k]:.4f}" if k in r["metrics"] else "" for k in keys],
+        )
+    console.print(table)
+
+
+@app.command()
+def promote(
+    version: Annotated[int, typer.Argument(help="Model version to make the champion.")],
+    config: ConfigOption = None,
+) -> None:
+    """Make VERSION the champion (the previous champion is kept for rollback)."""
+    from tabloop.config import load_config
+    from tabloop.registry import promote as run_promote
+
+    info = run_promote(version, load_config(config))
+    console.print(f"[bold]{info.uri}[/] is now the champion.")
+
+
+@app.command()
+def rollback(config: ConfigOption = None) -> None:
+    """Give the champion alias back to the version that held it before the last promotion."""
+    from tabloop.config import load_config
+    from tabloop.registry import rollback as run_rollback
+
+    info = run_rollback(load_config(config))
+    console.print(f"[bold]{info.uri}[/] is the champion again.")
+
+
+@app.command()
+def predict(
+    data: Annotated[Path, typer.Argument(help="CSV or Parquet file of new cases.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output CSV or Parquet file.")],
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="models:/NAME@ALIAS or /VERSION (default: the champion)."),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Append predictions to DATA and write OUT, in chunks (bounded memory)."""
+    from tabloop.config import load_config
+    from tabloop.registry import predict_file
+
+    project = load_config(config) if model is None or config is not None else None
+    done = predict_file(data, out, model=model, config=project)
+    console.print(f"{done['rows']:,} rows predicted with {done['model']} → [bold]{done['out']}[/]")

@@ -117,12 +117,133 @@ class PrepareConfig(_Section):
     )
 
 
+class ClusterConfig(_Section):
+    method: Literal["kmeans", "gmm"] = "kmeans"
+    k: int | None = Field(None, ge=2, description="number of segments; default: by silhouette")
+    k_min: int = Field(2, ge=2)
+    k_max: int = Field(8, ge=2)
+
+    @model_validator(mode="after")
+    def _range(self) -> ClusterConfig:
+        if self.k_min > self.k_max:
+            raise ValueError(f"k_min ({self.k_min}) must not exceed k_max ({self.k_max})")
+        return self
+
+
 class TrainConfig(_Section):
-    """Models, cross-validation, tuning, thresholds (filled by the modelling stage)."""
+    """Models, cross-validation, tuning, ensembling, thresholds (see ``tabloop.train``)."""
+
+    models: list[str] = Field(
+        default_factory=lambda: ["linear", "lightgbm", "catboost"],
+        min_length=1,
+        description="zoo names or import paths 'package.module:Class'",
+    )
+    params: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="fixed hyper-parameters per model"
+    )
+    folds: int = Field(5, ge=2, le=50)
+    metric: str | None = Field(
+        None, description="selection metric; default roc_auc / log_loss / rmse by task"
+    )
+    ensemble: bool = Field(True, description="greedy ensemble of the models on CV predictions")
+    refit: Literal["full", "folds"] = Field(
+        "full", description="refit winners on all training rows, or average the fold models"
+    )
+    trials: int = Field(0, ge=0, description="Optuna trials per model (0: defaults only)")
+    time_budget: float | None = Field(None, gt=0, description="seconds for the whole run")
+    imbalance: Literal["none", "class_weight", "smote"] = "none"
+    threshold: str = Field("f1", description="'f1', 'cost' or a constraint 'precision >= 0.5'")
+    costs: dict[Literal["tp", "fp", "tn", "fn"], float] = Field(default_factory=dict)
+    threshold_confidence: float = Field(0.95, gt=0.5, lt=1)
+    learning_curve: bool = True
+    clusters: ClusterConfig = Field(default_factory=ClusterConfig)
+
+    @field_validator("models")
+    @classmethod
+    def _known_models(cls, value: list[str]) -> list[str]:
+        from tabloop.train._zoo import ALIASES, ZOO
+
+        for name in value:
+            if name not in ZOO and name not in ALIASES and ":" not in name:
+                allowed = ", ".join([*ZOO, *ALIASES])
+                raise ValueError(
+                    f"unknown model {name!r}; use one of {allowed} or 'package.module:Class'"
+                )
+        return value
+
+    @field_validator("threshold")
+    @classmethod
+    def _objective_parses(cls, value: str) -> str:
+        from tabloop.train._threshold import parse_objective
+
+        parse_objective(value)  # TrainError (a ValueError) quotes the text
+        return value
+
+    @model_validator(mode="after")
+    def _cost_needs_costs(self) -> TrainConfig:
+        if self.threshold == "cost" and not self.costs:
+            raise ValueError("threshold 'cost' needs 'costs', e.g. {fp: 1, fn: 5}")
+        return self
+
+
+class FairnessConfig(_Section):
+    protected: list[str] = Field(min_length=1, description="protected attribute columns")
+    segment: str | None = Field(None, description="audit within each value of this column")
+    metric: str = "precision"
+    intersections: bool = True
+    min_group_size: int = Field(30, ge=1)
+    max_gap: float = Field(0.05, ge=0, le=1)
+    mitigate: Literal[
+        "none",
+        "demographic_parity",
+        "equalized_odds",
+        "true_positive_rate_parity",
+        "false_negative_rate_parity",
+    ] = "none"
+
+    @field_validator("protected", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        from tabloop.evaluate._fairness import FAIRNESS_METRICS
+
+        if value not in FAIRNESS_METRICS:
+            raise ValueError(f"unknown metric {value!r}; use one of {', '.join(FAIRNESS_METRICS)}")
+        return value
 
 
 class EvaluateConfig(_Section):
-    """Metrics, confidence intervals, fairness (filled by the modelling stage)."""
+    """Metrics with confidence intervals, requirements, fairness (see ``tabloop.evaluate``)."""
+
+    bootstrap: int = Field(1000, ge=0, description="bootstrap replicates for the CIs (0: none)")
+    confidence: float = Field(0.95, gt=0.5, lt=1)
+    requirements: list[str] = Field(
+        default_factory=list, description="e.g. 'precision >= 0.5', 'fairness.max_gap <= 0.05'"
+    )
+    fairness: FairnessConfig | None = None
+    importance: bool = Field(True, description="permutation importance (and SHAP for trees)")
+
+    @field_validator("requirements")
+    @classmethod
+    def _requirements_parse(cls, value: list[str]) -> list[str]:
+        from tabloop.evaluate._requirements import parse_requirement
+
+        for text in value:
+            parse_requirement(text)
+        return value
+
+
+class RegistryConfig(_Section):
+    """Where runs and model versions go (MLflow)."""
+
+    tracking_uri: str | None = Field(
+        None, description="MLflow server or store; default TABLOOP_TRACKING_URI or .tabloop/"
+    )
+    model_name: str | None = Field(None, description="registered model name; default: name")
 
 
 class ServeConfig(_Section):
@@ -147,6 +268,7 @@ class ProjectConfig(_Section):
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
     monitor: MonitorConfig = Field(default_factory=MonitorConfig)
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
 
     _root: Path = PrivateAttr(default_factory=Path.cwd)
     _source: Path | None = PrivateAttr(default=None)
@@ -157,7 +279,16 @@ class ProjectConfig(_Section):
             raise ValueError("task 'clustering' takes no data.target; remove one of them")
         if self.task not in (None, "clustering") and not self.data.target:
             raise ValueError(f"task {self.task!r} needs data.target")
+        if self.task and self.task != "clustering":
+            from tabloop.evaluate._requirements import check_requirement_metrics
+
+            check_requirement_metrics(self.evaluate.requirements, self.task)
         return self
+
+    @property
+    def model_name(self) -> str:
+        """The registered model's name: ``registry.model_name`` or the project name."""
+        return self.registry.model_name or self.name
 
     @property
     def root(self) -> Path:

@@ -7,11 +7,11 @@ from tabloop.prepare._preprocess import FAMILIES, IMPUTATIONS, Preprocess
 from tabloop.prepare._select import SelectFeatures
 
 __all__ = [
+    "DeriveFeatures",
     "FAMILIES",
     "FUNCTIONS",
-    "IMPUTATIONS",
-    "DeriveFeatures",
     "Formula",
+    "IMPUTATIONS",
     "LogTransform",
     "Preprocess",
     "SelectFeatures",

@@ -159,3 +159,101 @@ def heatmap(
         "data": [trace],
         "layout": _layout(title, yaxis={"autorange": "reversed"}, margin={"l": 140, "b": 120}),
     }
+
+
+def lines(
+    series: dict[str, tuple[list[float], list[float]]],
+    *,
+    title: str,
+    x_title: str = "",
+    y_title: str = "",
+    diagonal: bool = False,
+    band: dict[str, tuple[list[float], list[float]]] | None = None,
+    markers: bool = False,
+) -> Figure:
+    """Line traces ``name: (x, y)``; ``band`` shades ``name: (low, high)`` around a line;
+    ``diagonal`` draws the y = x reference (ROC chance line, perfect calibration)."""
+    data: list[dict[str, Any]] = []
+    for i, (name, (x, y)) in enumerate(series.items()):
+        color = PALETTE[i % len(PALETTE)]
+        if band and name in band:
+            low, high = band[name]
+            data.append(
+                {
+                    "type": "scatter",
+                    "x": [*x, *x[::-1]],
+                    "y": [*high, *low[::-1]],
+                    "fill": "toself",
+                    "line": {"width": 0},
+                    "opacity": 0.2,
+                    "fillcolor": color,
+                    "hoverinfo": "skip",
+                    "showlegend": False,
+                }
+            )
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines+markers" if markers else "lines",
+                "name": str(name),
+                "x": x,
+                "y": y,
+                "line": {"color": color},
+            }
+        )
+    layout = _layout(title, xaxis={"title": {"text": x_title}}, yaxis={"title": {"text": y_title}})
+    if diagonal:
+        layout["shapes"] = [
+            {
+                "type": "line",
+                "x0": 0,
+                "y0": 0,
+                "x1": 1,
+                "y1": 1,
+                "line": {"dash": "dot", "color": "#8c8c8c"},
+            }
+        ]
+    return {"data": data, "layout": layout}
+
+
+def scatter(x: list[float], y: list[float], *, title: str, x_title: str, y_title: str) -> Figure:
+    """Points with a y = x reference line (predicted vs actual)."""
+    low, high = min([*x, *y], default=0), max([*x, *y], default=1)
+    return {
+        "data": [
+            {
+                "type": "scattergl",
+                "mode": "markers",
+                "x": x,
+                "y": y,
+                "marker": {"size": 4, "opacity": 0.5, "color": PALETTE[0]},
+            }
+        ],
+        "layout": _layout(
+            title,
+            xaxis={"title": {"text": x_title}},
+            yaxis={"title": {"text": y_title}},
+            shapes=[
+                {
+                    "type": "line",
+                    "x0": low,
+                    "y0": low,
+                    "x1": high,
+                    "y1": high,
+                    "line": {"dash": "dot", "color": "#8c8c8c"},
+                }
+            ],
+        ),
+    }
+
+
+def box(series: dict[str, list[float]], *, title: str, y_title: str = "") -> Figure:
+    """One box (with its points) per name, e.g. cross-validation scores per model."""
+    data = [
+        {"type": "box", "name": str(k), "y": v, "boxpoints": "all", "jitter": 0.3}
+        for k, v in series.items()
+    ]
+    return {
+        "data": data,
+        "layout": _layout(title, yaxis={"title": {"text": y_title}}, showlegend=False),
+    }

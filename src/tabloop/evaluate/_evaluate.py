@@ -1,0 +1,389 @@
+"""``tabloop.evaluate``: the test split, scored once, as plain data for every renderer.
+
+The :class:`Evaluation` holds metrics with bootstrap confidence intervals beside the
+dummy baseline, the decision threshold, requirement checks, fairness, diagnostics and the
+data of every chart. ``evaluation.json`` is :meth:`Evaluation.to_dict`; ``evaluation.html``
+renders the same object.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from tabloop.train import TrainResult
+
+#: A test set whose main-metric CI is wider than this gets a "too small" diagnostic.
+WIDE_CI = 0.1
+#: A minority class below this share gets an imbalance diagnostic.
+IMBALANCED_SHARE = 0.2
+
+
+@dataclass
+class Evaluation:
+    """Everything the evaluation report shows; ``to_dict`` is ``evaluation.json``."""
+
+    task: str
+    n_test: int
+    metrics: dict[str, Any]
+    baseline: dict[str, Any]
+    threshold: dict[str, Any] | None
+    requirements: list[dict[str, Any]]
+    fairness: dict[str, Any] | None
+    diagnostics: list[dict[str, Any]]
+    cv: list[dict[str, Any]]
+    ensemble: dict[str, float]
+    charts: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        """Whether every requirement holds (vacuously true without requirements)."""
+        return all(r["passed"] for r in self.requirements)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _json_safe(asdict(self))
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def to_html(self) -> str:
+        from tabloop.report._evaluation_page import render_evaluation
+
+        return render_evaluation(self.to_dict())
+
+    def save(self, out_dir: str | Path = ".") -> dict[str, Path]:
+        """Write ``evaluation.html`` and ``evaluation.json`` into ``out_dir``."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {"html": out / "evaluation.html", "json": out / "evaluation.json"}
+        paths["json"].write_text(self.to_json())
+        paths["html"].write_text(self.to_html(), encoding="utf-8")
+        return paths
+
+
+def evaluate(result: TrainResult, *, seed: int = 0) -> Evaluation:
+    """Score ``result.model`` on the held-out test split, with CIs, baseline and checks."""
+    from tabloop.evaluate._metrics import score_metrics
+    from tabloop.evaluate._requirements import check_requirements
+    from tabloop.train._cv import make_pipeline, predict_scores
+
+    config, model, task = result.config, result.model, result.task
+    if task == "clustering":
+        return _evaluate_segments(result)
+    ev = config.evaluate
+    test, target = result.test, model.target
+    y = result.encode(test[target]) if task != "regression" else test[target].to_numpy(float)
+    scores = model.predict_scores(test)
+    pred = _decide(task, scores, model.threshold)
+    opts = {"n_boot": ev.bootstrap, "confidence": ev.confidence, "seed": seed}
+    proba = None if task == "regression" else scores
+    metrics = score_metrics(task, y, prediction=pred, proba=proba, **opts)
+
+    X_train = result.train.drop(columns=[target])
+    dummy = make_pipeline(config, "dummy", task).fit(X_train, result.y_train)
+    base_scores = predict_scores(dummy, test.drop(columns=[target]), task)
+    if task == "multiclass":
+        from tabloop.train._cv import _align_classes
+
+        base_scores = _align_classes(dummy, base_scores, len(model.classes))
+    base_pred = _decide(task, base_scores, 0.5)
+    baseline = score_metrics(
+        task, y, prediction=base_pred, proba=None if task == "regression" else base_scores, **opts
+    )
+
+    fairness = None
+    if ev.fairness is not None and task == "binary":
+        fairness = _fairness(result, y, pred, seed)
+    requirements = check_requirements(ev.requirements, metrics, fairness)
+    charts = _charts(result, y, scores, pred)
+    importance = None
+    if ev.importance:
+        from tabloop.evaluate._importance import permutation_importance_table, shap_table
+
+        importance = permutation_importance_table(model, test, y, metric=result.metric, seed=seed)
+        charts["importance"] = importance
+        charts["shap"] = shap_table(model, test)
+    return Evaluation(
+        task=task,
+        n_test=len(test),
+        metrics=metrics,
+        baseline=baseline,
+        threshold=None if result.threshold is None else result.threshold.to_dict(),
+        requirements=requirements,
+        fairness=fairness,
+        diagnostics=_diagnostics(result, metrics, importance, y),
+        cv=result.cv_table(),
+        ensemble=dict(result.weights),
+        charts=charts,
+        model={
+            "project": config.name,
+            "target": target,
+            "classes": model.classes,
+            "inputs": model.inputs,
+            "dropped": result.dropped,
+            "metric": result.metric,
+            "n_train": len(result.train),
+            "seconds": round(result.seconds, 1),
+            "data_hash": result.data_hash,
+            "notes": result.notes,
+        },
+    )
+
+
+def _evaluate_segments(result: TrainResult) -> Evaluation:
+    """Clustering quality (silhouette, Davies–Bouldin, sizes) and a profile per segment."""
+    from tabloop.train._cluster import segment_profiles
+
+    pipe = result.model.members[0].pipelines[0]
+    segments = pipe.named_steps["model"].segments_
+    found = segments.to_dict()
+    profiles = segment_profiles(result.train[result.model.inputs], segments.labels_)
+    metrics = {
+        "silhouette": {"value": found["silhouette"], "ci_low": None, "ci_high": None},
+        "davies_bouldin": {"value": found["davies_bouldin"], "ci_low": None, "ci_high": None},
+        "k": {"value": found["k"], "ci_low": None, "ci_high": None},
+    }
+    return Evaluation(
+        task="clustering",
+        n_test=0,
+        metrics=metrics,
+        baseline={},
+        threshold=None,
+        requirements=[],
+        fairness=None,
+        diagnostics=[
+            {"kind": "note", "severity": "info", "message": n} for n in found.get("notes", [])
+        ],
+        cv=[],
+        ensemble=dict(result.weights),
+        charts={"segments": found, "profiles": profiles.reset_index().to_dict(orient="records")},
+        model={
+            "project": result.config.name,
+            "target": None,
+            "classes": [],
+            "inputs": result.model.inputs,
+            "dropped": result.dropped,
+            "metric": "silhouette",
+            "n_train": len(result.train),
+            "seconds": round(result.seconds, 1),
+            "data_hash": result.data_hash,
+            "notes": [],
+        },
+    )
+
+
+def _decide(task: str, scores: np.ndarray, threshold: float | None) -> np.ndarray:
+    if task == "binary":
+        return (scores >= (0.5 if threshold is None else threshold)).astype(int)
+    if task == "multiclass":
+        return scores.argmax(axis=1)
+    return scores
+
+
+def _fairness(result: TrainResult, y: np.ndarray, pred: np.ndarray, seed: int) -> dict[str, Any]:
+    from tabloop.data import _frame
+    from tabloop.evaluate._fairness import compare_threshold_optimizer, fairness_audit
+
+    fc = result.config.evaluate.fairness
+    assert fc is not None
+    test = result.test
+    _frame.require_columns(
+        test,
+        [*fc.protected, *([fc.segment] if fc.segment else [])],
+        role="evaluate.fairness column",
+    )
+    audit = fairness_audit(
+        y,
+        pred,
+        sensitive=test[fc.protected],
+        segment=test[fc.segment] if fc.segment else None,
+        metric=fc.metric,
+        min_group_size=fc.min_group_size,
+        max_gap=fc.max_gap,
+        intersections=fc.intersections,
+        n_boot=result.config.evaluate.bootstrap or 1000,
+        confidence=result.config.evaluate.confidence,
+        seed=seed,
+    )
+    out = audit.to_dict()
+    if fc.mitigate != "none":
+        rows = ~np.isnan(result.oof)
+        train = result.train
+        out["mitigation"] = compare_threshold_optimizer(
+            result.y_train[rows],
+            result.oof[rows],
+            train[fc.protected].iloc[np.flatnonzero(rows)],
+            y,
+            result.model.predict_scores(test),
+            test[fc.protected],
+            constraint=fc.mitigate,
+            threshold=result.model.threshold or 0.5,
+        )
+    return out
+
+
+def _charts(
+    result: TrainResult, y: np.ndarray, scores: np.ndarray, pred: np.ndarray
+) -> dict[str, Any]:
+    from sklearn import metrics as m
+
+    charts: dict[str, Any] = {"learning_curve": result.learning_curve, "cv": result.cv_table()}
+    task = result.task
+    if task == "binary" and len(np.unique(y)) == 2:
+        fpr, tpr, _ = m.roc_curve(y, scores)
+        precision, recall, _ = m.precision_recall_curve(y, scores)
+        from sklearn.calibration import calibration_curve
+
+        observed, predicted = calibration_curve(y, scores, n_bins=10, strategy="quantile")
+        charts["roc"] = _thin({"fpr": fpr, "tpr": tpr})
+        charts["pr"] = _thin({"recall": recall, "precision": precision})
+        charts["calibration"] = {"predicted": predicted.tolist(), "observed": observed.tolist()}
+    if task == "regression":
+        rng = np.random.default_rng(0)
+        rows = rng.choice(len(y), min(len(y), 2000), replace=False)
+        charts["residuals"] = {"actual": y[rows].tolist(), "predicted": scores[rows].tolist()}
+    if result.threshold is not None:
+        charts["threshold_curve"] = result.threshold.to_dict().get("curve")
+    charts["imputation"] = _imputation(result)
+    return charts
+
+
+def _thin(curve: dict[str, np.ndarray], points: int = 300) -> dict[str, list[float]]:
+    """At most ``points`` points per curve: enough to draw, small enough to embed."""
+    n = len(next(iter(curve.values())))
+    idx = np.unique(np.linspace(0, n - 1, min(n, points)).round().astype(int))
+    return {k: np.asarray(v)[idx].tolist() for k, v in curve.items()}
+
+
+def _imputation(result: TrainResult) -> list[dict[str, Any]]:
+    """Each imputed column's distribution before (observed) and after (imputed values)."""
+    for member in result.model.members:
+        pipe = member.pipelines[0]
+        pre = pipe.named_steps["preprocess"]
+        if pre.strategy_ == "none":
+            continue
+        X = prepared_until(pipe, "preprocess").transform(
+            result.train.drop(columns=[result.model.target])
+        )
+        after = pre.transform(X)
+        out = []
+        for col in pre.numeric_:
+            before = pd.to_numeric(X[col], errors="coerce")
+            missing = before.isna().to_numpy()
+            if not missing.any() or col not in after:
+                continue
+            observed = before[~missing].to_numpy(float)
+            # linear preparation scales numbers; compare on the original scale
+            imputed = _unscale(pre, col, after[col].to_numpy(float))[missing]
+            edges = np.histogram_bin_edges(np.concatenate([observed, imputed]), bins=20)
+            out.append(
+                {
+                    "column": col,
+                    "strategy": pre.strategy_,
+                    "missing": int(missing.sum()),
+                    "edges": edges.tolist(),
+                    "observed": np.histogram(observed, edges)[0].tolist(),
+                    "imputed": np.histogram(imputed, edges)[0].tolist(),
+                    "observed_mean": float(observed.mean()),
+                    "imputed_mean": float(imputed.mean()),
+                }
+            )
+        return out
+    return []
+
+
+def prepared_until(pipe: Any, step: str, *, inclusive: bool = False) -> Any:
+    """The pipeline's steps before ``step`` (or through it, with ``inclusive``)."""
+    index = list(pipe.named_steps).index(step)
+    return pipe[: index + int(inclusive)]
+
+
+def _unscale(pre: Any, column: str, values: np.ndarray) -> np.ndarray:
+    numeric = pre.transformer_.named_transformers_["numeric"]
+    steps = getattr(numeric, "named_steps", {})
+    scaler = steps.get("standardscaler")
+    if scaler is None:
+        return values
+    i = list(pre.numeric_).index(column)
+    return values * scaler.scale_[i] + scaler.mean_[i]
+
+
+def _diagnostics(
+    result: TrainResult,
+    metrics: dict[str, Any],
+    importance: list[dict[str, Any]] | None,
+    y: np.ndarray,
+) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for column, reason in result.dropped.items():
+        if reason.startswith("possible leakage"):
+            out.append(
+                {
+                    "kind": "leakage",
+                    "severity": "bad",
+                    "column": column,
+                    "message": f"{column!r} was dropped: {reason}.",
+                }
+            )
+    for row in importance or []:
+        if row["ci_low"] <= 0 <= row["ci_high"]:
+            out.append(
+                {
+                    "kind": "irrelevant_feature",
+                    "severity": "info",
+                    "column": row["column"],
+                    "message": f"{row['column']!r}: permutation importance {row['mean']:+.4f} "
+                    f"(95% CI {row['ci_low']:+.4f} to {row['ci_high']:+.4f}) "
+                    "includes 0; the model does not rely on it.",
+                }
+            )
+    if result.task in ("binary", "multiclass"):
+        shares = np.bincount(result.y_train, minlength=len(result.model.classes)) / len(
+            result.y_train
+        )
+        if shares.min() < IMBALANCED_SHARE:
+            rare = result.model.classes[int(shares.argmin())]
+            out.append(
+                {
+                    "kind": "class_imbalance",
+                    "severity": "warn",
+                    "message": f"Class {rare!r} is {shares.min():.1%} of training rows. "
+                    f"train.imbalance is {result.config.train.imbalance!r}; the "
+                    "threshold was chosen for that (see Threshold).",
+                }
+            )
+    main = metrics.get(result.metric) or {}
+    if main.get("ci_low") is not None and main["ci_high"] - main["ci_low"] > WIDE_CI:
+        out.append(
+            {
+                "kind": "small_test_set",
+                "severity": "warn",
+                "message": f"The 95% CI of {result.metric} spans "
+                f"{main['ci_high'] - main['ci_low']:.3f} with {len(y)} test rows: "
+                "differences smaller than that are noise.",
+            }
+        )
+    for note in result.notes:
+        out.append({"kind": "budget", "severity": "info", "message": note})
+    return out
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, np.ndarray):
+        return _json_safe(value.tolist())
+    return value

@@ -1,0 +1,29 @@
+"""Register trained models in MLflow, move aliases, and predict with a registered model."""
+
+from tabloop.registry._predict import load_model, predict, predict_file
+from tabloop.registry._registry import (
+    CHALLENGER,
+    CHAMPION,
+    RegisteredVersion,
+    list_versions,
+    promote,
+    register,
+    resolve_model_uri,
+    rollback,
+)
+from tabloop.registry._tracking import tracking_uri
+
+__all__ = [
+    "CHALLENGER",
+    "CHAMPION",
+    "RegisteredVersion",
+    "list_versions",
+    "load_model",
+    "predict",
+    "predict_file",
+    "promote",
+    "register",
+    "resolve_model_uri",
+    "rollback",
+    "tracking_uri",
+]

@@ -1,0 +1,187 @@
+"""``tabloop.predict``: a frame in, the same frame with predictions appended out.
+
+The model comes from the registry (``models:/NAME@champion`` by default, read from the
+project in the working directory) and validates its input before predicting. Files are
+predicted in chunks so memory stays bounded whatever their size.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tabloop.exceptions import ModelNotFoundError, RegistryError
+from tabloop.registry._registry import resolve_model_uri
+from tabloop.registry._tracking import connect, quiet_mlflow, tracking_uri
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from tabloop.config import ProjectConfig
+    from tabloop.train import TabloopModel
+
+_MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alias>[\w-]+))$")
+CHUNK_ROWS = 50_000
+
+
+def load_model(
+    model: str | None = None, *, config: ProjectConfig | None = None
+) -> tuple[TabloopModel, str]:
+    """The fitted :class:`TabloopModel` behind ``model`` and its concrete version URI.
+
+    ``model`` is ``models:/NAME@alias``, ``models:/NAME/VERSION`` or a local MLflow model
+    folder; default: the project's champion.
+    """
+    uri = resolve_model_uri(model, config if config is not None else _project_or_none())
+    if uri.startswith("models:/"):
+        connect(tracking_uri(config))
+        uri = _concrete(uri)
+    elif not Path(uri).exists() and "://" not in uri:
+        raise ModelNotFoundError(f"Model {uri!r} is neither a models:/ URI nor an existing folder.")
+    return _load(uri), uri
+
+
+@lru_cache(maxsize=8)
+def _load(uri: str) -> TabloopModel:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        with quiet_mlflow():
+            import mlflow.pyfunc
+
+            loaded = mlflow.pyfunc.load_model(uri)
+    except (MlflowException, OSError) as exc:
+        raise ModelNotFoundError(f"Cannot load model {uri!r}: {exc}") from None
+    wrapped = loaded.unwrap_python_model()
+    model = getattr(wrapped, "model", None)
+    if model is None:
+        raise RegistryError(f"{uri!r} is an MLflow model but not a tabloop one.")
+    return model
+
+
+def _concrete(uri: str) -> str:
+    """``models:/NAME@alias`` → ``models:/NAME/VERSION`` (so caches follow alias moves)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    match = _MODELS_URI.match(uri)
+    if not match:
+        raise ModelNotFoundError(
+            f"Model URI {uri!r} must look like models:/NAME@ALIAS or models:/NAME/VERSION."
+        )
+    if match["version"]:
+        return uri
+    client = mlflow.MlflowClient()
+    try:
+        version = client.get_model_version_by_alias(match["name"], match["alias"]).version
+    except MlflowException:
+        raise ModelNotFoundError(
+            f"No model version {match['name']!r}@{match['alias']!r} in the registry; "
+            "train one (`tabloop train`) or check the name and alias (`tabloop models`)."
+        ) from None
+    return f"models:/{match['name']}/{version}"
+
+
+def predict(
+    df: pd.DataFrame, *, model: str | None = None, config: ProjectConfig | None = None
+) -> pd.DataFrame:
+    """``df`` with ``prediction`` (and ``probability`` / ``probability_<class>``) appended,
+    plus ``model_version`` (the concrete ``models:/NAME/VERSION`` used).
+
+    The input is validated against the model's schema first: a missing column, a wrong
+    type or an empty frame raises :class:`~tabloop.exceptions.SchemaError` /
+    :class:`~tabloop.exceptions.EmptyDataError` naming the column and value.
+
+    Examples
+    --------
+    >>> import tabloop
+    >>> scored = tabloop.predict(new_patients)  # doctest: +SKIP
+    >>> scored[["prediction", "probability", "model_version"]].head()  # doctest: +SKIP
+    """
+    fitted, uri = load_model(model, config=config)
+    out = fitted.predict_frame(df)
+    out["model_version"] = uri
+    return out
+
+
+def predict_file(
+    source: str | Path,
+    out: str | Path,
+    *,
+    model: str | None = None,
+    config: ProjectConfig | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> dict[str, Any]:
+    """Predict a CSV or Parquet file into ``out`` (CSV or Parquet by suffix), chunk by chunk.
+
+    Output goes to ``<out>.partial`` and is renamed only when every chunk succeeded, so a
+    bad row (reported with its column and value) never leaves half a file behind. Returns
+    ``{"rows", "out", "model"}``.
+    """
+    from tabloop._progress import track
+    from tabloop.exceptions import DataFileNotFoundError, EmptyDataError
+
+    source, out = Path(source), Path(out)
+    if not source.exists():
+        raise DataFileNotFoundError(f"Input file {str(source)!r} does not exist.")
+    fitted, uri = load_model(model, config=config)
+    tmp = out.with_name(out.name + ".partial")
+    rows, writer = 0, None
+    try:
+        for chunk in track(_chunks(source, chunk_rows), f"predicting {source.name}"):
+            if len(chunk) == 0:
+                continue
+            scored = fitted.predict_frame(chunk)
+            scored["model_version"] = uri
+            if out.suffix.lower() == ".parquet":
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                table = pa.Table.from_pandas(scored, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table.cast(writer.schema))
+            else:
+                scored.to_csv(tmp, mode="a" if rows else "w", header=not rows, index=False)
+            rows += len(scored)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        if writer is not None:
+            writer.close()
+    if rows == 0:
+        tmp.unlink(missing_ok=True)
+        raise EmptyDataError(f"Input file {str(source)!r} has no rows.")
+    tmp.replace(out)
+    return {"rows": rows, "out": str(out), "model": uri}
+
+
+def _chunks(source: Path, rows: int) -> Any:
+    import pandas as pd
+
+    from tabloop.data import load_data
+
+    suffix = "".join(source.suffixes).lower()
+    if suffix.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(source).iter_batches(batch_size=rows):
+            yield batch.to_pandas()
+    elif any(suffix.endswith(s) for s in (".csv", ".csv.gz", ".tsv", ".txt")):
+        sep = "\t" if ".tsv" in suffix else ","
+        yield from pd.read_csv(source, sep=sep, chunksize=rows)
+    else:
+        yield load_data(source)  # DataError names the unsupported format
+
+
+def _project_or_none() -> ProjectConfig | None:
+    from tabloop.config import load_config
+    from tabloop.exceptions import ConfigNotFoundError
+
+    try:
+        return load_config()
+    except ConfigNotFoundError:
+        return None

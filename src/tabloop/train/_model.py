@@ -1,0 +1,158 @@
+"""The fitted model a team ships: input schema, preparation + estimators, threshold.
+
+One picklable object holds everything ``predict`` needs, so it loads and predicts in a
+process that never ran training (the MLflow pyfunc package wraps exactly this object).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from tabloop.data import _frame
+from tabloop.exceptions import EmptyDataError, SchemaError
+
+if TYPE_CHECKING:
+    from tabloop.data import Schema, ValidationReport
+
+
+@dataclass
+class Member:
+    """One model of the ensemble: its weight and its fitted pipeline(s), averaged."""
+
+    name: str
+    weight: float
+    pipelines: list[Any] = field(repr=False)
+
+
+@dataclass
+class TabloopModel:
+    """A trained tabloop model.
+
+    Attributes
+    ----------
+    task : ``binary``, ``multiclass``, ``regression`` or ``clustering``.
+    target : the target column's name (``None`` for clustering).
+    classes : the class labels, in the column order of :meth:`predict_proba`; for a
+        binary task the second one is the positive class.
+    members : the ensemble (a single member when no ensemble was chosen).
+    threshold : positive-class probability at or above which a binary prediction is positive.
+    schema : the input columns the model reads, with kinds, categories and ranges.
+    unseen : ``ignore`` or ``error``: what an unseen category does at prediction time.
+    """
+
+    task: str
+    target: str | None
+    classes: list[Any]
+    members: list[Member]
+    schema: Schema
+    threshold: float | None = None
+    unseen: str = "ignore"
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def positive(self) -> Any:
+        return self.classes[1] if self.task == "binary" else None
+
+    @property
+    def inputs(self) -> list[str]:
+        return self.schema.names
+
+    # -- validation ---------------------------------------------------------------------------
+    def check_input(self, df: pd.DataFrame) -> ValidationReport:
+        """Validate ``df`` against the input schema; raise :class:`SchemaError` on errors.
+
+        Extra columns are allowed (they are passed through); an unseen category is an
+        error only under ``prepare.unseen_categories: error``.
+        """
+        from tabloop.data import validate
+
+        _frame.require_frame(df)
+        if len(df) == 0:
+            raise EmptyDataError("The frame to predict has no rows.")
+        report = validate(df, self.schema, allow_extra=True)
+        if self.unseen != "error":
+            for problem in report.problems:
+                if problem.kind == "unseen_category":
+                    problem.severity = "warning"
+        if report.errors:
+            shown = "; ".join(p.message for p in report.errors[:5])
+            more = f" (+{len(report.errors) - 5} more)" if len(report.errors) > 5 else ""
+            raise SchemaError(
+                f"Input does not match the model's schema: {shown}{more}", report=report
+            )
+        return report
+
+    # -- prediction ---------------------------------------------------------------------------
+    def predict_scores(self, df: pd.DataFrame) -> np.ndarray:
+        """Averaged scores: positive-class probability, class probabilities, or values."""
+        from tabloop.train._cv import _align_classes, predict_scores
+
+        X = df[self.inputs]
+        total: Any = 0.0
+        for member in self.members:
+            parts = []
+            for pipe in member.pipelines:
+                pred = predict_scores(
+                    pipe, X, self.task if self.task != "clustering" else "regression"
+                )
+                if self.task == "multiclass":
+                    pred = _align_classes(pipe, pred, len(self.classes))
+                parts.append(pred)
+            total = total + member.weight * np.mean(parts, axis=0)
+        return np.asarray(total, dtype=float)
+
+    def predict_proba(self, df: pd.DataFrame) -> np.ndarray:
+        """Class probabilities, columns in the order of :attr:`classes`."""
+        scores = self.predict_scores(df)
+        return np.column_stack([1 - scores, scores]) if self.task == "binary" else scores
+
+    def predict(self, df: pd.DataFrame) -> np.ndarray:
+        """Predicted labels (classification, with the chosen threshold), values or segments."""
+        scores = self.predict_scores(df)
+        if self.task == "binary":
+            codes = (scores >= (self.threshold if self.threshold is not None else 0.5)).astype(int)
+        elif self.task == "multiclass":
+            codes = scores.argmax(axis=1)
+        else:
+            return scores if self.task == "regression" else scores.astype(int)
+        return np.asarray(self.classes, dtype=object)[codes]
+
+    def predict_frame(self, df: pd.DataFrame, *, validate: bool = True) -> pd.DataFrame:
+        """``df`` with ``prediction`` appended, plus ``probability`` (binary: positive class)
+        or one ``probability_<class>`` column per class (multiclass)."""
+        if validate:
+            self.check_input(df)
+        scores = self.predict_scores(df)
+        out = df.copy()
+        if self.task == "binary":
+            threshold = self.threshold if self.threshold is not None else 0.5
+            out["prediction"] = np.asarray(self.classes, dtype=object)[
+                (scores >= threshold).astype(int)
+            ]
+            out["probability"] = scores
+        elif self.task == "multiclass":
+            out["prediction"] = np.asarray(self.classes, dtype=object)[scores.argmax(axis=1)]
+            for i, label in enumerate(self.classes):
+                out[f"probability_{label}"] = scores[:, i]
+        elif self.task == "regression":
+            out["prediction"] = scores
+        else:
+            out["segment"] = scores.astype(int)
+        _restore_label_dtype(out, self.classes)
+        return out
+
+
+def _restore_label_dtype(out: pd.DataFrame, classes: list[Any]) -> None:
+    """Labels go back to the target's own type (int labels stay ints, not objects)."""
+    if (
+        "prediction" in out
+        and classes
+        and all(isinstance(c, (int, np.integer, bool, np.bool_)) for c in classes)
+    ):
+        out["prediction"] = out["prediction"].astype(
+            type(classes[0]) if not isinstance(classes[0], np.generic) else classes[0].dtype
+        )

@@ -1,0 +1,82 @@
+"""One ``tabloop train``: train, evaluate on the test split, write reports, register.
+
+The CLI and the demo call this; each step stays callable on its own
+(:func:`tabloop.train`, :func:`tabloop.evaluate`, :func:`tabloop.registry.register`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from tabloop.config import ProjectConfig
+    from tabloop.evaluate import Evaluation
+    from tabloop.registry import RegisteredVersion
+    from tabloop.train._train import TrainResult
+
+
+@dataclass
+class TrainRun:
+    result: TrainResult
+    evaluation: Evaluation
+    reports: dict[str, Path]
+    version: RegisteredVersion | None
+
+
+def train_and_register(
+    config: ProjectConfig,
+    *,
+    df: pd.DataFrame | None = None,
+    time_budget: float | None = None,
+    out_dir: str | Path | None = None,
+    register: bool = True,
+    compare_imputation: bool = False,
+) -> TrainRun:
+    """Train with ``config``, write ``evaluation.html/json`` into ``out_dir`` (default
+    ``<project>/reports``) and register the model unless ``register`` is False."""
+    from tabloop.evaluate import evaluate
+    from tabloop.train._train import train
+
+    result = train(df, config=config, time_budget=time_budget)
+    if compare_imputation:
+        from tabloop.train._imputation import compare_imputation as compare
+
+        result.imputation_comparison = compare(result)
+    evaluation = evaluate(result)
+    reports = evaluation.save(out_dir or config.resolve("reports"))
+    version = None
+    if register:
+        from tabloop.registry import register as register_model
+
+        version = register_model(
+            result, evaluation.to_dict(), reports=list(reports.values()), config=config
+        )
+    return TrainRun(result, evaluation, reports, version)
+
+
+def summary_lines(run: TrainRun) -> list[str]:
+    """What the terminal shows after training: models, test metrics, requirements."""
+    ev: Any = run.evaluation
+    lines = [
+        "models (cross-validated "
+        + run.result.metric
+        + "): "
+        + ", ".join(f"{r['model']} {abs(r['mean']):.4f}±{r['std']:.4f}" for r in ev.cv)
+    ]
+    lines.append("ensemble: " + ", ".join(f"{k} {w:.0%}" for k, w in ev.ensemble.items()))
+    if ev.threshold:
+        lines.append(f"threshold: {ev.threshold['threshold']:.4f} ({ev.threshold['objective']})")
+    shown = [k for k, v in ev.metrics.items() if isinstance(v, dict) and "value" in v][:9]
+    for name in shown:
+        m, base = ev.metrics[name], (ev.baseline.get(name) or {}).get("value")
+        ci = "" if m["ci_low"] is None else f" [{m['ci_low']:.4f}, {m['ci_high']:.4f}]"
+        value = "–" if m["value"] is None else f"{m['value']:.4f}"
+        baseline = "" if base is None else f"  (dummy {base:.4f})"
+        lines.append(f"  {name:<18} {value}{ci}{baseline}")
+    for r in ev.requirements:
+        lines.append(f"requirement {r['expression']}: {'passed' if r['passed'] else 'FAILED'}")
+    return lines

@@ -1,0 +1,505 @@
+"""``tabloop.train``: from a table and ``tabloop.yaml`` to a fitted, evaluated-ready model.
+
+Protocol: hold out the test split first; cross-validate every candidate on the rest
+(preparation fitted inside each fold); tune with Optuna when ``train.trials`` > 0; combine
+candidates greedily on out-of-fold predictions; choose the decision threshold on those
+same predictions; refit the chosen models on all training rows. The test split is
+touched once, by :func:`tabloop.evaluate.evaluate`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from tabloop._progress import Bars
+from tabloop.exceptions import TrainError
+from tabloop.train._cv import (
+    DEFAULT_METRIC,
+    CVResult,
+    covered,
+    cross_validate,
+    fold_indices,
+    make_pipeline,
+)
+from tabloop.train._ensemble import blend, greedy_ensemble
+from tabloop.train._model import Member, TabloopModel
+
+if TYPE_CHECKING:
+    from tabloop.config import ProjectConfig
+    from tabloop.train._threshold import ThresholdChoice
+
+#: Share of the time budget kept back for refitting the winners and the learning curve.
+REFIT_SHARE = 0.2
+
+
+@dataclass
+class TrainResult:
+    """Everything training produced: the model, the split, and the evidence for the report."""
+
+    config: ProjectConfig
+    task: str
+    model: TabloopModel
+    train: pd.DataFrame = field(repr=False)
+    test: pd.DataFrame = field(repr=False)
+    metric: str
+    cv: list[CVResult] = field(repr=False)
+    weights: dict[str, float]
+    oof: np.ndarray = field(repr=False)
+    y_train: np.ndarray = field(repr=False)
+    threshold: ThresholdChoice | None = None
+    learning_curve: dict[str, Any] | None = None
+    dropped: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    data_hash: str = ""
+    imputation_comparison: dict[str, Any] | None = None
+
+    def encode(self, y: pd.Series) -> np.ndarray:
+        """Target values as the class codes the model's probabilities are ordered by."""
+        return _encode(y, self.model.classes)
+
+    def cv_table(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "model": r.name,
+                "mean": r.mean,
+                "std": r.std,
+                "folds": r.fold_scores,
+                "seconds": round(r.seconds, 2),
+                "params": r.params,
+                "weight": self.weights.get(r.name, 0.0),
+            }
+            for r in self.cv
+        ]
+
+
+def train(
+    df: pd.DataFrame | None = None,
+    *,
+    config: ProjectConfig | str | Path | None = None,
+    target: str | None = None,
+    time_budget: float | None = None,
+) -> TrainResult:
+    """Train the project's models and return the result (evaluate it next).
+
+    Parameters
+    ----------
+    df : the training table; default: the data named in the config.
+    config : a :class:`~tabloop.config.ProjectConfig` or a path to ``tabloop.yaml``;
+        without one, ``target`` is required and every default applies.
+    time_budget : seconds for the whole run (overrides ``train.time_budget``).
+
+    Examples
+    --------
+    >>> import tabloop
+    >>> df = tabloop.examples.treatment_outcomes(n=600, seed=1)
+    >>> result = tabloop.train(df, target="unsuccessful_outcome")  # doctest: +SKIP
+    >>> result.model.predict_frame(df.head(2))["probability"].between(0, 1).all()  # doctest: +SKIP
+    True
+    """
+    from tabloop.data import check_target, infer_task, split
+
+    start = time.monotonic()
+    config = _resolve_config(config, df, target)
+    if df is None:
+        from tabloop.config import load_training_data
+
+        df = load_training_data(config)
+    budget = time_budget or config.train.time_budget
+    deadline = start + budget if budget else None
+    target = config.data.target
+    if target is None or config.task == "clustering":
+        return _train_segments(config, df, start)
+    from tabloop.data import _frame
+
+    _frame.require_columns(df, [target], role="target column")
+    check_target(df, target)
+    task = config.task or infer_task(df[target])
+    classes = _classes(df[target], task)
+    train_df, test_df = split(
+        df,
+        target=target,
+        strategy=config.split_strategy,
+        test_size=config.split.test_size,
+        group=config.split.group,
+        time=config.split.time or config.data.time,
+        seed=config.split.seed,
+    )
+    X = train_df.drop(columns=[target])
+    y = (
+        _encode(train_df[target], classes)
+        if task != "regression"
+        else train_df[target].to_numpy(float)
+    )
+    if task != "regression" and len(np.unique(y)) < 2:
+        raise TrainError(f"The training split has a single class of {target!r}; need two.")
+    folds = fold_indices(config, train_df, y, task)
+    metric = config.train.metric or DEFAULT_METRIC[task]
+    names = ["dummy", *[m for m in config.train.models if m != "dummy"]]
+    notes: list[str] = []
+    results: list[CVResult] = []
+    cv_deadline = None if deadline is None else start + budget * (1 - REFIT_SHARE)
+    with Bars() as bars:
+        models_bar = bars.add("models", len(names))
+        for i, name in enumerate(names):
+            bars.update(models_bar, description=f"model {name}")
+            fold_bar = bars.add(f"  folds of {name}", len(folds))
+            try:
+                params: dict[str, Any] = {}
+                if config.train.trials and name != "dummy":
+                    remaining = (
+                        None
+                        if cv_deadline is None
+                        else (cv_deadline - time.monotonic()) / (len(names) - i)
+                    )
+                    params = _tune(
+                        config, name, task, X, y, folds, metric, len(classes), remaining, bars
+                    )
+                results.append(
+                    cross_validate(
+                        make_pipeline(config, name, task, params=params),
+                        X,
+                        y,
+                        folds,
+                        task=task,
+                        metric=metric,
+                        name=name,
+                        params=params,
+                        n_classes=len(classes),
+                        deadline=cv_deadline,
+                        on_fold=lambda b=fold_bar: bars.advance(b),
+                    )
+                )
+            except TimeoutError:
+                notes.append(f"{name}: skipped, the time budget ran out during cross-validation")
+            bars.advance(models_bar)
+    candidates = [r for r in results if r.name != "dummy"] or results
+    if not candidates:
+        raise TrainError("No model finished within the time budget; raise train.time_budget.")
+    best = max(candidates, key=lambda r: r.mean)
+    if config.train.ensemble and len(candidates) > 1:
+        weights = greedy_ensemble(candidates, y, task=task, metric=metric)
+    else:
+        weights = {best.name: 1.0}
+    by_name = {r.name: r for r in results}
+    oof = blend(by_name, weights)
+
+    threshold = None
+    if task == "binary":
+        from tabloop.train._threshold import choose_threshold
+
+        rows = covered(oof)
+        threshold = choose_threshold(
+            y[rows],
+            oof[rows],
+            objective=config.train.threshold,
+            costs=dict(config.train.costs) or None,
+            confidence=config.train.threshold_confidence,
+        )
+
+    members = []
+    for name, weight in weights.items():
+        if config.train.refit == "folds":
+            pipes = by_name[name].fold_models
+        else:
+            pipes = [
+                clone(make_pipeline(config, name, task, params=by_name[name].params)).fit(X, y)
+            ]
+        members.append(Member(name, weight, pipes))
+    schema, dropped = _input_schema(members, X, config)
+    model = TabloopModel(
+        task=task,
+        target=target,
+        classes=classes,
+        members=members,
+        schema=schema,
+        threshold=None if threshold is None else threshold.threshold,
+        unseen=config.prepare.unseen_categories,
+        info={"metric": metric, "models": list(weights), "project": config.name},
+    )
+
+    curve = None
+    if config.train.learning_curve and (
+        deadline is None or time.monotonic() + 3 * best.seconds < deadline
+    ):
+        curve = _learning_curve(config, best, task, metric, X, y, folds)
+    elif config.train.learning_curve:
+        notes.append("learning curve: skipped, not enough of the time budget left")
+    return TrainResult(
+        config=config,
+        task=task,
+        model=model,
+        train=train_df,
+        test=test_df,
+        metric=metric,
+        cv=results,
+        weights=weights,
+        oof=oof,
+        y_train=y,
+        threshold=threshold,
+        learning_curve=curve,
+        dropped=dropped,
+        notes=notes,
+        seconds=time.monotonic() - start,
+        data_hash=data_hash(df),
+    )
+
+
+def _train_segments(config: ProjectConfig, df: pd.DataFrame, start: float) -> TrainResult:
+    """Clustering: derive → log → impute/scale → k-means or a Gaussian mixture (k by
+    silhouette). Every row is used; there is no target to hold out."""
+    from sklearn.pipeline import Pipeline
+
+    from tabloop.data import infer_schema
+    from tabloop.prepare import DeriveFeatures, LogTransform, Preprocess
+    from tabloop.train._cluster import Segmenter
+
+    drop = {*config.features.drop, config.data.id, config.data.time} - {None}
+    schema = infer_schema(df, strict=False)
+    dropped = {c: "listed in features.drop or a role column" for c in drop if c in df}
+    for col in schema:
+        if col.name in drop:
+            continue
+        if col.kind in ("id", "text", "datetime") or col.n_unique <= 1:
+            dropped[col.name] = f"{col.kind if col.n_unique > 1 else 'constant'} column"
+        elif config.features.include is not None and col.name not in config.features.include:
+            dropped[col.name] = "not in features.include"
+    X = df[[c for c in df.columns if c not in dropped]]
+    if X.shape[1] == 0:
+        raise TrainError(f"No column is left to cluster on ({dropped}).")
+    imputation = config.prepare.imputation if config.prepare.imputation != "none" else "median"
+    clusters = config.train.clusters
+    pipe = Pipeline(
+        [
+            ("derive", DeriveFeatures(formulas=dict(config.features.derive))),
+            ("log", LogTransform(columns=list(config.features.log))),
+            (
+                "preprocess",
+                Preprocess(
+                    family="linear",
+                    imputation=imputation,
+                    knn_k=config.prepare.knn_k,
+                    missing_indicators=False,
+                    seed=config.split.seed,
+                ),
+            ),
+            (
+                "model",
+                Segmenter(
+                    method=clusters.method,
+                    k=clusters.k,
+                    k_range=(clusters.k_min, clusters.k_max),
+                    seed=config.split.seed,
+                ),
+            ),
+        ]
+    ).fit(X)
+    model = TabloopModel(
+        task="clustering",
+        target=None,
+        classes=[],
+        members=[Member(clusters.method, 1.0, [pipe])],
+        schema=infer_schema(X, strict=False),
+        unseen=config.prepare.unseen_categories,
+        info={"project": config.name},
+    )
+    empty = np.empty(0)
+    return TrainResult(
+        config=config,
+        task="clustering",
+        model=model,
+        train=df,
+        test=df.iloc[:0],
+        metric="silhouette",
+        cv=[],
+        weights={clusters.method: 1.0},
+        oof=empty,
+        y_train=empty,
+        dropped=dropped,
+        seconds=time.monotonic() - start,
+        data_hash=data_hash(df),
+    )
+
+
+def data_hash(df: pd.DataFrame) -> str:
+    """A content hash of a frame (values and column names), to tie a model to its data."""
+    digest = hashlib.sha256(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    digest.update("\x1f".join(map(str, df.columns)).encode())
+    return digest.hexdigest()[:16]
+
+
+def _resolve_config(
+    config: ProjectConfig | str | Path | None, df: pd.DataFrame | None, target: str | None
+) -> ProjectConfig:
+    from tabloop.config import ProjectConfig, config_from_dict, load_config
+
+    if isinstance(config, ProjectConfig):
+        return config
+    if config is not None:
+        return load_config(config)
+    if target is None:
+        raise TrainError("Give config= (a tabloop.yaml) or target= (the column to predict).")
+    if df is None:
+        raise TrainError("Without a config, pass the training frame as the first argument.")
+    return config_from_dict({"name": "model", "data": {"train": "(in memory)", "target": target}})
+
+
+def _classes(y: pd.Series, task: str) -> list[Any]:
+    from tabloop.data import positive_label
+
+    if task == "regression":
+        return []
+    values = pd.unique(y.dropna())
+    if task == "binary":
+        positive = positive_label(y)
+        from tabloop.data import _frame
+
+        keys = _frame.category_keys(pd.Series(values))
+        pos = values[list(keys).index(positive)] if positive in list(keys) else values[-1]
+        neg = next(v for v in values if v != pos)
+        return [_python(neg), _python(pos)]
+    try:
+        return [_python(v) for v in sorted(values)]
+    except TypeError:
+        return [_python(v) for v in sorted(values, key=str)]
+
+
+def _python(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _encode(y: pd.Series, classes: list[Any]) -> np.ndarray:
+    codes = pd.Categorical(y.map(_python), categories=classes).codes
+    if (codes < 0).any():
+        unknown = pd.Series(y)[codes < 0].iloc[0]
+        raise TrainError(f"Target value {unknown!r} is not one of the classes {classes}.")
+    return np.asarray(codes, dtype=int)
+
+
+def _input_schema(
+    members: list[Member], X: pd.DataFrame, config: ProjectConfig
+) -> tuple[Any, dict[str, str]]:
+    """The raw columns the fitted pipelines read, and the columns selection dropped (why)."""
+    from tabloop.data import infer_schema
+
+    needed: set[str] = set()
+    dropped: dict[str, str] = {}
+    for member in members:
+        for pipe in member.pipelines:
+            steps = dict(pipe.steps)
+            derived = steps["derive"].formulas_
+            for formula in derived.values():
+                needed |= set(formula.columns)
+            needed |= set(steps["log"].columns_)
+            needed |= {c for c in steps["select"].selected_ if c not in derived}
+            dropped.update(steps["select"].dropped_)
+    columns = [c for c in X.columns if c in needed]
+    schema = infer_schema(
+        X[columns],
+        categorical=[c for c in config.features.categorical if c in columns],
+        numeric=[c for c in config.features.numeric if c in columns],
+        strict=False,
+    )
+    return schema, {c: r for c, r in dropped.items() if c not in needed}
+
+
+def _tune(
+    config: ProjectConfig,
+    name: str,
+    task: str,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    metric: str,
+    n_classes: int,
+    seconds: float | None,
+    bars: Bars,
+) -> dict[str, Any]:
+    """Optuna TPE over the model's search space; each trial is a full cross-validation."""
+    import optuna
+
+    from tabloop.train._zoo import model_spec
+
+    spec = model_spec(name)
+    if spec.space is None:
+        return {}
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    bar = bars.add(f"  trials of {name}", config.train.trials)
+
+    def objective(trial: Any) -> float:
+        params = spec.space(trial)  # type: ignore[misc]
+        result = cross_validate(
+            make_pipeline(config, name, task, params=params),
+            X,
+            y,
+            folds,
+            task=task,
+            metric=metric,
+            name=name,
+            n_classes=n_classes,
+            keep_models=False,
+        )
+        bars.advance(bar)
+        return result.mean
+
+    study = optuna.create_study(
+        direction="maximize", sampler=optuna.samplers.TPESampler(seed=config.split.seed)
+    )
+    study.optimize(objective, n_trials=config.train.trials, timeout=seconds)
+    return dict(study.best_params) if study.trials else {}
+
+
+_CURVE_SCORING = {
+    "roc_auc": "roc_auc",
+    "pr_auc": "average_precision",
+    "log_loss": "neg_log_loss",
+    "brier": "neg_brier_score",
+    "accuracy": "accuracy",
+    "rmse": "neg_root_mean_squared_error",
+    "mse": "neg_mean_squared_error",
+    "mae": "neg_mean_absolute_error",
+    "r2": "r2",
+}
+
+
+def _learning_curve(
+    config: ProjectConfig,
+    best: CVResult,
+    task: str,
+    metric: str,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+) -> dict[str, Any]:
+    """Score vs training-set size (mean and spread over folds) for the best single model."""
+    from sklearn.model_selection import learning_curve
+
+    scoring = _CURVE_SCORING[metric]
+    if task == "multiclass" and metric == "roc_auc":
+        scoring = "roc_auc_ovr"
+    sizes, train_scores, val_scores = learning_curve(
+        make_pipeline(config, best.name, task, params=best.params),
+        X,
+        y,
+        cv=folds,
+        train_sizes=[0.1, 0.25, 0.5, 0.75, 1.0],
+        scoring=scoring,
+        error_score=np.nan,
+    )
+    sign = -1.0 if scoring.startswith("neg_") else 1.0
+    return {
+        "model": best.name,
+        "metric": metric,
+        "sizes": [int(s) for s in sizes],
+        "train_mean": (sign * np.nanmean(train_scores, axis=1)).tolist(),
+        "val_mean": (sign * np.nanmean(val_scores, axis=1)).tolist(),
+        "val_std": np.nanstd(val_scores, axis=1).tolist(),
+    }

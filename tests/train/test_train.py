@@ -1,0 +1,179 @@
+"""Training as a user relies on it: hold-out first, CV per model, ensemble, threshold, refit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold
+
+from tabloop.config import config_from_dict
+from tabloop.data import split
+from tabloop.exceptions import ConfigError, DataError, FormulaError, TargetError, TrainError
+from tabloop.train import train
+from tabloop.train._threshold import choose_threshold
+
+FAST = {"learning_curve": False}
+
+
+def project(target: str, **sections) -> object:
+    raw = {"name": "t", "data": {"train": "(memory)", "target": target}, **sections}
+    raw["train"] = {**FAST, **raw.get("train", {})}
+    return config_from_dict(raw)
+
+
+@pytest.fixture(scope="module")
+def titanic_result(load):
+    cfg = project("survived", train={"models": ["linear", "lightgbm"], "folds": 4})
+    return train(load("titanic"), config=cfg)
+
+
+def test_test_rows_are_held_out_exactly_as_split_puts_them(titanic_result, load):
+    expected_train, expected_test = split(load("titanic"), target="survived", seed=0)
+    assert list(titanic_result.test.index) == list(expected_test.index)
+    assert list(titanic_result.train.index) == list(expected_train.index)
+
+
+def test_folds_are_stratified_k_fold_on_the_training_rows(titanic_result):
+    y = titanic_result.y_train
+    folds = StratifiedKFold(4, shuffle=True, random_state=0).split(np.zeros(len(y)), y)
+    linear = next(r for r in titanic_result.cv if r.name == "linear")
+    for score, (_, val) in zip(linear.fold_scores, folds, strict=True):
+        assert score == pytest.approx(roc_auc_score(y[val], linear.oof[val]))
+
+
+def test_dummy_baseline_is_always_compared(titanic_result):
+    dummy = next(r for r in titanic_result.cv if r.name == "dummy")
+    assert dummy.mean == pytest.approx(0.5)
+
+
+def test_ensemble_is_no_worse_than_its_best_member_out_of_fold(titanic_result):
+    y, weights = titanic_result.y_train, titanic_result.weights
+    assert sum(weights.values()) == pytest.approx(1.0)
+    best = max(roc_auc_score(y, r.oof) for r in titanic_result.cv if r.name != "dummy")
+    assert roc_auc_score(y, titanic_result.oof) >= best - 1e-12
+
+
+def test_threshold_is_chosen_on_the_out_of_fold_blend(titanic_result):
+    expected = choose_threshold(titanic_result.y_train, titanic_result.oof, objective="f1")
+    assert titanic_result.model.threshold == expected.threshold
+
+
+def test_winners_are_refit_on_all_training_rows(titanic_result):
+    for member in titanic_result.model.members:
+        (pipe,) = member.pipelines
+        assert pipe.named_steps["model"].n_features_in_ > 0
+        assert pipe.named_steps["derive"].n_features_in_ == titanic_result.train.shape[1] - 1
+        assert len(pipe.named_steps["select"].scores_) > 0
+
+
+def test_prediction_frame_appends_label_and_probability(titanic_result):
+    test = titanic_result.test
+    out = titanic_result.model.predict_frame(test.drop(columns="survived"))
+    assert list(out.columns[-2:]) == ["prediction", "probability"]
+    assert out["probability"].between(0, 1).all()
+    expected = (out["probability"] >= titanic_result.model.threshold).astype(int)
+    assert (out["prediction"] == expected).all()
+    assert out["prediction"].dtype == test["survived"].dtype
+
+
+def test_multiclass_probabilities_have_one_column_per_class(load):
+    df = load("hr").drop(columns=["Unnamed: 0"], errors="ignore").sample(1500, random_state=0)
+    result = train(df, config=project("status", train={"models": ["lightgbm"], "folds": 3}))
+    assert result.model.classes == sorted(df["status"].unique())
+    out = result.model.predict_frame(result.test.drop(columns="status"))
+    proba = out[[f"probability_{c}" for c in result.model.classes]].to_numpy()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert (out["prediction"] == np.asarray(result.model.classes)[proba.argmax(axis=1)]).all()
+
+
+def test_regression_predicts_numbers_and_scores_rmse(load):
+    df = load("apartments").drop(columns=["Unnamed: 0"], errors="ignore")
+    result = train(df, config=project("m2_price", train={"models": ["linear"], "folds": 3}))
+    linear = next(r for r in result.cv if r.name == "linear")
+    assert linear.mean < 0  # rmse, oriented so that higher is better
+    out = result.model.predict_frame(result.test)
+    assert out["prediction"].dtype == float
+    assert result.model.threshold is None
+
+
+def test_user_model_by_import_path(tmp_path, monkeypatch, load):
+    (tmp_path / "team_models.py").write_text(
+        "from sklearn.linear_model import LogisticRegression\n"
+        "class Simple:\n"
+        "    tabloop_family = 'linear'\n"
+        "    def fit(self, X, y):\n"
+        "        self.m = LogisticRegression(max_iter=1000).fit(X, y); return self\n"
+        "    def predict(self, X):\n"
+        "        return self.m.predict(X)\n"
+        "    def predict_proba(self, X):\n"
+        "        return self.m.predict_proba(X)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cfg = project("survived", train={"models": ["team_models:Simple"], "folds": 3})
+    result = train(load("titanic"), config=cfg)
+    assert result.weights == {"team_models:Simple": 1.0}
+    ours = next(r for r in result.cv if r.name == "team_models:Simple")
+    assert 0.7 < ours.mean < 0.95
+
+
+def test_user_model_that_cannot_be_imported_is_named(load):
+    with pytest.raises(TrainError, match="cannot import module 'no_such_pkg'"):
+        train(load("titanic"), config=project("survived", train={"models": ["no_such_pkg:M"]}))
+
+
+def test_single_class_target_is_rejected(load):
+    df = load("titanic").assign(survived=1)
+    with pytest.raises(TargetError, match="1 distinct value"):
+        train(df, config=project("survived"))
+
+
+def test_fewer_rows_than_folds_is_rejected_with_the_numbers():
+    df = pd.DataFrame({"x": range(8), "y": [0, 1] * 4})
+    with pytest.raises(
+        TrainError, match=r"train.folds is 5 but the training split has only 6 rows"
+    ):
+        train(df, config=project("y", split={"strategy": "random", "test_size": 0.25}))
+
+
+def test_every_feature_dropped_is_an_error_listing_why(load):
+    df = load("titanic")[["survived"]].assign(const=1, name=[f"p{i}" for i in range(2207)])
+    with pytest.raises(DataError, match="dropped every column.*const: constant"):
+        train(df, config=project("survived", train={"models": ["linear"]}))
+
+
+def test_formula_with_unknown_column_is_named_at_training(load):
+    cfg = project("survived", features={"derive": {"x": "agee * 2"}})
+    with pytest.raises(FormulaError, match="unknown column 'agee'.*Did you mean 'age'"):
+        train(load("titanic"), config=cfg)
+
+
+def test_unsafe_formula_is_refused_when_the_config_loads():
+    with pytest.raises(ConfigError, match="features.derive: x: calling anything but a listed"):
+        project("y", features={"derive": {"x": "__import__('os').system('ls')"}})
+
+
+def test_unknown_model_name_is_a_config_error_with_the_choices():
+    with pytest.raises(ConfigError, match="unknown model 'lgbm'.*lightgbm"):
+        project("y", train={"models": ["lgbm"]})
+
+
+def test_requirement_naming_an_unknown_metric_fails_at_config_load():
+    with pytest.raises(ConfigError, match="unknown metric 'precison'.*Did you mean 'precision'"):
+        project("y", task="binary", evaluate={"requirements": ["precison >= 0.5"]})
+
+
+def test_a_budget_too_small_for_any_model_says_so(load):
+    with pytest.raises(TrainError, match="No model finished within the time budget"):
+        train(load("titanic"), config=project("survived"), time_budget=1e-6)
+
+
+def test_class_weight_and_smote_train_inside_folds(load):
+    df = load("german_credit")
+    for imbalance in ("class_weight", "smote"):
+        cfg = project("risk", train={"models": ["linear"], "folds": 3, "imbalance": imbalance})
+        result = train(df, config=cfg)
+        assert result.cv[1].mean > 0.65
+    pipe = result.model.members[0].pipelines[0]
+    assert "smote" in pipe.named_steps
