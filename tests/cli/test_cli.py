@@ -34,7 +34,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: 
 def test_help_lists_the_verbs():
     result = run("--help")
     assert result.returncode == 0
-    for verb in ("init", "profile", "schema", "validate", "demo"):
+    for verb in ("init", "profile", "schema", "validate", "train", "models", "predict", "demo"):
         assert verb in result.stdout
 
 
@@ -184,9 +184,18 @@ def test_usage_error_exits_2():
 def test_demo_runs_the_loop_and_says_where_to_look(tmp_path):
     result = run("demo", "--dir", tmp_path / "ws")
     assert result.returncode == 0, result.stderr
-    for name in ("profile.html", "profile.json", "schema.json", "validation.json"):
-        assert (tmp_path / "ws" / "reports" / name).exists()
+    reports = tmp_path / "ws" / "reports"
+    for name in ("profile.html", "profile.json", "schema.json", "validation.json",
+                 "evaluation.html", "evaluation.json", "predictions.csv"):  # fmt: skip
+        assert (reports / name).exists()
         assert name in result.stdout
+    evaluation = json.loads((reports / "evaluation.json").read_text())
+    assert evaluation["metrics"]["roc_auc"]["value"] > 0.75
+    assert set(evaluation["ensemble"]) <= {"linear", "lightgbm", "catboost"}
+    assert [r["model"] for r in evaluation["cv"]] == ["dummy", "linear", "lightgbm", "catboost"]
+    assert any(c["strategy"] == "knn" for c in evaluation["charts"]["imputation"])
+    predictions = pd.read_csv(reports / "predictions.csv")
+    assert set(predictions["model_version"]) == {"models:/treatment/1"}
     validation = json.loads((tmp_path / "ws" / "reports" / "validation.json").read_text())
     assert {p["kind"] for p in validation["problems"]} == {
         "missing_column",
@@ -196,3 +205,70 @@ def test_demo_runs_the_loop_and_says_where_to_look(tmp_path):
     }
     again = run("profile", cwd=tmp_path / "ws")
     assert again.returncode == 0, again.stderr
+
+
+@pytest.fixture(scope="module")
+def trained_project(tmp_path_factory, datasets):
+    """A titanic project trained once by `tabloop train` (fast settings)."""
+    root = tmp_path_factory.mktemp("project")
+    pd.read_csv(datasets / "titanic.csv").to_csv(root / "titanic.csv", index=False)
+    (root / "tabloop.yaml").write_text(
+        "name: titanic\n"
+        "data: {train: titanic.csv, target: survived}\n"
+        "train: {models: [linear], folds: 3, learning_curve: false}\n"
+        "evaluate: {bootstrap: 200, requirements: ['roc_auc >= 0.99']}\n"
+    )
+    first = run("train", cwd=root)
+    return root, first
+
+
+def test_train_writes_reports_registers_and_exits_1_on_a_failed_requirement(trained_project):
+    root, result = trained_project
+    assert result.returncode == 1, result.stderr
+    assert "requirement roc_auc >= 0.99: FAILED" in result.stdout
+    assert "Registered models:/titanic/1 as champion" in result.stdout
+    data = json.loads((root / "reports" / "evaluation.json").read_text())
+    assert data["requirements"][0]["passed"] is False
+    assert (root / ".tabloop" / "mlflow.db").exists()
+
+
+def test_models_promote_rollback_and_predict_from_the_command_line(trained_project):
+    root, _ = trained_project
+    assert run("train", "--no-register", cwd=root).returncode == 1
+    again = run("train", cwd=root)
+    assert "as challenger" in again.stdout
+    listing = run("models", cwd=root)
+    assert (
+        listing.returncode == 0 and "champion" in listing.stdout and "challenger" in listing.stdout
+    )
+    assert "is now the champion" in run("promote", "2", cwd=root).stdout
+    assert "models:/titanic/1 is the champion again" in run("rollback", cwd=root).stdout
+    scored = run("predict", "titanic.csv", "-o", "scored.csv", cwd=root)
+    assert scored.returncode == 0, scored.stderr
+    out = pd.read_csv(root / "scored.csv")
+    assert len(out) == 2207 and {"prediction", "probability", "model_version"} <= set(out.columns)
+    assert set(out["model_version"]) == {"models:/titanic/1"}
+
+
+def test_promote_an_unknown_version_is_one_line(trained_project):
+    root, _ = trained_project
+    assert_one_line_error(run("promote", "99", cwd=root), "no version 99")
+
+
+def test_predict_a_file_with_a_wrong_type_is_one_line_naming_the_value(trained_project, tmp_path):
+    root, _ = trained_project
+    bad = pd.read_csv(root / "titanic.csv").head(10).astype({"age": object})
+    bad.loc[3, "age"] = "forty"
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    result = run("predict", tmp_path / "bad.csv", "-o", tmp_path / "o.csv", cwd=root)
+    assert_one_line_error(result, "'age'", "'forty'")
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_train_with_an_unknown_requirement_metric_is_one_line(tmp_path, datasets):
+    pd.read_csv(datasets / "titanic.csv").to_csv(tmp_path / "t.csv", index=False)
+    (tmp_path / "tabloop.yaml").write_text(
+        "name: t\ndata: {train: t.csv, target: survived}\ntask: binary\n"
+        "evaluate: {requirements: ['auc >= 0.8']}\n"
+    )
+    assert_one_line_error(run("train", cwd=tmp_path), "unknown metric 'auc'")

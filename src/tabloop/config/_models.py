@@ -107,8 +107,11 @@ class SplitConfig(_Section):
 class PrepareConfig(_Section):
     """Imputation, encoding and feature selection (see ``tabloop.prepare``)."""
 
-    imputation: Literal["auto", "none", "median", "most_frequent", "knn", "iterative"] = "auto"
+    imputation: Literal[
+        "auto", "none", "median", "most_frequent", "knn", "iterative", "multiple"
+    ] = "auto"
     knn_k: int = Field(5, ge=1, description="neighbours for imputation 'knn'")
+    imputations: int = Field(5, ge=2, le=50, description="draws for imputation 'multiple'")
     missing_indicators: bool = True
     unseen_categories: Literal["ignore", "error"] = "ignore"
     correlation_threshold: float | None = Field(0.95, gt=0, le=1)

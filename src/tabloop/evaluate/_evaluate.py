@@ -252,6 +252,7 @@ def _charts(
     if result.threshold is not None:
         charts["threshold_curve"] = result.threshold.to_dict().get("curve")
     charts["imputation"] = _imputation(result)
+    charts["imputation_comparison"] = result.imputation_comparison
     return charts
 
 
@@ -300,7 +301,9 @@ def _imputation(result: TrainResult) -> list[dict[str, Any]]:
 
 
 def prepared_until(pipe: Any, step: str, *, inclusive: bool = False) -> Any:
-    """The pipeline's steps before ``step`` (or through it, with ``inclusive``)."""
+    """The pipeline's steps before ``step`` (or through it, with ``inclusive``); of the
+    first draw for a multiple-imputation member."""
+    pipe = getattr(pipe, "pipelines_", [pipe])[0]
     index = list(pipe.named_steps).index(step)
     return pipe[: index + int(inclusive)]
 
@@ -372,6 +375,14 @@ def _diagnostics(
         )
     for note in result.notes:
         out.append({"kind": "budget", "severity": "info", "message": note})
+    if result.imputation_comparison:
+        out.append(
+            {
+                "kind": "imputation",
+                "severity": "info",
+                "message": result.imputation_comparison["message"],
+            }
+        )
     return out
 
 

@@ -35,7 +35,7 @@ def permutation_importance_table(
     y: np.ndarray,
     *,
     metric: str,
-    n_repeats: int = 20,
+    n_repeats: int = 10,
     seed: int = 0,
     max_rows: int = 5000,
 ) -> list[dict[str, Any]]:
@@ -82,6 +82,7 @@ def shap_table(model: Any, X: pd.DataFrame, *, max_rows: int = 2000) -> dict[str
         if member.name not in ("lightgbm", "xgboost", "catboost"):
             continue
         pipe = member.pipelines[0]
+        pipe = getattr(pipe, "pipelines_", [pipe])[0]  # first draw of multiple imputation
         from tabloop.evaluate._evaluate import prepared_until
 
         prepared = prepared_until(pipe, "preprocess", inclusive=True).transform(

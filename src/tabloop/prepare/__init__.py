@@ -2,6 +2,7 @@
 
 from tabloop.prepare._derive import DeriveFeatures, LogTransform
 from tabloop.prepare._formula import FUNCTIONS, Formula
+from tabloop.prepare._multiple import MultipleImputation
 from tabloop.prepare._pipeline import prepare_pipeline
 from tabloop.prepare._preprocess import FAMILIES, IMPUTATIONS, Preprocess
 from tabloop.prepare._select import SelectFeatures
@@ -13,6 +14,7 @@ __all__ = [
     "Formula",
     "IMPUTATIONS",
     "LogTransform",
+    "MultipleImputation",
     "Preprocess",
     "SelectFeatures",
     "prepare_pipeline",

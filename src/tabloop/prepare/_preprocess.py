@@ -21,9 +21,17 @@ from tabloop.data._schema import infer_schema
 from tabloop.exceptions import DataError, SchemaError
 
 Family = Literal["native", "tree", "linear"]
-Imputation = Literal["auto", "none", "median", "most_frequent", "knn", "iterative"]
+Imputation = Literal["auto", "none", "median", "most_frequent", "knn", "iterative", "multiple"]
 FAMILIES: tuple[str, ...] = ("native", "tree", "linear")
-IMPUTATIONS: tuple[str, ...] = ("auto", "none", "median", "most_frequent", "knn", "iterative")
+IMPUTATIONS: tuple[str, ...] = (
+    "auto",
+    "none",
+    "median",
+    "most_frequent",
+    "knn",
+    "iterative",
+    "multiple",
+)
 MISSING = "(missing)"
 #: A categorical column with more levels than this is target-encoded for linear models.
 MAX_ONE_HOT_LEVELS = 30
@@ -37,7 +45,9 @@ class Preprocess(TransformerMixin, BaseEstimator):
     family : ``native`` (CatBoost, LightGBM, XGBoost: NaN and categories passed through),
         ``tree`` (scikit-learn forests: ordinal codes) or ``linear`` (scaled, one-hot).
     imputation : ``auto`` (nothing for ``native``/``tree``, which handle NaN; median for
-        ``linear``), ``none``, ``median``, ``most_frequent``, ``knn``, ``iterative`` (MICE).
+        ``linear``), ``none``, ``median``, ``most_frequent``, ``knn``, ``iterative`` (MICE),
+        ``multiple`` (one MICE draw from the posterior, seeded by ``seed``; the trainer
+        fits ``prepare.imputations`` such pipelines and averages their predictions).
         Categorical columns always get an explicit ``(missing)`` level.
     knn_k : neighbours for ``knn``.
     missing_indicators : add a 0/1 column per numeric column that had missing values in
@@ -83,9 +93,33 @@ class Preprocess(TransformerMixin, BaseEstimator):
         self.strategy_ = self._strategy()
         self.transformer_ = self._build(X, y)
         self.transformer_.fit(self._categorical_keys(X, fitting=True), y)
+        self._sample_posterior(False)  # draws only for the training rows, in fit_transform
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = X.shape[1]
         return self
+
+    def fit_transform(self, X: pd.DataFrame, y: Any = None, **fit_params: Any) -> pd.DataFrame:
+        """Fit, then transform ``X``; under ``multiple`` the training rows get this pipeline's
+        own posterior draw, while every later ``transform`` uses the conditional mean.
+
+        Why: a draw at prediction time would make a row's prediction change from call to
+        call (and with the batch around it); the ``m`` pipelines already differ in the
+        models they learnt from their draws, and their average carries that uncertainty.
+        """
+        self.fit(X, y)
+        self._sample_posterior(True)
+        try:
+            return self.transform(X)
+        finally:
+            self._sample_posterior(False)
+
+    def _sample_posterior(self, on: bool) -> None:
+        if self.strategy_ != "multiple":
+            return
+        numeric = self.transformer_.named_transformers_.get("numeric")
+        for _, step in getattr(numeric, "steps", [(None, numeric)]):
+            if hasattr(step, "sample_posterior"):
+                step.sample_posterior = on
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         check_is_fitted(self, "transformer_")
@@ -206,4 +240,9 @@ class Preprocess(TransformerMixin, BaseEstimator):
 
         # keep_empty_features=True trips a read-only-array bug in IterativeImputer under
         # pandas copy-on-write (scikit-learn 1.9); all-missing columns are caught by validation.
-        return IterativeImputer(random_state=self.seed, add_indicator=indicators, max_iter=10)
+        return IterativeImputer(
+            random_state=self.seed,
+            add_indicator=indicators,
+            max_iter=10,
+            sample_posterior=strategy == "multiple",
+        )

@@ -34,8 +34,8 @@ def build_evaluation_page(data: dict[str, Any]) -> Page:
     page.sections.append(_models(data))
     if data["charts"].get("importance"):
         page.sections.append(_importance(data["charts"]))
-    if data["charts"].get("imputation"):
-        page.sections.append(_imputation(data["charts"]["imputation"]))
+    if data["charts"].get("imputation") or data["charts"].get("imputation_comparison"):
+        page.sections.append(_imputation(data["charts"]))
     if data["fairness"]:
         page.sections.append(_fairness(data["fairness"]))
     return page
@@ -282,9 +282,28 @@ def _importance(c: dict[str, Any]) -> Section:
     return s
 
 
-def _imputation(rows: list[dict[str, Any]]) -> Section:
-    s = Section("Imputation: distributions before and after")
-    for r in rows:
+def _imputation(c: dict[str, Any]) -> Section:
+    s = Section("Imputation")
+    compared = c.get("imputation_comparison")
+    if compared:
+        s.blocks.append(Text(compared["message"], tone="info"))
+        s.blocks.append(
+            Table(
+                ["strategy", "missing indicators", f"CV {compared['metric']}", "sd", "seconds"],
+                [
+                    [
+                        r["strategy"],
+                        "yes" if r["indicators"] else "no",
+                        _fmt(abs(r["mean"])),
+                        _fmt(r["std"]),
+                        r["seconds"],
+                    ]
+                    for r in compared["rows"]
+                ],
+                caption=f"Each strategy cross-validated with {compared['model']}, same folds",
+            )
+        )
+    for r in c.get("imputation") or []:
         s.blocks.append(
             Chart(
                 charts.overlaid_histograms(

@@ -54,10 +54,20 @@ def make_pipeline(
         if steps[-1][1].imputation in ("auto", "none"):
             # SMOTE interpolates between neighbours: it needs complete rows.
             steps[-1][1].set_params(imputation="median")
-        return ImbPipeline([*steps, ("smote", _Smote(seed=config.split.seed)), ("model", model)])
-    from sklearn.pipeline import Pipeline
+        pipe: Any = ImbPipeline(
+            [*steps, ("smote", _Smote(seed=config.split.seed)), ("model", model)]
+        )
+    else:
+        from sklearn.pipeline import Pipeline
 
-    return Pipeline([*steps, ("model", model)])
+        pipe = Pipeline([*steps, ("model", model)])
+    if steps[-1][1].imputation == "multiple" and name != "dummy":
+        from tabloop.prepare import MultipleImputation
+
+        return MultipleImputation(
+            pipeline=pipe, m=config.prepare.imputations, seed=config.split.seed
+        )
+    return pipe
 
 
 class _Smote:

@@ -1,0 +1,70 @@
+"""Multiple imputation and the imputation comparison of `tabloop train --compare-imputation`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.experimental import enable_iterative_imputer  # noqa: F401
+from sklearn.impute import IterativeImputer
+
+from tabloop.config import config_from_dict
+from tabloop.examples import treatment_outcomes
+from tabloop.prepare import MultipleImputation, Preprocess
+from tabloop.train import train
+from tabloop.train._imputation import compare_imputation
+
+
+def _config(**prepare):
+    return config_from_dict(
+        {
+            "name": "t",
+            "data": {"train": "(memory)", "target": "unsuccessful_outcome", "id": "patient_id"},
+            "prepare": prepare,
+            "train": {"models": ["linear"], "folds": 3, "learning_curve": False},
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def patients():
+    return treatment_outcomes(n=1_500, seed=3)
+
+
+def test_one_draw_equals_sklearns_posterior_sampling_mice(patients):
+    X = patients[["age", "alcohol_scale", "diary_mood_avg", "diary_stress_avg"]]
+    ours = Preprocess(family="tree", imputation="multiple", missing_indicators=False, seed=4)
+    mice = IterativeImputer(random_state=4, max_iter=10, sample_posterior=True)
+    expected = mice.fit(X).transform(X)  # Preprocess fits, then transforms (a fresh draw)
+    np.testing.assert_allclose(ours.fit_transform(X).to_numpy(), expected)
+
+
+def test_multiple_imputation_averages_m_pipelines_with_different_draws(patients):
+    result = train(patients, config=_config(imputation="multiple", imputations=3))
+    (fitted,) = result.model.members[0].pipelines
+    assert isinstance(fitted, MultipleImputation) and len(fitted.pipelines_) == 3
+    seeds = [p.named_steps["preprocess"].seed for p in fitted.pipelines_]
+    assert seeds == [0, 1, 2]
+    X = result.test.drop(columns="unsuccessful_outcome")
+    each = [p.predict_proba(X)[:, 1] for p in fitted.pipelines_]
+    assert not np.allclose(each[0], each[1])  # the draws differ
+    np.testing.assert_allclose(result.model.predict_scores(X), np.mean(each, axis=0))
+    # prediction imputes with the conditional mean: the same row always gets the same answer
+    one_row = result.model.predict_scores(X.iloc[[4]])
+    np.testing.assert_allclose(one_row, result.model.predict_scores(X)[[4]])
+
+
+def test_comparison_scores_every_strategy_and_recommends_within_one_standard_error(patients):
+    result = train(patients, config=_config())
+    found = compare_imputation(result)
+    labels = {(r["strategy"], r["indicators"]) for r in found["rows"]}
+    assert ("none", False) not in labels  # the linear model cannot take NaN
+    assert {("median", True), ("knn", False), ("iterative", True), ("multiple", False)} <= labels
+    top = max(found["rows"], key=lambda r: r["mean"])
+    pick = next(
+        r
+        for r in found["rows"]
+        if (r["strategy"], r["indicators"]) == tuple(found["recommended"].values())
+    )
+    assert pick["mean"] >= top["mean"] - top["std"] / np.sqrt(3)
+    faster = [r for r in found["rows"] if r["mean"] >= top["mean"] - top["std"] / np.sqrt(3)]
+    assert pick["seconds"] == min(r["seconds"] for r in faster)
