@@ -134,10 +134,27 @@ def test_bad_parameters_name_the_key_and_allowed_values(data, params, message):
         Preprocess(**params).fit(*data)
 
 
-def test_dates_must_be_turned_into_numbers_first():
-    X = pd.DataFrame({"when": pd.date_range("2024-01-01", periods=10), "x": range(10)})
-    with pytest.raises(DataError, match=r"Columns when \(datetime\) cannot be used as model input"):
-        Preprocess().fit(X, np.arange(10) % 2)
+@pytest.mark.parametrize("family", ["native", "linear"])
+def test_dates_become_calendar_parts_and_a_trend(family):
+    when = pd.date_range("2024-01-01 08:30", periods=40, freq="37h")
+    X = pd.DataFrame({"when": when.astype(str), "x": np.arange(40) % 7})  # as read from a CSV
+    out = Preprocess(family=family).fit(X, np.arange(40) % 2).transform(X)
+    parts = {"year": when.year, "month": when.month, "day_of_week": when.day_of_week,
+             "day_of_year": when.day_of_year, "hour": when.hour,
+             "days": (when - pd.Timestamp("1970-01-01")).days}  # fmt: skip
+    assert "when" not in out
+    for part, expected in parts.items():
+        values, expected = out[f"when_{part}"].to_numpy(), np.asarray(expected, dtype=float)
+        if family == "linear":  # standardised like every number for a linear model
+            spread = expected.std() or 1.0  # a constant part (the year here) scales to 0
+            expected = (expected - expected.mean()) / spread
+        np.testing.assert_allclose(values, expected, atol=1e-9)
+
+
+def test_text_columns_cannot_be_model_input():
+    X = pd.DataFrame({"note": [f"free text number {i} here" for i in range(60)], "x": [1, 2] * 30})
+    with pytest.raises(DataError, match=r"Columns note \(text\) cannot be used as model input"):
+        Preprocess().fit(X, np.arange(60) % 2)
 
 
 @pytest.mark.parametrize("imputation", [i for i in IMPUTATIONS if i != "none"])

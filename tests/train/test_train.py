@@ -177,3 +177,43 @@ def test_class_weight_and_smote_train_inside_folds(load):
         assert result.cv[1].mean > 0.65
     pipe = result.model.members[0].pipelines[0]
     assert "smote" in pipe.named_steps
+
+
+def test_optuna_tunes_within_the_search_space_and_refits_with_the_best(load):
+    cfg = project("risk", train={"models": ["lightgbm"], "folds": 3, "trials": 3})
+    result = train(load("german_credit"), config=cfg)
+    tuned = next(r for r in result.cv if r.name == "lightgbm")
+    assert set(tuned.params) == {
+        "n_estimators",
+        "learning_rate",
+        "num_leaves",
+        "min_child_samples",
+        "reg_lambda",
+    }
+    model = result.model.members[0].pipelines[0].named_steps["model"]
+    assert model.get_params()["num_leaves"] == tuned.params["num_leaves"]
+
+
+def test_clustering_segments_rows_and_reports_silhouette_like_sklearn(load):
+    from sklearn.metrics import silhouette_score
+
+    from tabloop.evaluate import evaluate
+
+    df = load("apartments").drop(columns=["Unnamed: 0", "m2_price"], errors="ignore")
+    cfg = config_from_dict(
+        {
+            "name": "a",
+            "task": "clustering",
+            "data": {"train": "(memory)"},
+            "train": {"clusters": {"k_min": 2, "k_max": 4}},
+        }
+    )
+    result = train(df, config=cfg)
+    (pipe,) = result.model.members[0].pipelines
+    labels = result.model.predict_frame(df)["segment"].to_numpy()
+    evaluation = evaluate(result)
+    expected = silhouette_score(pipe[:-1].transform(df), labels)
+    assert evaluation.metrics["silhouette"]["value"] == pytest.approx(expected)
+    assert 2 <= evaluation.metrics["k"]["value"] <= 4
+    profiles = evaluation.charts["profiles"]
+    assert sum(p["count"] for p in profiles) == len(df)

@@ -76,7 +76,10 @@ class Preprocess(TransformerMixin, BaseEstimator):
     def fit(self, X: pd.DataFrame, y: Any = None) -> Preprocess:
         self._check_params()
         _frame.require_frame(X, name="X")
-        schema = infer_schema(X, strict=False)
+        self.datetime_ = [c.name for c in infer_schema(X, strict=False) if c.kind == "datetime"]
+        parts = [c for c in self._date_parts(X.head(0)).columns if c not in X.columns]
+        X = self._date_parts(X)
+        schema = infer_schema(X, strict=False, numeric=parts)
         self.numeric_ = [c.name for c in schema if c.kind == "numeric"]
         self.categorical_ = [c.name for c in schema if c.kind in ("categorical", "boolean")]
         other = [c.name for c in schema if c.name not in {*self.numeric_, *self.categorical_}]
@@ -124,6 +127,7 @@ class Preprocess(TransformerMixin, BaseEstimator):
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         check_is_fitted(self, "transformer_")
         _frame.require_frame(X, name="X")
+        X = self._date_parts(X)
         _frame.require_columns(X, [*self.numeric_, *self.categorical_], role="feature column")
         out = self.transformer_.transform(self._categorical_keys(X))
         if self.family == "native":
@@ -136,6 +140,26 @@ class Preprocess(TransformerMixin, BaseEstimator):
         return self.transformer_.get_feature_names_out()
 
     # -- helpers ------------------------------------------------------------------------------
+    def _date_parts(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Each datetime column becomes numbers a model can use: year, month, day of week,
+        day of year, hour (for columns with times of day) and days since 1970 (the trend)."""
+        if not self.datetime_:
+            return X
+        out = X.drop(columns=[c for c in self.datetime_ if c in X])
+        for c in self.datetime_:
+            _frame.require_columns(X, [c], role="feature column")
+            when = _frame.to_datetime(X[c])[0]
+            if getattr(when.dt, "tz", None) is not None:
+                when = when.dt.tz_convert("UTC").dt.tz_localize(None)
+            parts = {
+                "year": when.dt.year, "month": when.dt.month, "day_of_week": when.dt.day_of_week,
+                "day_of_year": when.dt.day_of_year, "hour": when.dt.hour,
+                "days": (when - pd.Timestamp("1970-01-01")).dt.days,
+            }  # fmt: skip
+            for part, values in parts.items():
+                out[f"{c}_{part}"] = values.astype("float64")
+        return out
+
     def _check_params(self) -> None:
         for name, value, allowed in (
             ("family", self.family, FAMILIES),

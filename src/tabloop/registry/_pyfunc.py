@@ -16,13 +16,13 @@ from typing import Any
 from tabloop.registry._tracking import quiet_mlflow
 
 with quiet_mlflow():  # importing mlflow.pyfunc warns about MLflow's own type hints
-    import mlflow.pyfunc
+    from mlflow.pyfunc import PythonModel
 
 #: Rows of training data stored with the model as the monitoring reference.
 REFERENCE_ROWS = 5000
 
 
-class TabloopPyfunc(mlflow.pyfunc.PythonModel):
+class TabloopPyfunc(PythonModel):
     """Loads the pickled model from the package's artifacts; predicts with validation."""
 
     # The input contract is tabloop's schema.json, checked by predict_frame; MLflow's own
