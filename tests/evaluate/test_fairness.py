@@ -360,13 +360,10 @@ def test_threshold_optimizer_reduces_selection_rate_gap():
     scores = np.clip(0.35 * y + 0.25 * (group == "a") + rng.uniform(0, 0.5, n), 0, 1)
     sensitive = pd.DataFrame({"group": group})
     half = n // 2
+    data = (y[:half], scores[:half], sensitive.iloc[:half],
+            y[half:], scores[half:], sensitive.iloc[half:])  # fmt: skip
     result = compare_threshold_optimizer(
-        y[:half],
-        scores[:half],
-        sensitive.iloc[:half],
-        y[half:],
-        scores[half:],
-        sensitive.iloc[half:],
+        *data,
         constraint="demographic_parity",
     )
     before, after = result["before"], result["after"]
@@ -386,22 +383,12 @@ def test_threshold_optimizer_reduces_selection_rate_gap():
     assert after["selection_rate_gap"] < before["selection_rate_gap"] / 2
     json.dumps(result, allow_nan=False)
     again = compare_threshold_optimizer(
-        y[:half],
-        scores[:half],
-        sensitive.iloc[:half],
-        y[half:],
-        scores[half:],
-        sensitive.iloc[half:],
+        *data,
         constraint="demographic_parity",
     )
     assert again == result  # randomised thresholds, fixed random_state
     odds = compare_threshold_optimizer(
-        y[:half],
-        scores[:half],
-        sensitive.iloc[:half],
-        y[half:],
-        scores[half:],
-        sensitive.iloc[half:],
+        *data,
     )
     assert odds["constraint"] == "equalized_odds" and 0 < odds["after"]["recall"] <= 1
 

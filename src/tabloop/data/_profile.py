@@ -64,12 +64,9 @@ class Profile:
 
     def save(self, out_dir: str | Path = ".") -> dict[str, Path]:
         """Write ``profile.html`` and ``profile.json`` into ``out_dir``; return their paths."""
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        paths = {"html": out / "profile.html", "json": out / "profile.json"}
-        paths["json"].write_text(self.to_json())
-        paths["html"].write_text(self.to_html(), encoding="utf-8")
-        return paths
+        from tabloop.report._page import save_report
+
+        return save_report(out_dir, "profile", json_text=self.to_json(), html=self.to_html())
 
 
 def profile(

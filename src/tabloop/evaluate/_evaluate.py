@@ -60,12 +60,9 @@ class Evaluation:
 
     def save(self, out_dir: str | Path = ".") -> dict[str, Path]:
         """Write ``evaluation.html`` and ``evaluation.json`` into ``out_dir``."""
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        paths = {"html": out / "evaluation.html", "json": out / "evaluation.json"}
-        paths["json"].write_text(self.to_json())
-        paths["html"].write_text(self.to_html(), encoding="utf-8")
-        return paths
+        from tabloop.report._page import save_report
+
+        return save_report(out_dir, "evaluation", json_text=self.to_json(), html=self.to_html())
 
 
 def evaluate(result: TrainResult, *, seed: int = 0) -> Evaluation:

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
+from pathlib import Path
 from typing import Any, Literal
 
 Tone = Literal["info", "warn", "bad", "ok"]
@@ -60,6 +61,16 @@ def _plotly_js() -> str:
     from plotly.offline import get_plotlyjs
 
     return get_plotlyjs()
+
+
+def save_report(out_dir: str | Path, stem: str, *, json_text: str, html: str) -> dict[str, Path]:
+    """Write ``<stem>.json`` and ``<stem>.html`` (the report and its JSON twin) into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"html": out / f"{stem}.html", "json": out / f"{stem}.json"}
+    paths["json"].write_text(json_text, encoding="utf-8")
+    paths["html"].write_text(html, encoding="utf-8")
+    return paths
 
 
 def render_page(page: Page) -> str:
