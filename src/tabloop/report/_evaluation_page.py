@@ -105,6 +105,7 @@ def _metrics(data: dict[str, Any]) -> Section:
                             "x": labels,
                             "y": labels,
                             "colorscale": "Blues",
+                            "reversescale": True,  # plotly's Blues runs dark to light
                             "texttemplate": "%{z}",
                             "hovertemplate": "true %{y}, predicted %{x}: %{z}<extra></extra>",
                         }
