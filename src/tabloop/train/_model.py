@@ -58,6 +58,15 @@ class TabloopModel:
         return self.classes[1] if self.task == "binary" else None
 
     @property
+    def _labels(self) -> np.ndarray:
+        # numpy infers the target's own type: int labels stay ints, strings stay strings
+        return np.asarray(self.classes)
+
+    @property
+    def _threshold(self) -> float:
+        return 0.5 if self.threshold is None else self.threshold
+
+    @property
     def inputs(self) -> list[str]:
         return self.schema.names
 
@@ -114,12 +123,12 @@ class TabloopModel:
         """Predicted labels (classification, with the chosen threshold), values or segments."""
         scores = self.predict_scores(df)
         if self.task == "binary":
-            codes = (scores >= (self.threshold if self.threshold is not None else 0.5)).astype(int)
+            codes = (scores >= self._threshold).astype(int)
         elif self.task == "multiclass":
             codes = scores.argmax(axis=1)
         else:
             return scores if self.task == "regression" else scores.astype(int)
-        return np.asarray(self.classes, dtype=object)[codes]
+        return self._labels[codes]
 
     def predict_frame(self, df: pd.DataFrame, *, validate: bool = True) -> pd.DataFrame:
         """``df`` with ``prediction`` appended, plus ``probability`` (binary: positive class)
@@ -129,30 +138,14 @@ class TabloopModel:
         scores = self.predict_scores(df)
         out = df.copy()
         if self.task == "binary":
-            threshold = self.threshold if self.threshold is not None else 0.5
-            out["prediction"] = np.asarray(self.classes, dtype=object)[
-                (scores >= threshold).astype(int)
-            ]
+            out["prediction"] = self._labels[(scores >= self._threshold).astype(int)]
             out["probability"] = scores
         elif self.task == "multiclass":
-            out["prediction"] = np.asarray(self.classes, dtype=object)[scores.argmax(axis=1)]
+            out["prediction"] = self._labels[scores.argmax(axis=1)]
             for i, label in enumerate(self.classes):
                 out[f"probability_{label}"] = scores[:, i]
         elif self.task == "regression":
             out["prediction"] = scores
         else:
             out["segment"] = scores.astype(int)
-        _restore_label_dtype(out, self.classes)
         return out
-
-
-def _restore_label_dtype(out: pd.DataFrame, classes: list[Any]) -> None:
-    """Labels go back to the target's own type (int labels stay ints, not objects)."""
-    if (
-        "prediction" in out
-        and classes
-        and all(isinstance(c, (int, np.integer, bool, np.bool_)) for c in classes)
-    ):
-        out["prediction"] = out["prediction"].astype(
-            type(classes[0]) if not isinstance(classes[0], np.generic) else classes[0].dtype
-        )
