@@ -217,3 +217,15 @@ def test_clustering_segments_rows_and_reports_silhouette_like_sklearn(load):
     assert 2 <= evaluation.metrics["k"]["value"] <= 4
     profiles = evaluation.charts["profiles"]
     assert sum(p["count"] for p in profiles) == len(df)
+
+
+def test_a_refit_that_would_overrun_the_budget_averages_the_fold_models():
+    from tabloop.train._cv import CVResult
+    from tabloop.train._train import refit_mode
+
+    chosen = [CVResult("linear", {}, np.zeros(3), [0.8] * 5, seconds=50.0)]  # 10 s a fold
+    assert refit_mode("full", chosen, now=100.0, deadline=None) == ("full", None)
+    assert refit_mode("full", chosen, now=100.0, deadline=114.0) == ("full", None)
+    mode, note = refit_mode("full", chosen, now=100.0, deadline=112.0)  # needs ~13 s
+    assert mode == "folds" and note.startswith("refit: averaged the fold models")
+    assert refit_mode("folds", chosen, now=100.0, deadline=101.0) == ("folds", None)

@@ -205,9 +205,13 @@ def train(
             confidence=config.train.threshold_confidence,
         )
 
+    refit, note = refit_mode(
+        config.train.refit, [by_name[n] for n in weights], now=time.monotonic(), deadline=deadline
+    )
+    notes.extend([note] if note else [])
     members = []
     for name, weight in weights.items():
-        if config.train.refit == "folds":
+        if refit == "folds":
             pipes = by_name[name].fold_models
         else:
             pipes = [
@@ -327,6 +331,23 @@ def _train_segments(config: ProjectConfig, df: pd.DataFrame, start: float) -> Tr
         seconds=time.monotonic() - start,
         data_hash=data_hash(df),
     )
+
+
+def refit_mode(
+    wanted: str, chosen: list[CVResult], *, now: float, deadline: float | None
+) -> tuple[str, str | None]:
+    """``full`` unless refitting the chosen models would overrun the budget; then ``folds``
+    (average the fold models already fitted) with a note saying why.
+
+    A full fit is estimated at one fold's time, scaled by 1.3 for the extra rows.
+    """
+    cost = sum(r.seconds / max(len(r.fold_scores), 1) * 1.3 for r in chosen)
+    if wanted == "full" and deadline is not None and now + cost > deadline:
+        return "folds", (
+            f"refit: averaged the fold models instead of refitting (about {cost:.0f} s more "
+            "would overrun the time budget)"
+        )
+    return wanted, None
 
 
 def data_hash(df: pd.DataFrame) -> str:
