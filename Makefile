@@ -1,11 +1,12 @@
 # The two set-up commands of the README: `make demo` and `make test`.
-# Both create .venv when it is missing and install what they need into it.
+# Both create .venv when it is missing and install what they need into it; `make test` also
+# installs Debian's chromium for the browser tests.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test chromium lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +24,20 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/tabloop demo
 
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev chromium
 	$(BIN)/python -m pytest
+
+# The browser tests drive Debian's chromium: install it when missing (as root, or with sudo).
+# When that is impossible say so and go on: the other tests still run, the browser tests
+# then fail with the same hint.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null 2>&1; then sudo=sudo; \
+	  else sudo=none; fi; \
+	  if [ "$$sudo" != none ] && command -v apt-get >/dev/null 2>&1 \
+	     && $$sudo apt-get update -qq && $$sudo apt-get install -y -qq chromium; then :; \
+	  else echo "make test: could not install chromium (needs apt-get, and root or sudo);" \
+	    "the browser tests will fail until 'apt-get install chromium' is run."; fi; }
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks
@@ -34,6 +47,9 @@ lint: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m pip install --quiet -e '.[all,dev,bench]'
 	$(BIN)/python benchmarks/validate_speed.py
+	$(BIN)/python benchmarks/train_quality.py --repeats 3
+	$(BIN)/python benchmarks/serve_latency.py
+	$(BIN)/python benchmarks/serve_durability.py
 
 clean:
 	rm -rf $(VENV) tabloop-demo .pytest_cache

@@ -41,12 +41,15 @@ class Settings:
     progress : whether to draw progress bars on a terminal (``TABLOOP_PROGRESS``).
     tracking_uri : MLflow tracking server or store (``TABLOOP_TRACKING_URI``); empty means
         the embedded SQLite store ``<home>/mlflow.db``.
+    store_url : SQLAlchemy URL of the prediction log (``TABLOOP_STORE_URL``); empty means
+        the embedded SQLite file ``<home>/log.db``.
     """
 
     config_file: Path
     home: Path
     progress: bool
     tracking_uri: str
+    store_url: str
 
 
 def get_settings() -> Settings:
@@ -56,4 +59,5 @@ def get_settings() -> Settings:
         home=Path(_read("TABLOOP_HOME", ".tabloop")),
         progress=_read_bool("TABLOOP_PROGRESS", True),
         tracking_uri=_read("TABLOOP_TRACKING_URI", "").strip(),
+        store_url=_read("TABLOOP_STORE_URL", "").strip(),
     )

@@ -6,7 +6,8 @@ process that never ran training (the MLflow pyfunc package wraps exactly this ob
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -70,23 +71,32 @@ class TabloopModel:
     def inputs(self) -> list[str]:
         return self.schema.names
 
+    @property
+    def ignored(self) -> list[str]:
+        """Training columns the model does not read; a request may carry them."""
+        return list(self.info.get("ignored", []))
+
     # -- validation ---------------------------------------------------------------------------
-    def check_input(self, df: pd.DataFrame) -> ValidationReport:
+    def check_input(
+        self, df: pd.DataFrame, *, allow_extra: Iterable[str] | bool = True
+    ) -> ValidationReport:
         """Validate ``df`` against the input schema; raise :class:`SchemaError` on errors.
 
-        Extra columns are allowed (they are passed through); an unseen category is an
-        error only under ``prepare.unseen_categories: error``.
+        Extra columns are allowed (they are passed through) unless ``allow_extra`` names the
+        only ones allowed; an unseen category is an error only under
+        ``prepare.unseen_categories: error``.
         """
         from tabloop.data import validate
 
         _frame.require_frame(df)
         if len(df) == 0:
             raise EmptyDataError("The frame to predict has no rows.")
-        report = validate(df, self.schema, allow_extra=True)
+        report = validate(df, self.schema, allow_extra=allow_extra)
         if self.unseen != "error":
-            for problem in report.problems:
-                if problem.kind == "unseen_category":
-                    problem.severity = "warning"
+            report.problems = [
+                replace(p, severity="warning") if p.kind == "unseen_category" else p
+                for p in report.problems
+            ]
         if report.errors:
             shown = "; ".join(p.message for p in report.errors[:5])
             more = f" (+{len(report.errors) - 5} more)" if len(report.errors) > 5 else ""

@@ -227,7 +227,14 @@ def train(
         schema=schema,
         threshold=None if threshold is None else threshold.threshold,
         unseen=config.prepare.unseen_categories,
-        info={"metric": metric, "models": list(weights), "project": config.name},
+        info={
+            "metric": metric,
+            "models": list(weights),
+            "project": config.name,
+            # training columns the model does not read (the id, dropped or unselected ones):
+            # a client may send the same record shape as the training data
+            "ignored": [c for c in X.columns if c not in schema],
+        },
     )
 
     curve = None

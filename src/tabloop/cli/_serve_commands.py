@@ -1,0 +1,75 @@
+"""The verbs of the service: serve, and store (the prediction log's schema)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from tabloop.cli._app import app
+from tabloop.cli._commands import ConfigOption
+from tabloop.cli._output import console
+
+store_app = typer.Typer(help="The prediction log: its schema revision and upgrades.")
+app.add_typer(store_app, name="store")
+
+
+@app.command()
+def serve(
+    config: ConfigOption = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind (default serve.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default serve.port, 8000).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default serve.workers, 1).")
+    ] = None,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Allow a non-local bind without API keys.")
+    ] = False,
+) -> None:
+    """Serve the project's model variants over HTTP until Ctrl-C or SIGTERM."""
+    from tabloop.config import load_config
+    from tabloop.serve import run
+
+    run(
+        load_config(config),
+        host=host,
+        port=port,
+        workers=workers,
+        insecure=insecure,
+        say=lambda line: console.print(line, markup=False),
+    )
+
+
+def _store(config: ConfigOption):  # type: ignore[no-untyped-def]
+    from tabloop.config import load_config
+    from tabloop.store import Store
+
+    return Store(Store.project_url(load_config(config)))
+
+
+@store_app.command("status")
+def store_status(config: ConfigOption = None) -> None:
+    """Show the log's URL, its schema revision and the one this tabloop needs."""
+    store = _store(config)
+    try:
+        current, head = store.revision(), store.head()
+    finally:
+        store.close()
+    state = "up to date" if current == head else "empty" if current is None else "needs upgrade"
+    console.print(f"{store.url}: revision {current or '(none)'}, needs {head} — {state}")
+    if current not in (None, head):
+        raise typer.Exit(1)
+
+
+@store_app.command("upgrade")
+def store_upgrade(config: ConfigOption = None) -> None:
+    """Migrate the log's tables to this tabloop's schema (back the database up first)."""
+    store = _store(config)
+    try:
+        before, after = store.upgrade()
+    finally:
+        store.close()
+    if before == after:
+        console.print(f"{store.url} is already at revision {after}.")
+    else:
+        console.print(f"{store.url}: upgraded from {before or '(empty)'} to {after}.")

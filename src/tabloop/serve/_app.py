@@ -1,0 +1,306 @@
+"""The FastAPI application: tabloop's own endpoints for prediction, outcomes and the A/B report.
+
+Maintainer note: a prediction's life
+------------------------------------
+``POST /predict`` routes each row to a variant (:mod:`tabloop.serve._variants`), checks the
+rows of each variant against that model's schema, predicts, hands the rows to the log
+writer's queue and answers. The answer is sent before the rows reach the database; the
+writer (:mod:`tabloop.store`) makes them durable in batches, spooling to a file when the
+database is away, and flushes on shutdown. ``POST /outcomes`` flushes the queue first, so
+an outcome for a prediction made a moment ago finds it. MLflow's ``/invocations`` and the
+Open Inference Protocol's ``/v2`` routes (:mod:`tabloop.serve._protocols`) take the same
+path (:func:`tabloop.serve._predict.predict_rows`) and only render the answer differently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, Literal
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+
+from tabloop import __version__
+from tabloop.serve._errors import ApiError, install_handlers
+from tabloop.serve._middleware import ServiceMiddleware
+from tabloop.serve._predict import Prediction, predict_rows
+from tabloop.serve._protocols import add_protocol_routes
+from tabloop.serve._requests import OutcomesRequest, PredictRequest, StrictJSONRoute
+from tabloop.serve._scoring import cast_outcome
+from tabloop.serve._security import ANY_ROLE
+
+if TYPE_CHECKING:
+    from tabloop.config import ProjectConfig
+    from tabloop.serve._state import ServeState
+
+
+class PredictionOut(BaseModel):
+    prediction_id: str
+    variant: str
+    model_version: str
+    prediction: Any
+    probability: float | None = None
+    probabilities: dict[str, float] | None = None
+
+
+class PredictResponse(BaseModel):
+    request_id: str
+    predictions: list[PredictionOut]
+
+
+def create_app(config: ProjectConfig, *, state: ServeState | None = None) -> FastAPI:
+    """The service for ``config``: loads the variants and opens the log now.
+
+    Raises the typed error of what is wrong (a missing model, an outdated log, an unset key
+    variable) before any request is served.
+    """
+    from tabloop.serve._dashboard import add_dashboard_routes
+    from tabloop.serve._monitor_routes import add_monitor_routes
+    from tabloop.serve._state import build_state
+
+    state = state or build_state(config)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state.writer.start()
+        poller = _start_poller(state)
+        try:
+            yield
+        finally:
+            if poller is not None:
+                poller.cancel()
+            state.writer.close()
+
+    app = FastAPI(
+        title=f"tabloop: {config.name}",
+        version=__version__,
+        description="Predictions with A/B variants, a durable log, outcomes and live reports.",
+        lifespan=lifespan,
+    )
+    app.router.route_class = StrictJSONRoute
+    app.state.serve = state
+    app.state.metrics = state.metrics
+    install_handlers(app)
+    app.add_middleware(
+        ServiceMiddleware,
+        metrics=state.metrics,
+        max_bytes=int(config.serve.max_body_mb * 1024 * 1024),
+    )
+    _predict_routes(app, state)
+    _outcome_routes(app, state)
+    _admin_routes(app, state)
+    add_dashboard_routes(app, state)
+    add_monitor_routes(app, state)
+    add_protocol_routes(app, state)
+    return app
+
+
+# -- predict --------------------------------------------------------------------------------
+def _predict_routes(app: FastAPI, state: ServeState) -> None:
+    @app.post("/predict", response_model=PredictResponse, tags=["predict"])
+    async def predict(body: PredictRequest, request: Request) -> JSONResponse:
+        """Predict rows; each is routed to a variant by the traffic split and logged."""
+        state.guard(request, "predict")
+        return _render(predict_rows(state, request, body.rows()))
+
+    @app.post("/predict/{variant}", response_model=PredictResponse, tags=["predict"])
+    async def predict_variant(variant: str, body: PredictRequest, request: Request) -> JSONResponse:
+        """Predict rows with one named variant, whatever the traffic split."""
+        state.guard(request, "predict")
+        return _render(predict_rows(state, request, body.rows(), forced=variant))
+
+
+def _render(prediction: Prediction) -> JSONResponse:
+    body = {"request_id": prediction.request_id, "predictions": prediction.answers}
+    return JSONResponse(body, headers=prediction.headers())
+
+
+# -- outcomes and the report ---------------------------------------------------------------
+Period = int | Literal["all"] | None
+_MAX_INT = 2**62  # database integers are 64-bit: a larger offset or period is a 422, not a 500
+
+
+def _period(value: str | None) -> Period:
+    if value is None or value == "current":
+        return None
+    if value == "all":
+        return "all"
+    if value.isdigit() and int(value) <= _MAX_INT:
+        return int(value)
+    raise ApiError(
+        422, "invalid_request", f"period must be a number, 'current' or 'all'; got {value!r}."
+    )
+
+
+def _outcome_routes(app: FastAPI, state: ServeState) -> None:
+    @app.post("/outcomes", tags=["outcomes"])
+    def post_outcomes(body: OutcomesRequest, request: Request) -> JSONResponse:
+        """Store true values by prediction_id or entity id; idempotent; unknown ids reported."""
+        state.guard(request, "feedback")
+        by = body.key()
+        model = state.first.model
+        items, problems = [], []
+        for i, item in enumerate(body.outcomes):
+            key = str(item.prediction_id if by == "prediction_id" else item.id)
+            try:
+                items.append((key, cast_outcome(item.value, model)))
+            except ValueError as exc:
+                problems.append({"field": f"outcomes.{i}.value", "problem": str(exc)})
+        if problems:
+            raise ApiError(
+                422,
+                "invalid_outcome",
+                f"{problems[0]['field']}: {problems[0]['problem']}"
+                + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""),
+                field=problems[0]["field"],
+                problems=problems,
+            )
+        state.writer.flush()
+        result = state.store.record_outcomes(items, by=by, overwrite=body.overwrite)
+        out = {
+            "batch": result.batch_id,
+            "stored": result.stored,
+            "unchanged": result.unchanged,
+            "updated": result.updated,
+            "unknown": result.unknown,
+            "conflicts": result.conflicts,
+        }
+        if result.conflicts:
+            first = result.conflicts[0]
+            raise ApiError(
+                409,
+                "outcome_conflict",
+                f"{len(result.conflicts)} outcome(s) differ from the stored value (first: "
+                f"{first['id']!r} has {first['stored']!r}, received {first['received']!r}); "
+                "nothing was stored. Send overwrite=true to replace them.",
+                problems=[{"field": c["id"], "problem": "conflict", **c} for c in result.conflicts],
+            )
+        if result.unknown and len(result.unknown) == len(items):
+            raise ApiError(
+                404,
+                "unknown_ids",
+                f"No prediction matches any of the {len(items)} ids (first: {result.unknown[0]!r}"
+                f"); by {by}. Nothing was stored.",
+                problems=[{"field": u, "problem": "unknown"} for u in result.unknown],
+            )
+        state.metrics.outcomes.inc(result.stored + result.updated)
+        return JSONResponse(out)
+
+    @app.get("/outcomes", tags=["outcomes"])
+    def get_outcomes(
+        request: Request,
+        period: str | None = Query(None, description="a number, 'current' or 'all'"),
+        offset: int = Query(0, ge=0, le=_MAX_INT),
+        limit: int = Query(100, ge=1, le=10_000),
+    ) -> dict[str, Any]:
+        """The uploaded true values, oldest first, a page at a time."""
+        state.guard(request, ANY_ROLE)
+        rows, total = state.store.outcomes(period=_period(period), offset=offset, limit=limit)
+        return {"total": total, "offset": offset, "limit": limit, "outcomes": rows}
+
+    @app.get("/report", tags=["report"])
+    def get_report(
+        request: Request,
+        period: str | None = Query(None, description="a number, 'current' or 'all'"),
+    ) -> dict[str, Any]:
+        """Per variant: counts, metrics per upload batch and in total, baseline, the verdict."""
+        state.guard(request, ANY_ROLE)
+        return ab_report_of(state, _period(period))
+
+
+def ab_report_of(state: ServeState, period: Period) -> dict[str, Any]:
+    """The A/B report of ``period`` (default: the current one) as plain data."""
+    from tabloop.serve._ab import ab_report
+
+    state.writer.flush()
+    model = state.first.model
+    log = state.store.predictions(period=period)
+    report = ab_report(
+        log,
+        task=model.task,
+        classes=list(model.classes) if model.classes else None,
+        metric=state.config.serve.metric,
+        control=next(iter(state.variants)),
+    )
+    out = report.to_dict()
+    out["period"] = state.store.current_period() if period is None else period
+    return out
+
+
+# -- admin, health, metrics -----------------------------------------------------------------
+def _admin_routes(app: FastAPI, state: ServeState) -> None:
+    @app.post("/admin/reset", tags=["admin"])
+    def reset(request: Request, note: str | None = Query(None, max_length=500)) -> dict[str, Any]:
+        """Start a new experiment period; earlier rows stay queryable by period."""
+        state.guard(request, "admin")
+        state.writer.flush()
+        previous = state.store.current_period()
+        return {"previous_period": previous, "period": state.store.reset(note)}
+
+    @app.post("/admin/reload", tags=["admin"])
+    def reload(request: Request) -> dict[str, Any]:
+        """Resolve the variants' aliases again and swap in changed versions."""
+        state.guard(request, "admin")
+        changed = state.reload()
+        return {"changed": changed, "variants": _variants_info(state)}
+
+    @app.get("/variants", tags=["admin"])
+    def variants(request: Request) -> dict[str, Any]:
+        """The variants served now, their versions and traffic shares."""
+        state.guard(request, ANY_ROLE)
+        return {"variants": _variants_info(state)}
+
+    @app.get("/health/live", tags=["health"])
+    async def live() -> dict[str, str]:
+        return {"status": "live"}
+
+    @app.get("/health/ready", tags=["health"])
+    def ready() -> JSONResponse:
+        problems = state.readiness_problems()
+        body = {
+            "status": "ready" if not problems else "not ready",
+            "problems": problems,
+            "variants": {n: v.version for n, v in state.variants.items()},
+            "log_backlog": state.writer.backlog,
+        }
+        return JSONResponse(body, status_code=200 if not problems else 503)
+
+    @app.get("/metrics", tags=["health"], response_class=Response)
+    async def metrics() -> Response:
+        """Prometheus metrics."""
+        return Response(state.metrics.render(), media_type="text/plain; version=0.0.4")
+
+
+def _variants_info(state: ServeState) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": name,
+            "uri": v.uri,
+            "model_version": v.version,
+            "resolved": v.resolved,
+            "share": state.router.shares.get(name, 0.0),
+        }
+        for name, v in state.variants.items()
+    ]
+
+
+def _start_poller(state: ServeState) -> Any:
+    """A task re-resolving aliases every ``serve.reload_every`` seconds (None when unset)."""
+    import asyncio
+    import logging
+
+    every = state.config.serve.reload_every
+    if not every:
+        return None
+
+    async def poll() -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await asyncio.to_thread(state.reload)
+            except Exception as exc:  # keep serving the old models; say why once per attempt
+                logging.getLogger("tabloop.serve").warning("reload failed: %s", exc)
+
+    return asyncio.get_running_loop().create_task(poll())

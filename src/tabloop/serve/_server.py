@@ -1,0 +1,85 @@
+"""``tabloop serve``: run the app under Uvicorn, refusing unsafe binds.
+
+Uvicorn turns SIGTERM and Ctrl-C into a graceful shutdown: in-flight requests finish, then
+the app's lifespan closes the log writer, which flushes every acknowledged prediction.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import TYPE_CHECKING, Any
+
+from tabloop.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from tabloop.config import ProjectConfig
+
+_CONFIG_VARIABLE = "TABLOOP_SERVE_CONFIG"
+#: Seconds Uvicorn waits for in-flight requests at shutdown before closing the log.
+GRACEFUL_SECONDS = 30
+
+
+def run(
+    config: ProjectConfig,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    workers: int | None = None,
+    insecure: bool = False,
+    say: object = print,
+) -> None:
+    """Serve ``config`` until stopped. Errors in the setup raise before the port is bound."""
+    import uvicorn
+
+    from tabloop.serve._app import create_app
+    from tabloop.serve._security import check_bind, load_keys
+    from tabloop.serve._state import build_state
+
+    host = host or config.serve.host
+    port = port or config.serve.port
+    workers = workers or config.serve.workers
+    note = check_bind(host, load_keys(config), insecure=insecure)
+    state = build_state(config)  # load models and open the log now: fail before binding
+    if note:
+        say(note)  # type: ignore[operator]
+    say(f"Serving {', '.join(f'{n} = {v.resolved}' for n, v in state.variants.items())}")  # type: ignore[operator]
+    say(f"on http://{host}:{port}  (docs: /docs, dashboard: /dashboard, log: {state.store.url})")  # type: ignore[operator]
+    _configure_logging()
+    common: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "access_log": False,  # our middleware logs paths without query strings
+        "timeout_graceful_shutdown": GRACEFUL_SECONDS,
+        "log_level": "info",
+    }
+    if workers == 1:
+        uvicorn.run(create_app(config, state=state), **common)
+        return
+    if config.source is None:
+        raise ConfigError("--workers above 1 needs a project file (each worker reads it).")
+    state.store.close()
+    os.environ[_CONFIG_VARIABLE] = str(config.source)
+    uvicorn.run(
+        "tabloop.serve._server:app_from_environment", factory=True, workers=workers, **common
+    )
+
+
+def app_from_environment() -> FastAPI:
+    """The app of the project file named by ``TABLOOP_SERVE_CONFIG`` (one per worker)."""
+    from tabloop.config import load_config
+    from tabloop.serve._app import create_app
+
+    return create_app(load_config(os.environ[_CONFIG_VARIABLE]))
+
+
+def _configure_logging() -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in ("tabloop.serve", "tabloop.store"):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            logger.addHandler(handler)
+            logger.setLevel(logging.INFO)

@@ -1,0 +1,57 @@
+"""`tabloop serve` and `tabloop store` as a user runs them: bad set-ups end in one clear line
+and a non-zero exit before any port is bound; an old log is upgraded in place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+import yaml
+
+from tabloop.store import Store
+from tabloop.store._migrate import upgrade
+from tests.cli.test_cli import assert_one_line_error, run
+
+
+def write_project(folder: Path, **serve: object) -> Path:
+    (folder / "cases.csv").write_text("x,y\n1,0\n2,1\n")
+    project = {
+        "name": "cases",
+        "data": {"train": "cases.csv", "target": "y"},
+        "registry": {"tracking_uri": f"sqlite:///{folder / 'mlflow.db'}"},
+        "serve": {"store_url": f"sqlite:///{folder / 'log.db'}", **serve},
+    }
+    (folder / "tabloop.yaml").write_text(yaml.safe_dump(project))
+    return folder
+
+
+def test_serve_refuses_a_public_bind_without_keys(tmp_path):
+    result = run("serve", "--host", "0.0.0.0", cwd=write_project(tmp_path))
+    assert_one_line_error(result, "Refusing to serve on 0.0.0.0 without API keys", "--insecure")
+
+
+def test_serve_without_a_registered_model_names_the_alias(tmp_path):
+    result = run("serve", cwd=write_project(tmp_path))
+    assert_one_line_error(result, "'cases'@'champion'", "tabloop train")
+
+
+def test_store_status_and_upgrade_of_a_log_made_by_the_first_release(tmp_path):
+    folder = write_project(tmp_path)
+    url = f"sqlite:///{folder / 'log.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        upgrade(connection, "0001")
+    engine.dispose()
+
+    status = run("store", "status", cwd=folder)
+    assert status.returncode == 1 and "revision 0001" in status.stdout
+    assert "needs upgrade" in status.stdout
+
+    upgraded = run("store", "upgrade", cwd=folder)
+    assert upgraded.returncode == 0, upgraded.stderr
+    store = Store(url)
+    assert store.revision() == store.head()
+    store.close()
+    again = run("store", "upgrade", cwd=folder)
+    assert "already at revision" in again.stdout
+    assert run("store", "status", cwd=folder).returncode == 0
