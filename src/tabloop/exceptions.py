@@ -18,6 +18,10 @@ Each leaf also subclasses the built-in exception a user would already catch, so
     ├── TrainError (ValueError)             no model can be trained as configured
     ├── RegistryError (RuntimeError)        the MLflow store or a model version is unusable
     │   └── ModelNotFoundError (LookupError) no such registered model, version or alias
+    ├── StoreError (RuntimeError)           the prediction log cannot be reached, read or written
+    │   └── StoreOutdatedError              the log's schema is older than this tabloop
+    ├── MonitorError (ValueError)           a window or reference cannot be monitored as asked
+    ├── RetrainError (ValueError)           a challenger cannot be assembled or compared
     └── MissingDependencyError (ImportError) an optional extra is not installed
 
 Messages name the key, column or value at fault, say what was expected, and where there
@@ -42,9 +46,13 @@ __all__ = [
     "FormulaError",
     "MissingDependencyError",
     "ModelNotFoundError",
+    "MonitorError",
     "RegistryError",
+    "RetrainError",
     "SchemaError",
     "SplitError",
+    "StoreError",
+    "StoreOutdatedError",
     "TabloopError",
     "TargetError",
     "TrainError",
@@ -123,6 +131,27 @@ class RegistryError(TabloopError, RuntimeError):
 
 class ModelNotFoundError(RegistryError, LookupError):
     """No registered model, version or alias by that name."""
+
+
+class StoreError(TabloopError, RuntimeError):
+    """The prediction log (SQLite or PostgreSQL) cannot be reached, read or written."""
+
+
+class StoreOutdatedError(StoreError):
+    """The log's tables were made by an older tabloop; ``tabloop store upgrade`` migrates them."""
+
+    def __init__(self, message: str, *, current: str | None, head: str) -> None:
+        super().__init__(message)
+        self.current = current
+        self.head = head
+
+
+class MonitorError(TabloopError, ValueError):
+    """Monitoring cannot run as asked: an empty window, a column or reference that is absent."""
+
+
+class RetrainError(TabloopError, ValueError):
+    """A retraining set cannot be assembled, or challenger and champion cannot be compared."""
 
 
 class MissingDependencyError(TabloopError, ImportError):

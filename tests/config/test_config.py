@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from tabloop.config import config_from_dict, load_config, load_training_data
@@ -94,11 +96,60 @@ def test_unknown_top_level_section_is_an_error():
         config_from_dict({**MINIMAL, "servee": {}})
 
 
-def test_keys_in_sections_not_yet_filled_are_errors_not_ignored():
+def test_monitor_and_retrain_sections_name_the_bad_key_and_value():
     with pytest.raises(
-        ConfigError, match="serve.variants: unknown key; section 'serve' takes no keys"
+        ConfigError, match=r"monitor.window: unknown key. Allowed keys here: chunk,"
     ):
-        config_from_dict({**MINIMAL, "serve": {"variants": {"A": "models:/x@champion"}}})
+        config_from_dict({**MINIMAL, "monitor": {"window": "1d"}})
+    with pytest.raises(ConfigError, match=r"monitor.chunk: .*'1 fortnight'"):
+        config_from_dict({**MINIMAL, "monitor": {"chunk": "1 fortnight"}})
+    with pytest.raises(ConfigError, match=r"monitor.alert_webhook: .*https\?://"):
+        config_from_dict({**MINIMAL, "monitor": {"alert_webhook": "ftp://x"}})
+    with pytest.raises(ConfigError, match=r"unknown metric 'precison'.*Did you mean 'precision'"):
+        config_from_dict(
+            {**MINIMAL, "task": "binary", "monitor": {"requirements": ["precison > 0.5"]}}
+        )
+    with pytest.raises(ConfigError, match=r"retrain.holdout: .*less than 1"):
+        config_from_dict({**MINIMAL, "retrain": {"holdout": 1.5}})
+    ok = config_from_dict(
+        {
+            **MINIMAL,
+            "task": "binary",
+            "monitor": {
+                "chunk": "1w",
+                "requirements": ["estimated.precision >= 0.5", "drift.share_drifted_columns < 0.3"],
+            },
+        }
+    )
+    assert ok.monitor.chunk == "1w" and ok.retrain.holdout == 0.3
+
+
+def test_misspelt_serve_key_names_the_allowed_ones():
+    with pytest.raises(ConfigError, match=r"serve.variant: unknown key.*Did you mean 'variants'"):
+        config_from_dict({**MINIMAL, "serve": {"variant": {"A": "models:/x@champion"}}})
+
+
+@pytest.mark.parametrize(
+    ("serve", "message"),
+    [
+        ({"traffic": {"A": 1}}, "'traffic' needs 'variants'"),
+        (
+            {"variants": {"A": "m"}, "traffic": {"A": -0.2}},
+            "share of variant 'A' must be a number >= 0",
+        ),
+        (
+            {"variants": {"A": "m"}, "traffic": {"A": 0}},
+            "at least one variant needs a share above 0",
+        ),
+        ({"variants": {"A b": "m"}}, "variant name 'A b'"),
+        ({"keys": {"ops": {"roles": ["admin"]}}}, "exactly one of 'env'"),
+        ({"keys": {"ops": {"env": "X", "roles": ["root"]}}}, "'predict', 'feedback' or 'admin'"),
+        ({"port": 0}, "serve.port"),
+    ],
+)
+def test_serve_section_errors_name_the_key(serve, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        config_from_dict({**MINIMAL, "serve": serve})
 
 
 def test_wrong_value_lists_allowed_values():

@@ -225,3 +225,22 @@ def test_registers_on_a_real_mlflow_server(tmp_path, load):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_same_version_uri_in_two_registries_loads_two_models(store, tmp_path, load):
+    """``models:/titanic/1`` of another store is another model, even in the same process."""
+    from tabloop.registry import load_model
+    from tabloop.registry._registry import register
+    from tabloop.train import train
+
+    other_uri = f"sqlite:///{tmp_path / 'other.db'}"
+    raw = _config(other_uri).model_dump()
+    raw["train"] = {**raw["train"], "models": ["dummy"], "ensemble": False}
+    other = config_from_dict(raw)
+    register(train(load("titanic"), config=other), config=other)
+    first, _ = load_model("models:/titanic/1", config=store["config"])
+    second, _ = load_model("models:/titanic/1", config=other)
+    again, _ = load_model("models:/titanic/1", config=store["config"])
+    assert [m.name for m in second.members] == ["dummy"]
+    assert "dummy" not in [m.name for m in first.members]
+    assert again is first

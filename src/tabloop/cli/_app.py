@@ -44,7 +44,11 @@ def _root(
 
 def main() -> None:
     """Entry point of the ``tabloop`` script."""
-    from tabloop.cli import _commands  # noqa: F401  (registers the commands)
+    from tabloop.cli import (  # noqa: F401  (register the commands)
+        _commands,
+        _monitor_commands,
+        _serve_commands,
+    )
     from tabloop.exceptions import TabloopError
 
     try:

@@ -249,12 +249,166 @@ class RegistryConfig(_Section):
     model_name: str | None = Field(None, description="registered model name; default: name")
 
 
+Role = Literal["predict", "feedback", "admin"]
+_VARIANT_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
+
+
+class ApiKeyConfig(_Section):
+    """One API key: read from the environment variable ``env`` (preferred) or given as
+    ``key``; ``roles`` say what it may call."""
+
+    env: str | None = Field(None, description="environment variable holding the key")
+    key: str | None = Field(None, min_length=16, description="the key itself (prefer env)")
+    roles: list[Role] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ApiKeyConfig:
+        if (self.env is None) == (self.key is None):
+            raise ValueError("give exactly one of 'env' (a variable name) or 'key'")
+        return self
+
+
 class ServeConfig(_Section):
-    """Variants, traffic split, context columns, keys (filled by the serving stage)."""
+    """The prediction service: variants and traffic, context columns, limits, keys."""
+
+    variants: dict[str, str] = Field(
+        default_factory=dict,
+        description="name: model URI; default {champion: models:/NAME@champion}",
+    )
+    traffic: dict[str, float] = Field(
+        default_factory=dict, description="name: share (normalised); default: equal shares"
+    )
+    sticky_by: str | None = Field(None, description="column whose value fixes the variant")
+    context: list[str] = Field(
+        default_factory=list, description="columns logged with the prediction, never features"
+    )
+    metric: str | None = Field(None, description="A/B decision metric; default by task")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=64)
+    keys: dict[str, ApiKeyConfig] = Field(
+        default_factory=dict, description="name: key; the name (never the key) is logged"
+    )
+    max_rows: int = Field(10_000, ge=1, description="rows per request")
+    max_body_mb: float = Field(32.0, gt=0, description="request body size limit")
+    reload_every: float | None = Field(
+        None, gt=0, description="seconds between alias checks (None: only /admin/reload)"
+    )
+    store_url: str | None = Field(
+        None, description="SQLAlchemy URL of the log; default TABLOOP_STORE_URL or .tabloop/"
+    )
+
+    @field_validator("variants", "traffic")
+    @classmethod
+    def _variant_names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        import re
+
+        for name in value:
+            if not re.match(_VARIANT_NAME, name):
+                raise ValueError(
+                    f"variant name {name!r} must be 1-40 letters, digits, '_', '-' or '.'"
+                )
+        return value
+
+    @field_validator("traffic")
+    @classmethod
+    def _shares(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, share in value.items():
+            if not share >= 0 or share == float("inf"):
+                raise ValueError(f"share of variant {name!r} must be a number >= 0; got {share}")
+        if value and sum(value.values()) <= 0:
+            raise ValueError("at least one variant needs a share above 0")
+        return value
+
+    @field_validator("context", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _traffic_names_variants(self) -> ServeConfig:
+        if self.traffic:
+            if not self.variants:
+                raise ValueError("'traffic' needs 'variants' (name: model URI) to split between")
+            unknown = sorted(set(self.traffic) - set(self.variants))
+            if unknown:
+                raise ValueError(
+                    f"traffic names variant {unknown[0]!r}, which is not in 'variants' "
+                    f"({', '.join(self.variants)})"
+                )
+        return self
+
+
+class MonitorFairnessConfig(FairnessConfig):
+    """The production fairness audit; ``human_decision`` names a logged context column with
+    the human's own 0/1 decision (e.g. the officer's search), audited as a baseline."""
+
+    human_decision: str | None = Field(
+        None, description="context column with the human decision, audited beside the model"
+    )
+
+
+class DriftConfig(_Section):
+    """Population drift: effect-size thresholds decide, p-values are the evidence."""
+
+    columns: list[str] = Field(
+        default_factory=list, description="columns to compare; default: every profiled column"
+    )
+    numeric_threshold: float = Field(
+        0.1, gt=0, description="Wasserstein distance / reference std at which a column drifts"
+    )
+    categorical_threshold: float = Field(
+        0.1, gt=0, le=1, description="Jensen-Shannon distance at which a column drifts"
+    )
+    alpha: float = Field(0.05, gt=0, lt=1, description="after Benjamini-Hochberg across columns")
+    multivariate: bool = Field(True, description="a classifier telling reference from current")
+
+
+_CHUNK = r"^\s*(\d+\s*[hdw]|\d+)\s*$"
 
 
 class MonitorConfig(_Section):
-    """Drift, requirements, alerts (filled by the monitoring stage)."""
+    """Production monitoring: windows, drift, performance by segment, fairness, requirements."""
+
+    chunk: str | None = Field(
+        None, pattern=_CHUNK, description="'1d', '1w', '12h' (by time) or '500' (rows)"
+    )
+    min_chunk_rows: int = Field(50, ge=1, description="fewer rows: a chunk is shown, not judged")
+    segment: str | None = Field(None, description="break production performance down by this")
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+    fairness: MonitorFairnessConfig | None = Field(None, description="default: evaluate.fairness")
+    requirements: list[str] = Field(
+        default_factory=list,
+        description="e.g. 'precision >= 0.5', 'fairness.max_gap <= 0.05', "
+        "'drift.share_drifted_columns < 0.3'",
+    )
+    alert_webhook: str | None = Field(
+        None, pattern=r"^https?://", description="URL that receives a JSON alert on failure"
+    )
+    bootstrap: int = Field(1000, ge=0, description="bootstrap replicates for the CIs")
+
+    @field_validator("requirements")
+    @classmethod
+    def _requirements_parse(cls, value: list[str]) -> list[str]:
+        from tabloop.evaluate._requirements import parse_requirement
+
+        for text in value:
+            parse_requirement(text)
+        return value
+
+
+class RetrainConfig(_Section):
+    """How ``tabloop retrain`` assembles a challenger's data and when it is promoted."""
+
+    filter: str | None = Field(
+        None, description="formula over the original rows to keep, e.g. 'searched == True'"
+    )
+    production: bool = Field(True, description="add the labelled production rows of the log")
+    holdout: float = Field(
+        0.3, gt=0, lt=1, description="share of labelled production rows (the newest) held out"
+    )
+    metric: str | None = Field(None, description="comparison metric; default: train's metric")
+    margin: float = Field(0.0, ge=0, description="how much better the challenger must be")
 
 
 class ProjectConfig(_Section):
@@ -271,6 +425,7 @@ class ProjectConfig(_Section):
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
     monitor: MonitorConfig = Field(default_factory=MonitorConfig)
+    retrain: RetrainConfig = Field(default_factory=RetrainConfig)
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
 
     _root: Path = PrivateAttr(default_factory=Path.cwd)
@@ -286,6 +441,7 @@ class ProjectConfig(_Section):
             from tabloop.evaluate._requirements import check_requirement_metrics
 
             check_requirement_metrics(self.evaluate.requirements, self.task)
+            check_requirement_metrics(self.monitor.requirements, self.task, monitor=True)
         return self
 
     @property

@@ -24,6 +24,10 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
 }
 #: Names that refer to the fairness audit rather than to a metric of the task.
 FAIRNESS_NAMES = ("fairness.max_gap",)
+#: Drift figures a monitor requirement may name.
+DRIFT_NAMES = ("drift.share_drifted_columns", "drift.multivariate_auc")
+#: Metrics estimated from probabilities before outcomes arrive (binary classifiers).
+ESTIMATED_METRICS = ("roc_auc", "accuracy", "precision", "recall", "f1", "selection_rate")
 
 
 @dataclass(frozen=True)
@@ -55,11 +59,20 @@ def parse_requirement(text: str) -> Requirement:
     return Requirement(" ".join(str(text).split()), metric, op, float(number))
 
 
-def check_requirement_metrics(requirements: Iterable[str], task: str) -> None:
-    """Raise :class:`ConfigError` when a requirement names a metric the task does not have."""
+def check_requirement_metrics(
+    requirements: Iterable[str], task: str, *, monitor: bool = False
+) -> None:
+    """Raise :class:`ConfigError` when a requirement names a metric the task does not have.
+
+    ``monitor=True`` also allows the names only production has: ``estimated.<metric>``
+    (before outcomes arrive) and the drift figures in :data:`DRIFT_NAMES`.
+    """
     from tabloop.evaluate._metrics import METRICS
 
     allowed = [*METRICS.get(task, ()), *FAIRNESS_NAMES]
+    if monitor:
+        estimated = [f"estimated.{m}" for m in ESTIMATED_METRICS] if task == "binary" else []
+        allowed += [*estimated, *DRIFT_NAMES]
     for text in requirements:
         req = parse_requirement(text)
         if req.metric not in allowed:

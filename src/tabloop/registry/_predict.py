@@ -35,16 +35,19 @@ def load_model(
     folder; default: the project's champion.
     """
     uri = resolve_model_uri(model, config if config is not None else _project_or_none())
+    registry = ""
     if uri.startswith("models:/"):
-        connect(tracking_uri(config))
+        registry = connect(tracking_uri(config))
         uri = _concrete(uri)
     elif not Path(uri).exists() and "://" not in uri:
         raise ModelNotFoundError(f"Model {uri!r} is neither a models:/ URI nor an existing folder.")
-    return _load(uri), uri
+    return _load(uri, registry), uri
 
 
 @lru_cache(maxsize=8)
-def _load(uri: str) -> TabloopModel:
+def _load(uri: str, registry: str = "") -> TabloopModel:
+    """The model behind a concrete ``uri``; ``registry`` (the tracking URI it was resolved
+    in) is part of the cache key, since ``models:/NAME/1`` of two stores are two models."""
     from mlflow.exceptions import MlflowException
 
     try:

@@ -34,6 +34,7 @@ class TabloopPyfunc(PythonModel):
 
         self.model = joblib.load(context.artifacts["model"])
         self.meta = json.loads(Path(context.artifacts["meta"]).read_text())
+        self.files = {name: Path(path) for name, path in context.artifacts.items()}
 
     def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
         import pandas as pd
@@ -57,6 +58,7 @@ def write_artifacts(folder: Path, result: Any, evaluation: dict[str, Any] | None
     if len(reference) > REFERENCE_ROWS:
         reference = reference.sample(REFERENCE_ROWS, random_state=0)
     reference.to_parquet(folder / "reference.parquet", index=False)
+    reference_profile(result).save(folder / "reference_profile.json")
     meta = {
         "task": model.task,
         "target": model.target,
@@ -73,5 +75,40 @@ def write_artifacts(folder: Path, result: Any, evaluation: dict[str, Any] | None
         "model": str(folder / "model.joblib"),
         "schema": str(folder / "schema.json"),
         "reference": str(folder / "reference.parquet"),
+        "reference_profile": str(folder / "reference_profile.json"),
         "meta": str(folder / "meta.json"),
     }
+
+
+def reference_profile(result: Any) -> Any:
+    """The monitor's summary of all training rows (every column with a kind it compares),
+    plus the model's ``prediction`` and, for binary models, ``score`` on the test split,
+    which the model never saw, as production's predictions will not have been either."""
+    import pandas as pd
+
+    from tabloop.data import infer_schema
+    from tabloop.monitor._reference import ReferenceProfile
+
+    model, config = result.model, result.config
+    kinds = {c.name: c.kind for c in model.schema}
+    skip = {config.data.id, config.data.time, *kinds}
+    others = [c for c in result.train.columns if c not in skip]
+    if others:
+        inferred = infer_schema(result.train[others], strict=False)
+        kinds.update({c.name: c.kind for c in inferred})
+    frame = result.train[[c for c in kinds if c in result.train.columns]]
+    profile = ReferenceProfile.from_frame(frame, kinds=kinds)
+    if model.task in ("binary", "multiclass", "regression") and len(result.test):
+        scored = model.predict_frame(result.test, validate=False)
+        outputs = pd.DataFrame({"prediction": scored["prediction"].to_numpy()})
+        output_kinds = {"prediction": "numeric" if model.task == "regression" else "categorical"}
+        if model.task == "binary":
+            outputs["score"] = scored["probability"].to_numpy()
+            output_kinds["score"] = "numeric"
+        scored_profile = ReferenceProfile.from_frame(outputs, kinds=output_kinds)
+        profile = ReferenceProfile(
+            n_rows=profile.n_rows,
+            max_points=profile.max_points,
+            summaries={**profile.summaries, **scored_profile.summaries},
+        )
+    return profile

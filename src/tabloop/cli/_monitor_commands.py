@@ -1,0 +1,163 @@
+"""The verbs that close the loop: monitor (once or on a schedule) and retrain."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from tabloop.cli._app import app
+from tabloop.cli._commands import ConfigOption
+from tabloop.cli._output import console
+
+if TYPE_CHECKING:
+    from tabloop.monitor import MonitorReport
+    from tabloop.retrain import RetrainResult
+
+_EVERY = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@app.command()
+def monitor(
+    config: ConfigOption = None,
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="CSV/Parquet of production rows instead of the log."),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="models:/NAME@alias (default: champion).")
+    ] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Window start (ISO).")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Window end (ISO).")] = None,
+    chunk: Annotated[
+        str | None, typer.Option("--chunk", help="'1d', '1w', '12h' or a row count.")
+    ] = None,
+    variant: Annotated[
+        str | None, typer.Option("--variant", help="Only rows of this A/B variant.")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for the reports.")] = None,
+    every: Annotated[
+        str | None, typer.Option("--every", help="Repeat every '30m', '1h', '1d' until Ctrl-C.")
+    ] = None,
+) -> None:
+    """Drift, production and estimated performance, fairness and requirements.
+
+    Writes monitor.html and monitor.json; exits 1 when a requirement fails (after writing
+    them and sending the alert to monitor.alert_webhook, if configured).
+    """
+    from tabloop.config import load_config
+    from tabloop.monitor import monitor as run_monitor
+
+    project = load_config(config)
+    interval = _parse_every(every) if every else None
+    while True:
+        report = run_monitor(
+            project,
+            data=data,
+            model=model,
+            since=since,
+            until=until,
+            chunk=chunk,
+            variant=variant,
+        )
+        paths = report.save(out or project.resolve("reports"))
+        _print_monitor(report)
+        console.print(f"Report: [bold]{paths['html']}[/]\nJSON:   [bold]{paths['json']}[/]")
+        if interval is None:
+            break
+        console.print(f"Next run in {every.strip()} (Ctrl-C stops).")  # type: ignore[union-attr]
+        time.sleep(interval)
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def retrain(
+    config: ConfigOption = None,
+    promote_if_better: Annotated[
+        bool,
+        typer.Option("--promote-if-better", help="Make the challenger champion if proven better."),
+    ] = False,
+    time_budget: Annotated[
+        float | None, typer.Option("--time-budget", help="Seconds for training.")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for the reports.")] = None,
+) -> None:
+    """Train a challenger on original plus labelled production rows; compare with the
+    champion on the newest held-out rows; register it (and promote it when asked and
+    better)."""
+    from tabloop.config import load_config
+    from tabloop.retrain import retrain as run_retrain
+
+    project = load_config(config)
+    result = run_retrain(
+        project, promote_if_better=promote_if_better, out_dir=out, time_budget=time_budget
+    )
+    _print_retrain(result)
+    folder = out or project.resolve("reports")
+    console.print(f"Report: [bold]{Path(folder) / 'retrain.html'}[/]")
+
+
+def _parse_every(text: str) -> float:
+    match = _EVERY.match(text)
+    if not match or int(match[1]) < 1:
+        raise typer.BadParameter(f"--every {text!r}: use a span like '30m', '1h' or '1d'.")
+    return int(match[1]) * _SECONDS[match[2]]
+
+
+def _print_monitor(report: MonitorReport) -> None:
+    data = report.to_dict()
+    window = data["window"]
+    console.print(
+        f"Monitored {window['rows']:,} rows ({window['labelled']:,} labelled) of "
+        f"{data['model']['uri']}.",
+        markup=False,
+    )
+    drift = data["drift"]
+    drifted = ", ".join(drift["drifted_columns"]) or "none"
+    console.print(f"Drifted columns: {drifted}", markup=False)
+    multi = drift.get("multivariate") or {}
+    if multi.get("auc") is not None:
+        console.print(f"Multivariate drift: classifier ROC-AUC {multi['auc']:.3f}", markup=False)
+    for row in data["performance"].get("comparison", [])[:6]:
+        if row["production"] is None:
+            continue
+        test = "–" if row["test"] is None else f"{row['test']:.3f}"
+        console.print(
+            f"  {row['metric']:<18} test {test}  production {row['production']:.3f}", markup=False
+        )
+    fairness = data.get("fairness")
+    if fairness:
+        console.print(f"Fairness verdict: {fairness['model']['verdict']}", markup=False)
+    for r in data["requirements"]:
+        value = "n/a" if r.get("value") is None else f"{r['value']:.4g}"
+        console.print(f"  {r['expression']}: {value} → {r['status']}", markup=False)
+    for note in data["notes"]:
+        console.print(f"note: {note}", markup=False)
+    alert = data.get("alert")
+    if alert:
+        state = "sent" if alert["sent"] else f"not delivered: {alert['error']}"
+        console.print(f"Alert to {alert['url']}: {state}", markup=False)
+    console.print("PASSED" if report.passed else "FAILED: a requirement does not hold")
+
+
+def _print_retrain(result: RetrainResult) -> None:
+    data = result.data
+    counts = data["data"]
+    console.print(
+        f"Retraining data: {counts.get('train', 0):,} rows ({counts.get('original_kept', 0):,} "
+        f"original kept of {counts.get('original', 0):,}, "
+        f"{counts.get('production_train', 0):,} production); held out "
+        f"{counts.get('holdout', 0):,} ({counts.get('compared_on')}).",
+        markup=False,
+    )
+    diff = data["comparison"]["difference"]
+    console.print(
+        f"{diff['metric']}: champion {diff['value_a']:.4f}, challenger {diff['value_b']:.4f}",
+        markup=False,
+    )
+    console.print(f"Challenger {data['challenger']}: {data['decision']['reason']}", markup=False)

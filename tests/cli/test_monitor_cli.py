@@ -1,0 +1,102 @@
+"""`tabloop monitor` and `tabloop retrain` as a user runs them in a project folder."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.cli.test_cli import assert_one_line_error, run
+from tests.stops import CONTEXT, DROP, fill_log
+
+
+def write_project(folder: Path, stops_model: dict[str, Any], **sections: Any) -> Path:
+    source = Path(stops_model["uri"].removeprefix("sqlite:///"))
+    shutil.copy(source, folder / "mlflow.db")  # its own registry: retrain moves aliases
+    (folder / "data").mkdir()
+    stops_model["df"].to_csv(folder / "data" / "stops.csv", index=False)
+    project = {
+        "name": "stops",
+        "data": {"train": "data/stops.csv", "target": "found", "id": "stop_id"},
+        "features": {"drop": DROP},
+        "train": {"models": ["linear"], "folds": 3, "learning_curve": False, "ensemble": False},
+        "evaluate": {"bootstrap": 100, "importance": False},
+        "registry": {"tracking_uri": f"sqlite:///{folder / 'mlflow.db'}"},
+        "serve": {"context": CONTEXT, "store_url": f"sqlite:///{folder / 'log.db'}"},
+        **sections,
+    }
+    (folder / "tabloop.yaml").write_text(yaml.safe_dump(project))
+    return folder
+
+
+@pytest.fixture
+def production():
+    from tabloop.examples import traffic_stops
+
+    return traffic_stops(4000, production=True)
+
+
+def test_monitor_exits_1_on_a_failed_requirement_after_writing_the_reports(
+    tmp_path, stops_model, production
+):
+    folder = write_project(
+        tmp_path, stops_model, monitor={"requirements": ["recall >= 0.99"], "bootstrap": 100}
+    )
+    fill_log(
+        f"sqlite:///{folder / 'log.db'}",
+        stops_model["result"].model,
+        production,
+        labels=production["contraband"],
+    )
+    failed = run("monitor", "--chunk", "1000", cwd=folder)
+    assert failed.returncode == 1, failed.stderr
+    assert "recall >= 0.99" in failed.stdout and "fail" in failed.stdout
+    report = json.loads((folder / "reports" / "monitor.json").read_text())
+    assert report["passed"] is False and len(report["chunks"]) == 4
+    assert (folder / "reports" / "monitor.html").stat().st_size > 0
+
+    passed = run("monitor", "--out", "other", "--since", "2025-01-01", cwd=folder)
+    assert passed.returncode == 1
+    assert (folder / "other" / "monitor.json").exists()
+
+
+def test_monitor_bad_input_is_one_line_and_exit_2(tmp_path, stops_model, production):
+    folder = write_project(tmp_path, stops_model)
+    fill_log(f"sqlite:///{folder / 'log.db'}", stops_model["result"].model, production.head(50))
+    assert_one_line_error(run("monitor", "--since", "someday", cwd=folder), "'someday'")
+    assert_one_line_error(run("monitor", "--chunk", "1 fortnight", cwd=folder), "'1 fortnight'")
+    assert_one_line_error(run("monitor", "--until", "2020-01-01", cwd=folder), "no production rows")
+    every = run("monitor", "--every", "often", cwd=folder)
+    assert every.returncode == 2 and "--every 'often'" in every.stderr
+    assert_one_line_error(run("monitor", "--data", "missing.csv", cwd=folder), "missing.csv")
+
+
+@pytest.mark.slow
+def test_retrain_registers_a_challenger_and_promotes_it_when_better(
+    tmp_path, stops_model, production
+):
+    folder = write_project(
+        tmp_path,
+        stops_model,
+        retrain={"filter": "searched == True", "metric": "f1"},
+    )
+    fill_log(
+        f"sqlite:///{folder / 'log.db'}",
+        stops_model["result"].model,
+        production,
+        labels=production["contraband"],
+    )
+    result = run("retrain", "--promote-if-better", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    assert "Retraining data:" in result.stdout and "is now the champion" in result.stdout
+    models = run("models", cwd=folder)
+    assert models.returncode == 0
+    line = next(row for row in models.stdout.splitlines() if row.strip().startswith("│ 2"))
+    assert "champion" in line
+    report = json.loads((folder / "reports" / "retrain.json").read_text())
+    assert report["decision"]["promoted"] is True
+    assert report["challenger"] == "models:/stops/2"
