@@ -8,6 +8,7 @@ from tabloop.evaluate._fairness import (
     fairness_audit,
 )
 from tabloop.evaluate._metrics import METRICS, score_metrics
+from tabloop.evaluate._paired import paired_difference
 from tabloop.evaluate._requirements import Requirement, check_requirements, parse_requirement
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "compare_threshold_optimizer",
     "evaluate",
     "fairness_audit",
+    "paired_difference",
     "parse_requirement",
     "score_metrics",
 ]
