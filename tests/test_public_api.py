@@ -8,15 +8,20 @@ import tabloop
 PUBLIC = [
     "ColumnSchema",
     "Evaluation",
+    "MonitorReport",
     "Problem",
     "Profile",
     "ProjectConfig",
+    "ReferenceProfile",
+    "RetrainResult",
     "Schema",
     "TabloopModel",
     "TrainResult",
     "TrainTest",
     "ValidationReport",
     "__version__",
+    "create_app",
+    "drift_report",
     "examples",
     "exceptions",
     "infer_schema",
@@ -55,9 +60,13 @@ def test_subpackages_declare_sorted_all():
     import tabloop.evaluate
     import tabloop.examples
     import tabloop.exceptions
+    import tabloop.monitor
     import tabloop.prepare
     import tabloop.registry
     import tabloop.report
+    import tabloop.retrain
+    import tabloop.serve
+    import tabloop.store
     import tabloop.train
 
     for module in (
@@ -66,9 +75,13 @@ def test_subpackages_declare_sorted_all():
         tabloop.evaluate,
         tabloop.examples,
         tabloop.exceptions,
+        tabloop.monitor,
         tabloop.prepare,
         tabloop.registry,
         tabloop.report,
+        tabloop.retrain,
+        tabloop.serve,
+        tabloop.store,
         tabloop.train,
     ):
         assert module.__all__ == sorted(module.__all__), module.__name__

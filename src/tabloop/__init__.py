@@ -2,8 +2,9 @@
 
 The public names below are imported lazily (PEP 562), so ``import tabloop`` and
 ``tabloop --help`` stay fast; pandas, scikit-learn and friends load on first use.
-Training and evaluation are the stage packages themselves: ``tabloop.train.train`` and
-``tabloop.evaluate.evaluate`` (a top-level function could not share the package's name).
+Training, evaluation, monitoring and retraining are the stage packages themselves:
+``tabloop.train.train``, ``tabloop.evaluate.evaluate``, ``tabloop.monitor.monitor`` and
+``tabloop.retrain.retrain`` (a top-level function could not share the package's name).
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "ColumnSchema": "tabloop.data",
     "Evaluation": "tabloop.evaluate",
+    "MonitorReport": "tabloop.monitor",
+    "ReferenceProfile": "tabloop.monitor",
+    "RetrainResult": "tabloop.retrain",
     "TabloopModel": "tabloop.train",
     "TrainResult": "tabloop.train",
     "Problem": "tabloop.data",
@@ -25,6 +29,8 @@ _EXPORTS: dict[str, str] = {
     "Schema": "tabloop.data",
     "TrainTest": "tabloop.data",
     "ValidationReport": "tabloop.data",
+    "create_app": "tabloop.serve",
+    "drift_report": "tabloop.monitor",
     "infer_schema": "tabloop.data",
     "infer_task": "tabloop.data",
     "init_project": "tabloop.config",
@@ -67,6 +73,7 @@ if TYPE_CHECKING:
     )
     from tabloop.demo import run_demo
     from tabloop.evaluate import Evaluation
+    from tabloop.monitor import MonitorReport, ReferenceProfile, drift_report
     from tabloop.registry import (
         list_versions,
         load_model,
@@ -76,6 +83,8 @@ if TYPE_CHECKING:
         register,
         rollback,
     )
+    from tabloop.retrain import RetrainResult
+    from tabloop.serve import create_app
     from tabloop.train import TabloopModel, TrainResult
 
 

@@ -3,8 +3,11 @@
 Runs offline in a fresh workspace folder: generate the data, write the situation-1
 ``tabloop.yaml``, profile, reject a deliberately broken batch, train and evaluate (KNN
 imputation, three derived features, logistic regression + LightGBM + CatBoost), register
-the champion in the embedded MLflow store, and predict new patients. Later stages (serve,
-monitor, retrain) join here as they land.
+the champion in the embedded MLflow store, register a LightGBM-only challenger, predict new
+patients, then serve champion and challenger as an A/B test: the test rows go through
+``/predict``, their outcomes come back in two batches, and the A/B report is printed.
+Then situation 3 closes the loop in a second project (:mod:`tabloop._demo_stops`): train on
+traffic stops, serve, monitor the production stream, retrain and promote.
 """
 
 from __future__ import annotations
@@ -15,6 +18,16 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+SERVE_SECTION = """
+# Added by `tabloop demo` once the challenger was registered: the A/B test it served.
+serve:
+  variants:
+    A: models:/treatment@champion
+    B: models:/treatment@challenger
+  traffic: {A: 0.5, B: 0.5}
+  sticky_by: patient_id
+"""
 
 
 def _tabloop_command() -> str:
@@ -27,6 +40,8 @@ def run_demo(
     directory: str | os.PathLike[str] = "tabloop-demo",
     *,
     n: int = 10_000,
+    stops_n: int = 20_000,
+    stops_production: int = 4_000,
     echo: Callable[[str], Any] = print,
 ) -> dict[str, Path]:
     """Run the demo in ``directory`` and return the paths of what it wrote.
@@ -44,7 +59,7 @@ def run_demo(
     (root / "data").mkdir(parents=True, exist_ok=True)
     reports = root / "reports"
     paths: dict[str, Path] = {}
-    steps = 6
+    steps = 8
 
     echo(f"[bold]1/{steps} data[/]: generating treatment_outcomes (situation 1)")
     paths["data"] = root / "data" / "treatment_outcomes.csv"
@@ -97,7 +112,15 @@ def run_demo(
     assert run.version is not None
     echo(f"      registered {run.version.uri} as {', '.join(run.version.aliases)}")
 
-    echo(f"[bold]6/{steps} predict[/]: new patients scored by the champion")
+    echo(f"[bold]6/{steps} challenger[/]: LightGBM alone, registered beside the champion")
+    challenger = config.model_copy(
+        update={"train": config.train.model_copy(update={"models": ["lightgbm"]})}
+    )
+    second = train_and_register(challenger, df=df, out_dir=reports / "challenger")
+    assert second.version is not None
+    echo(f"      registered {second.version.uri} as {', '.join(second.version.aliases)}")
+
+    echo(f"[bold]7/{steps} predict[/]: new patients scored by the champion")
     from tabloop.registry import predict
 
     scored = predict(new_patients, config=config)
@@ -107,19 +130,48 @@ def run_demo(
     for row in shown.itertuples(index=False):
         echo(f"      patient {row[0]}: prediction {row[1]}, probability {row[2]:.3f}")
 
+    echo(f"[bold]8/{steps} serve[/]: champion (A) vs challenger (B), 50/50 by patient_id")
+    from tabloop._demo_service import report_lines, run_ab_test
+
+    with paths["config"].open("a", encoding="utf-8") as file:
+        file.write(SERVE_SECTION)
+    report = run_ab_test(root, run.result.test, target=config.data.target, echo=echo)
+    paths["ab_report"] = reports / "ab_report.json"
+    paths["ab_report"].write_text(json.dumps(report, indent=2))
+    for line in report_lines(report):
+        echo(f"      {line}")
+
+    stops_root = root / "stops"
+    counter = iter(range(steps + 1, steps + 6))
+
+    def step(name: str) -> str:
+        return f"[bold]{next(counter)}/{steps + 5} {name}[/]"
+
+    echo("\n[bold]Situation 3, the whole loop[/] (a second project in " + str(stops_root) + ")")
+    from tabloop._demo_stops import run_stops_loop
+
+    paths.update(
+        run_stops_loop(stops_root, n=stops_n, n_production=stops_production, echo=echo, step=step)
+    )
+
     echo("\n[bold green]Done.[/] Where to look:")
     echo(f"  evaluation report  {paths['evaluation_html']}  (open in a browser; works offline)")
     echo(f"  evaluation numbers {paths['evaluation_json']}")
     echo(f"  profile report     {paths['profile_html']}")
     echo(f"  profile numbers    {paths['profile_json']}")
     echo(f"  predictions        {paths['predictions']}")
+    echo(f"  A/B report         {paths['ab_report']}  (service log: {reports / 'service.log'})")
     echo(f"  project file       {paths['config']}")
     echo(f"  schema             {paths['schema']}")
     echo(f"  validation         {paths['validation']}")
     echo(f"  MLflow store       {(root / '.tabloop' / 'mlflow.db')}")
+    echo(f"  prediction log     {(root / '.tabloop' / 'log.db')}")
+    echo(f"  monitoring report  {paths['monitor_html']}  (+ {paths['monitor_json'].name})")
+    echo(f"  retraining report  {paths['retrain_html']}  (+ {paths['retrain_json'].name})")
     cli = _tabloop_command()
     echo(
         f"Next: `cd {root} && {cli} models` lists the registered versions; "
-        f"`{cli} predict data/treatment_outcomes.csv -o scored.csv` scores a file."
+        f"`{cli} predict data/treatment_outcomes.csv -o scored.csv` scores a file; "
+        f"`{cli} serve` starts the A/B service again (dashboard at /dashboard)."
     )
     return paths

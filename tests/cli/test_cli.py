@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from sklearn.metrics import precision_score, roc_auc_score
 
 from tabloop.examples import treatment_outcomes
+from tabloop.store import Store
 
 TABLOOP = [sys.executable, "-m", "tabloop"]
 
@@ -205,6 +207,46 @@ def test_demo_runs_the_loop_and_says_where_to_look(tmp_path):
     }
     again = run("profile", cwd=tmp_path / "ws")
     assert again.returncode == 0, again.stderr
+
+    # the A/B step: 2,000 test rows served by two variants, every outcome uploaded in two
+    # batches; the report's numbers agree with sklearn on the log the service wrote
+    report = json.loads((reports / "ab_report.json").read_text())
+    by_name = {v["name"]: v for v in report["variants"]}
+    assert sum(v["predictions"] for v in by_name.values()) == 2000
+    assert all(v["labelled"] == v["predictions"] > 0 for v in by_name.values())
+    assert all(len(v["batches"]) == 2 for v in by_name.values())
+    store = Store(f"sqlite:///{tmp_path / 'ws' / '.tabloop' / 'log.db'}")
+    log = store.predictions()
+    store.close()
+    a = log[log["variant"] == "A"]
+    assert set(a["model_version"]) == {"1"}
+    assert by_name["A"]["metrics"]["roc_auc"]["value"] == pytest.approx(
+        roc_auc_score(a["outcome"].astype(int), a["score"])
+    )
+    assert "verdict:" in result.stdout and "ab_report.json" in result.stdout
+
+    # situation 3: the production stream was monitored, a challenger retrained and promoted
+    stops = tmp_path / "ws" / "stops"
+    monitor = json.loads((stops / "reports" / "monitor.json").read_text())
+    assert monitor["window"]["rows"] == 4000
+    store = Store(f"sqlite:///{stops / '.tabloop' / 'log.db'}")
+    log = store.predictions(period="all")
+    store.close()
+    assert len(log) == 4000 and monitor["window"]["labelled"] == log["outcome"].notna().sum()
+    labelled = log[log["outcome"].notna()]
+    precision = monitor["performance"]["metrics"]["precision"]["value"]
+    assert precision == pytest.approx(
+        precision_score(labelled["outcome"].astype(bool), labelled["prediction"].astype(bool))
+    )
+    assert "search_authorization" in monitor["drift"]["drifted_columns"]
+    assert monitor["fairness"]["human"] is not None
+    retrain = json.loads((stops / "reports" / "retrain.json").read_text())
+    assert retrain["data"]["holdout"] > 0 and retrain["data"]["production_train"] > 0
+    for name in ("monitor.html", "retrain.html", "monitoring report", "retraining report"):
+        assert name in result.stdout
+    # seeded data: the searched-stops challenger is proven better and served after a reload
+    assert retrain["decision"]["promoted"] is True
+    assert "now the champion" in result.stdout and "champion → version 2" in result.stdout
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from tabloop.examples._treatment import TREATMENT_MISSING, TREATMENT_TRUTH, trea
 
 
 def scenario_config(name: str) -> str:
-    """The ``tabloop.yaml`` text shipped for a scenario (``treatment``).
+    """The ``tabloop.yaml`` text shipped for a scenario (``treatment`` or ``stops``).
 
     Examples
     --------
@@ -20,7 +20,7 @@ def scenario_config(name: str) -> str:
 
     path = files("tabloop.examples") / "configs" / f"{name}.yaml"
     if not path.is_file():
-        raise ConfigNotFoundError(f"No shipped scenario config {name!r}; known: treatment.")
+        raise ConfigNotFoundError(f"No shipped scenario config {name!r}; known: treatment, stops.")
     return path.read_text(encoding="utf-8")
 
 
