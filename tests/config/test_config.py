@@ -109,6 +109,10 @@ def test_monitor_and_retrain_sections_name_the_bad_key_and_value():
         config_from_dict(
             {**MINIMAL, "task": "binary", "monitor": {"requirements": ["precison > 0.5"]}}
         )
+    with pytest.raises(ConfigError, match=r"retrain.filter: .*'searched ==== 1'.*syntax"):
+        config_from_dict({**MINIMAL, "retrain": {"filter": "searched ==== 1"}})
+    with pytest.raises(ConfigError, match=r"retrain.metric: unknown metric 'auc'"):
+        config_from_dict({**MINIMAL, "retrain": {"metric": "auc"}})
     with pytest.raises(ConfigError, match=r"retrain.holdout: .*less than 1"):
         config_from_dict({**MINIMAL, "retrain": {"holdout": 1.5}})
     ok = config_from_dict(

@@ -9,12 +9,33 @@ arrive with the stage that reads them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 Task = Literal["binary", "multiclass", "regression", "clustering"]
 SplitStrategy = Literal["stratified", "random", "group", "time"]
+
+
+def _parse_requirements(value: list[str]) -> list[str]:
+    """Each requirement parses (``ConfigError`` quotes one that does not)."""
+    from tabloop.evaluate._requirements import parse_requirement
+
+    for text in value:
+        parse_requirement(text)
+    return value
+
+
+#: ``'<metric> <op> <number>'`` texts, checked when the file loads.
+Requirements = Annotated[list[str], AfterValidator(_parse_requirements)]
 
 
 class _Section(BaseModel):
@@ -224,20 +245,11 @@ class EvaluateConfig(_Section):
 
     bootstrap: int = Field(1000, ge=0, description="bootstrap replicates for the CIs (0: none)")
     confidence: float = Field(0.95, gt=0.5, lt=1)
-    requirements: list[str] = Field(
+    requirements: Requirements = Field(
         default_factory=list, description="e.g. 'precision >= 0.5', 'fairness.max_gap <= 0.05'"
     )
     fairness: FairnessConfig | None = None
     importance: bool = Field(True, description="permutation importance (and SHAP for trees)")
-
-    @field_validator("requirements")
-    @classmethod
-    def _requirements_parse(cls, value: list[str]) -> list[str]:
-        from tabloop.evaluate._requirements import parse_requirement
-
-        for text in value:
-            parse_requirement(text)
-        return value
 
 
 class RegistryConfig(_Section):
@@ -377,7 +389,7 @@ class MonitorConfig(_Section):
     segment: str | None = Field(None, description="break production performance down by this")
     drift: DriftConfig = Field(default_factory=DriftConfig)
     fairness: MonitorFairnessConfig | None = Field(None, description="default: evaluate.fairness")
-    requirements: list[str] = Field(
+    requirements: Requirements = Field(
         default_factory=list,
         description="e.g. 'precision >= 0.5', 'fairness.max_gap <= 0.05', "
         "'drift.share_drifted_columns < 0.3'",
@@ -386,15 +398,6 @@ class MonitorConfig(_Section):
         None, pattern=r"^https?://", description="URL that receives a JSON alert on failure"
     )
     bootstrap: int = Field(1000, ge=0, description="bootstrap replicates for the CIs")
-
-    @field_validator("requirements")
-    @classmethod
-    def _requirements_parse(cls, value: list[str]) -> list[str]:
-        from tabloop.evaluate._requirements import parse_requirement
-
-        for text in value:
-            parse_requirement(text)
-        return value
 
 
 class RetrainConfig(_Section):
@@ -409,6 +412,24 @@ class RetrainConfig(_Section):
     )
     metric: str | None = Field(None, description="comparison metric; default: train's metric")
     margin: float = Field(0.0, ge=0, description="how much better the challenger must be")
+
+    @field_validator("filter")
+    @classmethod
+    def _filter_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            from tabloop.prepare import Formula
+
+            Formula(value)  # FormulaError quotes the formula and the offending piece
+        return value
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str | None) -> str | None:
+        from tabloop.evaluate._metrics import HIGHER_IS_BETTER
+
+        if value is not None and value not in HIGHER_IS_BETTER:
+            raise ValueError(f"unknown metric {value!r}; use one of {', '.join(HIGHER_IS_BETTER)}")
+        return value
 
 
 class ProjectConfig(_Section):

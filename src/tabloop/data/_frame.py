@@ -205,6 +205,22 @@ def python_value(value: Any) -> Any:
     return value
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` (nested dicts, lists, arrays, numpy scalars) as plain JSON data: keys as text,
+    numpy values as Python ones, NaN and infinities as None."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
 def row_label(index_value: Any) -> Any:
     """How a row is named in messages: its index label as a plain Python value."""
     return python_value(index_value)

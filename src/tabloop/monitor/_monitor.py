@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from tabloop.data._frame import python_value
+from tabloop.data._frame import json_safe
 from tabloop.exceptions import MonitorError
 from tabloop.monitor import _production as prod
 from tabloop.monitor._performance import SHORT_METRICS, by_segment, compare_with_test, realised
@@ -244,7 +244,7 @@ def _monitor_frame(
         from tabloop.monitor._alerts import alert_payload, send_alert
 
         report["alert"] = send_alert(settings.alert_webhook, alert_payload(report))
-    return _json_safe(report)
+    return json_safe(report)
 
 
 # -- parts --------------------------------------------------------------------------------
@@ -409,13 +409,3 @@ def _window_text(start: pd.Timestamp | None, end: pd.Timestamp | None) -> str:
     if start is None and end is None:
         return "all rows"
     return f"from {start or 'the start'} until {end or 'now'}"
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float | np.floating):
-        return None if not np.isfinite(value) else float(value)
-    return python_value(value) if isinstance(value, np.generic) else value

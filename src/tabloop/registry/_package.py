@@ -13,10 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tabloop.exceptions import RegistryError
-from tabloop.registry._predict import _concrete, _project_or_none
-from tabloop.registry._registry import resolve_model_uri
-from tabloop.registry._tracking import connect, quiet_mlflow, tracking_uri
+from tabloop.registry._predict import _project_or_none, load_pyfunc, resolve
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,28 +54,10 @@ class ModelPackage:
 def load_package(model: str | None = None, *, config: ProjectConfig | None = None) -> ModelPackage:
     """The package of ``model`` (``models:/NAME@alias``, ``models:/NAME/VERSION`` or a local
     MLflow model folder; default: the project's champion)."""
-    from mlflow.exceptions import MlflowException
-
-    config = config if config is not None else _project_or_none()
-    uri = resolve_model_uri(model, config)
-    if uri.startswith("models:/"):
-        connect(tracking_uri(config))
-        uri = _concrete(uri)
-    try:
-        with quiet_mlflow():
-            import mlflow.pyfunc
-
-            loaded = mlflow.pyfunc.load_model(uri)
-    except (MlflowException, OSError) as exc:
-        from tabloop.exceptions import ModelNotFoundError
-
-        raise ModelNotFoundError(f"Cannot load model {uri!r}: {exc}") from None
-    wrapped = loaded.unwrap_python_model()
-    fitted = getattr(wrapped, "model", None)
-    if fitted is None:
-        raise RegistryError(f"{uri!r} is an MLflow model but not a tabloop one.")
+    uri, registry = resolve(model, config if config is not None else _project_or_none())
+    wrapped = load_pyfunc(uri, registry)
     files = dict(getattr(wrapped, "files", {}))
     meta = getattr(wrapped, "meta", None)
     if meta is None and "meta" in files:
         meta = json.loads(files["meta"].read_text())
-    return ModelPackage(uri, fitted, dict(meta or {}), files)
+    return ModelPackage(uri, wrapped.model, dict(meta or {}), files)

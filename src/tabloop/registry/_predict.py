@@ -34,6 +34,13 @@ def load_model(
     ``model`` is ``models:/NAME@alias``, ``models:/NAME/VERSION`` or a local MLflow model
     folder; default: the project's champion.
     """
+    uri, registry = resolve(model, config)
+    return load_pyfunc(uri, registry).model, uri
+
+
+def resolve(model: str | None, config: ProjectConfig | None) -> tuple[str, str]:
+    """The concrete URI of ``model`` (aliases resolved) and the registry it lives in
+    (empty for a local folder)."""
     uri = resolve_model_uri(model, config if config is not None else _project_or_none())
     registry = ""
     if uri.startswith("models:/"):
@@ -41,13 +48,16 @@ def load_model(
         uri = _concrete(uri)
     elif not Path(uri).exists() and "://" not in uri:
         raise ModelNotFoundError(f"Model {uri!r} is neither a models:/ URI nor an existing folder.")
-    return _load(uri, registry), uri
+    return uri, registry
 
 
 @lru_cache(maxsize=8)
-def _load(uri: str, registry: str = "") -> TabloopModel:
-    """The model behind a concrete ``uri``; ``registry`` (the tracking URI it was resolved
-    in) is part of the cache key, since ``models:/NAME/1`` of two stores are two models."""
+def load_pyfunc(uri: str, registry: str = "") -> Any:
+    """The tabloop pyfunc behind a concrete ``uri`` (``.model``, ``.meta``, ``.files``).
+
+    ``registry`` (the tracking URI it was resolved in) is part of the cache key, since
+    ``models:/NAME/1`` of two stores are two models.
+    """
     from mlflow.exceptions import MlflowException
 
     try:
@@ -58,10 +68,9 @@ def _load(uri: str, registry: str = "") -> TabloopModel:
     except (MlflowException, OSError) as exc:
         raise ModelNotFoundError(f"Cannot load model {uri!r}: {exc}") from None
     wrapped = loaded.unwrap_python_model()
-    model = getattr(wrapped, "model", None)
-    if model is None:
+    if getattr(wrapped, "model", None) is None:
         raise RegistryError(f"{uri!r} is an MLflow model but not a tabloop one.")
-    return model
+    return wrapped
 
 
 def _concrete(uri: str) -> str:

@@ -37,6 +37,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from tabloop.data._frame import json_safe
 from tabloop.exceptions import TrainError
 
 #: Metrics a constraint may name.
@@ -159,7 +160,7 @@ class ThresholdChoice:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe data (undefined numbers become ``None``)."""
-        return _json_safe(asdict(self))
+        return json_safe(asdict(self))
 
 
 def choose_threshold(
@@ -416,15 +417,3 @@ def _constraint_message(
         f"{c.threshold:.4g}, has {evidence}, {-c.margin:.3f} short of {obj.target:g}. "  # type: ignore[operator]
         f"Add rows, relax the target, or lower the confidence (train.threshold_confidence)."
     )
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float | np.floating):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer | np.bool_):
-        return value.item()
-    return value
