@@ -172,3 +172,26 @@ def test_without_proof_the_challenger_stays_challenger(
     assert "not above margin 0.9" in result.data["decision"]["reason"]
     versions = {v["version"]: v["aliases"] for v in list_versions(config)}
     assert "champion" in versions[1] and "challenger" in versions[2]
+
+
+def test_a_failed_requirement_blocks_promotion_an_unknown_one_does_not():
+    from tabloop.retrain._retrain import _decide
+
+    better = {
+        "metric": "f1",
+        "rows": 300,
+        "difference": {
+            "higher_is_better": True,
+            "ci_low": 0.03,
+            "ci_high": 0.1,
+            "improvement": 0.06,
+        },
+    }
+    unknown = {"expression": "fairness.max_gap <= 0.05", "status": "unknown"}
+    violated = {"expression": "fairness.max_gap <= 0.05", "status": "fail"}
+    assert _decide({**better, "requirements": [unknown]}, 0.0)["requirements_met"] is True
+    decision = _decide({**better, "requirements": [violated]}, 0.0)
+    assert decision["better"] is True and decision["requirements_met"] is False
+    assert "requirements not met: fairness.max_gap <= 0.05" in decision["reason"]
+    worse = {**better, "difference": {**better["difference"], "ci_low": -0.01}}
+    assert _decide({**worse, "requirements": []}, 0.0)["better"] is False

@@ -91,13 +91,12 @@ def build_retrain_page(data: dict[str, Any]) -> Page:
     page.sections.append(s)
 
     s = Section("Requirements and fairness (challenger)")
+    tones = {"pass": "ok", "fail": "bad", "unknown": "warn"}
     for r in comp["requirements"]:
         value = "–" if r.get("value") is None else f"{r['value']:.4f}"
+        note = f" ({r['message']})" if r.get("message") else ""
         s.blocks.append(
-            Text(
-                f"{r['expression']}: {value} — {'passed' if r['passed'] else 'FAILED'}",
-                tone="ok" if r["passed"] else "bad",
-            )
+            Text(f"{r['expression']}: {value} — {r['status']}{note}", tone=tones[r["status"]])
         )
     fairness = comp.get("fairness")
     if fairness:

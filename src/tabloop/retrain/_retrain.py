@@ -9,7 +9,9 @@ move the ``champion`` alias. A running server follows the alias at its next relo
 
 The decision rule: promote when the lower end of the paired interval of the improvement
 is above ``retrain.margin`` (the challenger is better on these rows beyond sampling noise)
-and every requirement holds for the challenger; a fairness violation blocks promotion.
+and no requirement fails for the challenger on those rows. Requirements are checked as in
+production (pass / fail / unknown): a fairness violation blocks promotion, a gap the held-out
+rows are too few to judge does not, and the report says which.
 """
 
 from __future__ import annotations
@@ -150,7 +152,7 @@ def compare(
     fairness audit of each (when configured) and the requirements on the challenger."""
     from tabloop.evaluate import score_metrics
     from tabloop.evaluate._paired import paired_difference
-    from tabloop.evaluate._requirements import check_requirements
+    from tabloop.monitor._requirements import check_production
 
     target, task = config.data.target, challenger.task
     assert target is not None
@@ -171,8 +173,14 @@ def compare(
         *config.evaluate.requirements,
         *(r for r in config.monitor.requirements if not r.startswith(("drift.", "estimated."))),
     ]
-    checked = check_requirements(
-        requirements, metrics["challenger"], (fairness or {}).get("challenger")
+    checked = check_production(
+        requirements,
+        metrics=metrics["challenger"],
+        estimated=None,
+        drift={},
+        fairness=(fairness or {}).get("challenger"),
+        fairness_note="no fairness audit on the held-out rows (not configured, or its "
+        "columns are not in them)",
     )
     return {
         "rows": len(rows),
@@ -190,7 +198,7 @@ def _decide(comparison: dict[str, Any], margin: float) -> dict[str, Any]:
     low = diff["ci_low"] if sign > 0 else diff["ci_high"]
     bound = None if low is None else sign * low
     better = bound is not None and bound > margin
-    failed = [r["expression"] for r in comparison["requirements"] if not r["passed"]]
+    failed = [r["expression"] for r in comparison["requirements"] if r["status"] == "fail"]
     metric = comparison["metric"]
     if better:
         reason = (
