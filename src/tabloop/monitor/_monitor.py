@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from tabloop.config import ProjectConfig
     from tabloop.registry._package import ModelPackage
 
+#: What the progress bar counts.
+STEPS = ("drift", "multivariate drift", "performance", "fairness", "chunks")
 #: Bootstrap replicates per chunk and per segment (the whole window uses monitor.bootstrap).
 SMALL_BOOT = 200
 
@@ -115,9 +117,18 @@ def monitor(
             "widen --since/--until, or send predictions first."
         )
     frame = frame.reset_index(drop=True)
-    return MonitorReport(
-        _monitor_frame(frame, package, config, source, start, end, chunk or settings.chunk, seed)
-    )
+    from tabloop._progress import Bars
+
+    with Bars() as bars:
+        bar = bars.add("monitor", total=len(STEPS))
+
+        def step(name: str) -> None:
+            bars.update(bar, description=f"monitor: {name}")
+            bars.advance(bar)
+
+        chunk = chunk or settings.chunk
+        data = _monitor_frame(frame, package, config, source, start, end, chunk, seed, step)
+    return MonitorReport(data)
 
 
 def _monitor_frame(
@@ -129,9 +140,8 @@ def _monitor_frame(
     end: pd.Timestamp | None,
     chunk: str | None,
     seed: int,
+    step: Any,
 ) -> dict[str, Any]:
-    from tabloop._progress import track
-
     settings = config.monitor
     task, model = package.model.task, package.model
     classes = list(model.classes or [])
@@ -143,14 +153,12 @@ def _monitor_frame(
             "registered by an older tabloop. Retrain and register it again (`tabloop "
             "train`) to monitor drift against its training data."
         )
-    steps = iter(track(range(6), "monitor", total=6))
-    next(steps, None)
     columns = _drift_columns(config, package, profile, frame)
     drift = _drift(profile, frame, columns, settings)
     drift_dict = drift.to_dict()
-    next(steps, None)
+    step("drift")
     drift_dict["multivariate"] = _multivariate(package, frame, settings, notes, seed)
-    next(steps, None)
+    step("multivariate drift")
 
     labelled = int(frame[prod.OUTCOME].notna().sum())
     performance = realised(frame, task=task, classes=classes, n_boot=settings.bootstrap, seed=seed)
@@ -176,7 +184,7 @@ def _monitor_frame(
             )
     if labelled == 0:
         notes.append("no outcomes in this window yet: realised performance is not available")
-    next(steps, None)
+    step("performance")
 
     estimated = _estimated(frame, model, task)
     fairness_settings = settings.fairness or config.evaluate.fairness
@@ -189,7 +197,7 @@ def _monitor_frame(
         )
         if fairness_note:
             notes.append(fairness_note)
-    next(steps, None)
+    step("fairness")
 
     figures = {
         "share_drifted_columns": drift_dict.get("share_drifted"),
@@ -204,7 +212,7 @@ def _monitor_frame(
         fairness_note=fairness_note,
     )
     chunks = _chunks(frame, profile, columns, package, config, chunk, seed)
-    next(steps, None)
+    step("chunks")
     versions = sorted(str(v) for v in frame[prod.VERSION].dropna().unique() if str(v))
     times = frame[prod.TIME].dropna()
     report = {
