@@ -172,6 +172,9 @@ def run_demo(
     echo(
         f"Next: `cd {root} && {cli} models` lists the registered versions; "
         f"`{cli} predict data/treatment_outcomes.csv -o scored.csv` scores a file; "
-        f"`{cli} serve` starts the A/B service again (dashboard at /dashboard)."
+        f"`{cli} serve` starts the A/B service again (dashboard at /dashboard). "
+        f"In {stops_root}: `{cli} models` shows the promoted champion; "
+        f"`{cli} monitor --model models:/stops/1 --chunk 1000` monitors the first one's "
+        "production rows again (the new champion has served none yet)."
     )
     return paths

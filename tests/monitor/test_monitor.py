@@ -325,3 +325,12 @@ def test_a_webhook_that_does_not_answer_is_recorded_and_the_report_still_written
     assert "Population drift" in html and "NOT delivered" in html
     assert "<script src=" not in html  # self-contained
     assert not np.isnan(report.to_dict()["window"]["labelled_share"])
+
+
+def test_a_champion_without_rows_of_its_own_names_the_versions_that_have_them(
+    project, stops_model, production
+):
+    config = project()
+    fill_log(config.serve.store_url, stops_model["result"].model, production.head(30), version="7")
+    with pytest.raises(MonitorError, match=r"version 7: 30 rows.*--model models:/stops/7"):
+        monitor(config)

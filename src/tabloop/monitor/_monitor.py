@@ -279,6 +279,14 @@ def _production_rows(
         mine = (log["model_name"] == name).to_numpy() & (
             frame[prod.VERSION].astype(str) == package.version
         ).to_numpy()
+        if not mine.any() and len(frame):
+            others = frame[prod.VERSION].astype(str).value_counts()
+            listed = ", ".join(f"version {v}: {n:,} rows" for v, n in others.items())
+            raise MonitorError(
+                f"The log holds no predictions of {package.uri} ({listed}); a newly promoted "
+                f"champion has none yet. Monitor another with --model models:/{name}/"
+                f"{others.index[0]}."
+            )
         frame = frame[mine]
     where = f"the log at {store.url}" + (f", variant {variant!r}" if variant else "")
     return frame, f"{where}, model version {package.version}"
