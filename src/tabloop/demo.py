@@ -41,7 +41,7 @@ def run_demo(
     *,
     n: int = 10_000,
     stops_n: int = 20_000,
-    stops_production: int = 4_000,
+    stops_production: int = 6_000,
     echo: Callable[[str], Any] = print,
 ) -> dict[str, Path]:
     """Run the demo in ``directory`` and return the paths of what it wrote.

@@ -228,17 +228,20 @@ def test_demo_runs_the_loop_and_says_where_to_look(tmp_path):
     # situation 3: the production stream was monitored, a challenger retrained and promoted
     stops = tmp_path / "ws" / "stops"
     monitor = json.loads((stops / "reports" / "monitor.json").read_text())
-    assert monitor["window"]["rows"] == 4000
+    assert monitor["window"]["rows"] == 6000
     store = Store(f"sqlite:///{stops / '.tabloop' / 'log.db'}")
     log = store.predictions(period="all")
     store.close()
-    assert len(log) == 4000 and monitor["window"]["labelled"] == log["outcome"].notna().sum()
+    assert len(log) == 6000 and monitor["window"]["labelled"] == log["outcome"].notna().sum()
     labelled = log[log["outcome"].notna()]
     precision = monitor["performance"]["metrics"]["precision"]["value"]
     assert precision == pytest.approx(
         precision_score(labelled["outcome"].astype(bool), labelled["prediction"].astype(bool))
     )
-    assert "search_authorization" in monitor["drift"]["drifted_columns"]
+    # production reaches the suspicious stops: fewer unsearched ('N') ones than in training
+    shares = {r["value"]: r for r in monitor["drift"]["population"]["search_authorization"]}
+    assert shares["N"]["current_share"] < shares["N"]["reference_share"] - 0.05
+    assert "search_authorization (training → production): N" in result.stdout
     assert monitor["fairness"]["human"] is not None
     retrain = json.loads((stops / "reports" / "retrain.json").read_text())
     assert retrain["data"]["holdout"] > 0 and retrain["data"]["production_train"] > 0

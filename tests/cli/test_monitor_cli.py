@@ -37,7 +37,7 @@ def write_project(folder: Path, stops_model: dict[str, Any], **sections: Any) ->
 def production():
     from tabloop.examples import traffic_stops
 
-    return traffic_stops(4000, production=True)
+    return traffic_stops(6000, production=True)
 
 
 def test_monitor_exits_1_on_a_failed_requirement_after_writing_the_reports(
@@ -56,7 +56,7 @@ def test_monitor_exits_1_on_a_failed_requirement_after_writing_the_reports(
     assert failed.returncode == 1, failed.stderr
     assert "recall >= 0.99" in failed.stdout and "fail" in failed.stdout
     report = json.loads((folder / "reports" / "monitor.json").read_text())
-    assert report["passed"] is False and len(report["chunks"]) == 4
+    assert report["passed"] is False and len(report["chunks"]) == 6
     assert (folder / "reports" / "monitor.html").stat().st_size > 0
 
     passed = run("monitor", "--out", "other", "--since", "2025-01-01", cwd=folder)

@@ -21,7 +21,7 @@ from tests.stops import fill_log, stops_config
 def production() -> pd.DataFrame:
     from tabloop.examples import traffic_stops
 
-    return traffic_stops(4000, production=True)
+    return traffic_stops(6000, production=True)
 
 
 @pytest.fixture

@@ -72,7 +72,9 @@ def traffic_stops(n: int = 20_000, *, seed: int = 0, production: bool = False) -
     hidden = rng.normal(0, 0.8, pool)
     suspicion = observed + hidden
     if production:
-        keep = rng.choice(pool, size=n, replace=False, p=_weights(suspicion))
+        # sorted: weighted sampling picks the likeliest first, which would make suspicion
+        # fall with the date instead of being shifted evenly over the whole period
+        keep = np.sort(rng.choice(pool, size=n, replace=False, p=_weights(suspicion)))
         reason, hour, priors = reason[keep], hour[keep], priors[keep]
         observed, hidden, suspicion = observed[keep], hidden[keep], suspicion[keep]
 

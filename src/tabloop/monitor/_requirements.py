@@ -47,7 +47,7 @@ def check_production(
             continue
         if req.metric in DRIFT_NAMES:
             value = drift.get(req.metric.split(".", 1)[1])
-            low = high = value
+            low = high = None  # a share of columns or a cross-validated AUC: no interval
             source = "drift"
         elif req.metric.startswith("estimated."):
             found = (estimated or {}).get(req.metric.split(".", 1)[1]) or {}
@@ -64,7 +64,9 @@ def check_production(
             passed = req.holds(value)
             bound = low if req.op in (">=", ">") else high
             entry["status"] = "pass" if passed else "fail"
-            entry["certain"] = bool(passed and bound is not None and req.holds(bound))
+            entry["certain"] = bool(
+                passed and (source == "drift" or (bound is not None and req.holds(bound)))
+            )
         out.append(entry)
     return out
 
