@@ -334,3 +334,28 @@ def test_a_champion_without_rows_of_its_own_names_the_versions_that_have_them(
     fill_log(config.serve.store_url, stops_model["result"].model, production.head(30), version="7")
     with pytest.raises(MonitorError, match=r"version 7: 30 rows.*--model models:/stops/7"):
         monitor(config)
+
+
+def test_a_lasting_failure_is_alerted_once_and_a_new_one_again(project, stops_model, production):
+    server = HTTPServer(("127.0.0.1", 0), _Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _Hook.received.clear()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        config = project(requirements=["recall >= 0.99", "f1 >= 0.99"], alert_webhook=url)
+        fill_log(
+            config.serve.store_url,
+            stops_model["result"].model,
+            production,
+            labels=production["contraband"],
+        )
+        first = monitor(config).to_dict()
+        again = monitor(config, already_alerted={"recall >= 0.99", "f1 >= 0.99"}).to_dict()
+        new = monitor(config, already_alerted={"recall >= 0.99"}).to_dict()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert first["alert"]["sent"] and new["alert"]["sent"]
+    assert again["alert"]["sent"] is False and "already alerted" in again["alert"]["skipped"]
+    assert len(_Hook.received) == 2

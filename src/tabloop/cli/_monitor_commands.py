@@ -54,6 +54,7 @@ def monitor(
 
     project = load_config(config)
     interval = _parse_every(every) if every else None
+    alerted: set[str] = set()
     while True:
         report = run_monitor(
             project,
@@ -63,7 +64,10 @@ def monitor(
             until=until,
             chunk=chunk,
             variant=variant,
+            already_alerted=alerted,
         )
+        # a lasting failure is alerted once; one that clears and comes back is alerted again
+        alerted = {r["expression"] for r in report.requirements if r["status"] == "fail"}
         paths = report.save(out or project.resolve("reports"))
         _print_monitor(report)
         console.print(f"Report: [bold]{paths['html']}[/]\nJSON:   [bold]{paths['json']}[/]")
@@ -140,7 +144,8 @@ def _print_monitor(report: MonitorReport) -> None:
         console.print(f"note: {note}", markup=False)
     alert = data.get("alert")
     if alert:
-        state = "sent" if alert["sent"] else f"not delivered: {alert['error']}"
+        state = alert.get("skipped") or f"not delivered: {alert['error']}"
+        state = "sent" if alert["sent"] else state
         console.print(f"Alert to {alert['url']}: {state}", markup=False)
     console.print("PASSED" if report.passed else "FAILED: a requirement does not hold")
 

@@ -14,6 +14,7 @@ Chunks below ``min_chunk_rows`` are drawn but not judged.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,6 +82,7 @@ def monitor(
     until: str | datetime | None = None,
     chunk: str | None = None,
     variant: str | None = None,
+    already_alerted: Collection[str] = (),
     seed: int = 0,
 ) -> MonitorReport:
     """Monitor the project's champion (or ``model``) on production rows.
@@ -96,6 +98,9 @@ def monitor(
     since, until : the window (``since`` inclusive, ``until`` exclusive; ISO text or datetime).
     chunk : ``'1d'``, ``'1w'``, ``'12h'`` or a row count; default ``monitor.chunk``.
     variant : only rows served by this A/B variant (log only).
+    already_alerted : requirements whose failure was alerted before (a scheduled run passes
+        the previous run's failures): the webhook is called only when a requirement fails
+        that is not among them, so a lasting failure is one alert, not one per run.
 
     Examples
     --------
@@ -128,6 +133,7 @@ def monitor(
 
         chunk = chunk or settings.chunk
         data = _monitor_frame(frame, package, config, source, start, end, chunk, seed, step)
+    _alert(data, config.monitor.alert_webhook, set(already_alerted))
     return MonitorReport(data)
 
 
@@ -248,14 +254,29 @@ def _monitor_frame(
     }
     report["passed"] = not failed(requirements)
     report["alert"] = None
-    if not report["passed"] and settings.alert_webhook:
-        from tabloop.monitor._alerts import alert_payload, send_alert
-
-        report["alert"] = send_alert(settings.alert_webhook, alert_payload(report))
     return json_safe(report)
 
 
 # -- parts --------------------------------------------------------------------------------
+def _alert(report: dict[str, Any], webhook: str | None, already: set[str]) -> None:
+    """POST the alert for failures not alerted before (recorded in ``report["alert"]``)."""
+    failing = {r["expression"] for r in failed(report["requirements"])}
+    if not failing or not webhook:
+        return
+    from tabloop.monitor._alerts import alert_payload, send_alert
+
+    if failing <= already:
+        report["alert"] = {
+            "url": webhook,
+            "sent": False,
+            "status": None,
+            "error": None,
+            "skipped": f"already alerted: {', '.join(sorted(failing))}",
+        }
+        return
+    report["alert"] = send_alert(webhook, alert_payload(report))
+
+
 def _production_rows(
     config: ProjectConfig, package: ModelPackage, data: Any, variant: str | None
 ) -> tuple[pd.DataFrame, str]:

@@ -86,8 +86,14 @@ def _summary(data: dict[str, Any]) -> Section:
         )
     alert = data.get("alert")
     if alert:
-        tone = "ok" if alert.get("sent") else "warn"
-        text = "sent" if alert.get("sent") else f"NOT delivered ({alert.get('error')})"
+        tone = "ok" if alert.get("sent") or alert.get("skipped") else "warn"
+        text = (
+            "sent"
+            if alert.get("sent")
+            else f"not sent again ({alert['skipped']})"
+            if alert.get("skipped")
+            else f"NOT delivered ({alert.get('error')})"
+        )
         s.blocks.append(Text(f"Alert to {alert['url']}: {text}.", tone=tone))
     for note in data.get("notes", []):
         s.blocks.append(Text(note, tone="warn"))
