@@ -304,14 +304,15 @@ def test_columns_must_be_in_the_reference() -> None:
     assert [c.column for c in report.columns] == ["plan"]
 
 
-def test_a_window_without_values_gives_nan_statistics_not_a_verdict() -> None:
+def test_a_window_without_values_has_nan_statistics_and_drifts_on_its_missing_share() -> None:
     profile = ReferenceProfile.from_frame(_frame(500, 0), kinds=KINDS)
     cur = _frame(200, 1).assign(x=np.nan, plan=None)
     report = drift_report(profile, cur)
     for name in ("x", "plan"):
         found = report.column(name)
-        assert np.isnan(found.p_value) and not found.drifted
+        assert np.isnan(found.p_value) and np.isnan(found.effect)
         assert found.missing_current == 1.0 and found.missing_p_value < 1e-10
+        assert found.missing_drifted and found.drifted
 
 
 # -- plain data ---------------------------------------------------------------------------------

@@ -76,7 +76,8 @@ def _log(store_url: str, model: Any, rows: Any) -> Any:
     try:
         store.open()
         store.insert_predictions(records)
-        store.record_outcomes([(r.prediction_id, t) for r, t in zip(records, rows["status"])])
+        truth = zip(records, rows["status"], strict=True)
+        store.record_outcomes([(r.prediction_id, t) for r, t in truth])
     finally:
         store.close()
     return labels

@@ -372,6 +372,9 @@ class DriftConfig(_Section):
     categorical_threshold: float = Field(
         0.1, gt=0, le=1, description="Jensen-Shannon distance at which a column drifts"
     )
+    missing_threshold: float = Field(
+        0.1, gt=0, le=1, description="change in a column's share of missing values that drifts"
+    )
     alpha: float = Field(0.05, gt=0, lt=1, description="after Benjamini-Hochberg across columns")
     multivariate: bool = Field(True, description="a classifier telling reference from current")
 

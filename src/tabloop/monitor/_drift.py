@@ -3,11 +3,14 @@
 Maintainer note
 ---------------
 *Verdict.* A column has ``drifted`` when the change is both material and detectable:
-``effect >= threshold`` and ``p_adjusted < alpha``. The effect is Wasserstein-1 divided by
-the reference standard deviation for numeric columns and the Jensen-Shannon distance
-(base 2, in [0, 1]) for categorical ones. p-values (KS, two-sample chi-squared) are
-adjusted with Benjamini-Hochberg across the report's columns. They are evidence, never the
-verdict on their own: at a million rows a 0.03-sd shift has a KS p-value of about 0.
+``effect >= threshold`` and ``p_adjusted < alpha``, or when its share of missing values
+moved by at least ``threshold_missing`` with a BH-adjusted p-value below ``alpha`` (a feed
+that breaks and sends nothing is drift, though the values left are unchanged). The effect
+is Wasserstein-1 divided by the reference standard deviation for numeric columns and the
+Jensen-Shannon distance (base 2, in [0, 1]) for categorical ones. p-values (KS, two-sample
+chi-squared) are adjusted with Benjamini-Hochberg across the report's columns. They are
+evidence, never the verdict on their own: at a million rows a 0.03-sd shift has a KS
+p-value of about 0.
 
 *Two-sample chi-squared, not goodness of fit.* Reference counts are a sample too. Testing
 current counts against reference shares taken as exact (``scipy.stats.chisquare`` with
@@ -43,7 +46,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from tabloop.data._frame import column_not_found, python_value
+from tabloop.data._frame import column_not_found, json_safe, python_value
 from tabloop.exceptions import MonitorError
 from tabloop.monitor._reference import (
     CategoricalSummary,
@@ -81,8 +84,8 @@ class ColumnDrift:
     p_adjusted : p-value after Benjamini-Hochberg across the report's columns.
     effect_name, effect : ``"wasserstein_std"`` (W1 / reference std) or
         ``"jensen_shannon"`` (distance, base 2), and its value.
-    threshold, drifted : the effect threshold and the verdict
-        ``effect >= threshold and p_adjusted < alpha``.
+    threshold, drifted : the effect threshold and the verdict (see the module note).
+    missing_drifted : the share of missing values moved materially and detectably.
     psi : population stability index (see the module note for bins and epsilon).
     n_reference, n_current : rows, missing ones included.
     missing_reference, missing_current, missing_p_value : missing-value rates and the
@@ -114,6 +117,7 @@ class ColumnDrift:
     missing_current: float
     missing_p_value: float
     p_adjusted: float = math.nan
+    missing_drifted: bool = False
     drifted: bool = False
     new_categories: dict[str, int] = field(default_factory=dict)
     n_new_categories: int = 0
@@ -122,7 +126,7 @@ class ColumnDrift:
     population: list[dict[str, Any]] | None = None
 
     def to_dict(self, *, population: bool = True) -> dict[str, Any]:
-        data = _plain(asdict(self))
+        data = json_safe(asdict(self))
         if not population:
             del data["population"]
         return data
@@ -195,7 +199,7 @@ class DriftReport:
             "absent": list(self.absent),
             "columns": [c.to_dict(population=False) for c in self.columns],
             "population": {
-                c.column: _plain(c.population) for c in self.columns if c.population is not None
+                c.column: json_safe(c.population) for c in self.columns if c.population is not None
             },
         }
 
@@ -207,6 +211,7 @@ def drift_report(
     columns: Iterable[str] | None = None,
     threshold_numeric: float = 0.1,
     threshold_categorical: float = 0.1,
+    threshold_missing: float = 0.1,
     alpha: float = 0.05,
     missing: Literal["error", "report"] = "error",
 ) -> DriftReport:
@@ -223,6 +228,8 @@ def drift_report(
     threshold_numeric, threshold_categorical : float, default 0.1
         Material change: W1 / reference std for numeric columns, Jensen-Shannon distance
         for categorical and boolean ones.
+    threshold_missing : float, default 0.1
+        Material change of a column's share of missing values (absolute, e.g. 2% → 12%).
     alpha : float, default 0.05
         Detectable change: Benjamini-Hochberg-adjusted p-value below ``alpha``.
     missing : {"error", "report"}, default "error"
@@ -244,7 +251,11 @@ def drift_report(
     ['x']
     """
     names = _check_call(reference, current, columns, missing, alpha)
-    thresholds = {"numeric": threshold_numeric, "categorical": threshold_categorical}
+    thresholds = {
+        "numeric": threshold_numeric,
+        "categorical": threshold_categorical,
+        "missing": threshold_missing,
+    }
     for label, value in thresholds.items():
         if not (isinstance(value, int | float) and value >= 0):
             raise MonitorError(f"threshold_{label} must be a number >= 0; got {value!r}.")
@@ -261,7 +272,7 @@ def drift_report(
         else:
             found.append(_categorical_drift(name, summary, current[name], threshold_categorical))
     return DriftReport(
-        columns=_adjust(found, alpha),
+        columns=_adjust(found, alpha, threshold_missing),
         n_reference=reference.n_rows,
         n_current=len(current),
         alpha=alpha,
@@ -516,33 +527,35 @@ def _jensen_shannon(p: np.ndarray, q: np.ndarray) -> float:
     return float(math.sqrt(max((kl_p + kl_q) / 2, 0.0) / math.log(2)))
 
 
-def _adjust(found: list[ColumnDrift], alpha: float) -> list[ColumnDrift]:
-    """Benjamini-Hochberg over the columns' p-values, then the verdicts."""
+def _adjust(found: list[ColumnDrift], alpha: float, threshold_missing: float) -> list[ColumnDrift]:
+    """Benjamini-Hochberg over the columns' p-values (values and missing shares), then the
+    verdicts."""
     from dataclasses import replace
 
-    p_values = np.array([c.p_value for c in found], dtype="float64")
-    adjusted = np.full(len(found), np.nan)
-    valid = ~np.isnan(p_values)
+    adjusted = _bh([c.p_value for c in found])
+    missing = _bh([c.missing_p_value for c in found])
+    out = []
+    for c, a, m in zip(found, adjusted, missing, strict=True):
+        moved = abs(c.missing_current - c.missing_reference)
+        missing_drifted = bool(moved >= threshold_missing and m < alpha)  # False on NaN
+        values_drifted = bool(c.effect >= c.threshold and a < alpha)  # False when either is NaN
+        out.append(
+            replace(
+                c,
+                p_adjusted=float(a),
+                missing_drifted=missing_drifted,
+                drifted=values_drifted or missing_drifted,
+            )
+        )
+    return out
+
+
+def _bh(p: list[float]) -> np.ndarray:
+    values = np.array(p, dtype="float64")
+    adjusted = np.full(len(values), np.nan)
+    valid = ~np.isnan(values)
     if valid.any():
         from scipy.stats import false_discovery_control
 
-        adjusted[valid] = false_discovery_control(p_values[valid], method="bh")
-    return [
-        replace(
-            c,
-            p_adjusted=float(a),
-            drifted=bool(c.effect >= c.threshold and a < alpha),  # False when either is NaN
-        )
-        for c, a in zip(found, adjusted, strict=True)
-    ]
-
-
-def _plain(value: Any) -> Any:
-    """Lists, dicts and Python scalars, NaN as None: what ``json.dumps`` accepts as is."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
-        return [_plain(v) for v in value]
-    if isinstance(value, float | np.floating) and not math.isfinite(value):
-        return None
-    return python_value(value)
+        adjusted[valid] = false_discovery_control(values[valid], method="bh")
+    return adjusted

@@ -343,6 +343,7 @@ def _drift(profile: Any, frame: pd.DataFrame, columns: list[str], settings: Any)
         columns=columns,
         threshold_numeric=settings.drift.numeric_threshold,
         threshold_categorical=settings.drift.categorical_threshold,
+        threshold_missing=settings.drift.missing_threshold,
         alpha=settings.drift.alpha,
         missing="report",
     )

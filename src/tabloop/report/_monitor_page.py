@@ -259,7 +259,7 @@ def _drift(drift: dict[str, Any]) -> Section:
             _fmt(c["psi"], 3),
             f"{_pct(c['missing_reference'])} → {_pct(c['missing_current'])}",
             c.get("n_new_categories") or "",
-            "DRIFT" if c["drifted"] else "",
+            ("DRIFT (missing)" if c.get("missing_drifted") else "DRIFT") if c["drifted"] else "",
         ]
         for c in sorted(cols, key=lambda c: (not c["drifted"], -(c["effect"] or 0)))
     ]
