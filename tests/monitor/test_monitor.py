@@ -323,6 +323,8 @@ def test_a_webhook_that_does_not_answer_is_recorded_and_the_report_still_written
     assert json.loads(paths["json"].read_text())["passed"] is False
     html = paths["html"].read_text()
     assert "Population drift" in html and "NOT delivered" in html
+    for column in report.to_dict()["drift"]["population"]:  # every categorical column
+        assert f"Population of {column}: test vs production" in html
     assert "<script src=" not in html  # self-contained
     assert not np.isnan(report.to_dict()["window"]["labelled_share"])
 

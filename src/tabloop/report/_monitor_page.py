@@ -311,23 +311,26 @@ def _drift(drift: dict[str, Any]) -> Section:
             s.blocks.append(
                 Chart(_shares_chart(h["edges"], h["reference"], h["current"], c["column"]))
             )
-    for name, table in drift.get("population", {}).items():
-        if name not in [c["column"] for c in shown[:MAX_DISTRIBUTIONS]]:
-            continue
+    charted = {c["column"] for c in shown[:MAX_DISTRIBUTIONS]}
+    order = {c["column"]: i for i, c in enumerate(shown)}
+    population = sorted(drift.get("population", {}).items(), key=lambda kv: order.get(kv[0], 0))
+    # every categorical column gets its "test vs production" table; the first ones a chart
+    for name, table in population:
         values = [str(r["value"]) for r in table]
-        s.blocks.append(
-            Chart(
-                charts.grouped_bar(
-                    values,
-                    {
-                        "reference": [r.get("reference_share") for r in table],
-                        "production": [r.get("current_share") for r in table],
-                    },
-                    title=f"{name}: share of rows, reference vs production",
-                    y_title="share",
+        if name in charted:
+            s.blocks.append(
+                Chart(
+                    charts.grouped_bar(
+                        values,
+                        {
+                            "reference": [r.get("reference_share") for r in table],
+                            "production": [r.get("current_share") for r in table],
+                        },
+                        title=f"{name}: share of rows, reference vs production",
+                        y_title="share",
+                    )
                 )
             )
-        )
         s.blocks.append(
             Table(
                 ["value", "reference", "production", "new"],
