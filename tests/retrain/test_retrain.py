@@ -156,6 +156,15 @@ def test_retrain_promotes_a_proven_better_challenger_and_says_why(
     assert "champion" in versions[2] and "champion" not in versions[1]
     assert (tmp_path / "reports" / "retrain.html").exists()
     assert "version 2 is now the champion" in data["decision"]["reason"]
+    # the comparison travels with the registered challenger
+    import mlflow
+
+    client = mlflow.MlflowClient(own_registry)
+    run_id = client.get_model_version("stops", "2").run_id
+    attached = {a.path for a in client.list_artifacts(run_id, "reports")}
+    assert {"reports/retrain.json", "reports/retrain.html"} <= attached
+    logged = mlflow.artifacts.load_dict(f"runs:/{run_id}/reports/retrain.json")
+    assert logged["challenger"] == "models:/stops/2" and logged["decision"]["promoted"]
 
 
 @pytest.mark.slow

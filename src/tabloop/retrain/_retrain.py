@@ -135,8 +135,20 @@ def retrain(
         decision["reason"] += f"; version {version.version} is now the champion"
     elif promote_if_better:
         decision["reason"] += f"; version {version.version} stays challenger"
-    result.save(out)
+    _attach(version.run_id, result.save(out))
     return result
+
+
+def _attach(run_id: str, paths: dict[str, Path]) -> None:
+    """Replace the run's retrain report with the final one (version and decision filled in)."""
+    import mlflow
+
+    from tabloop.registry._tracking import quiet_mlflow
+
+    with quiet_mlflow():
+        client = mlflow.MlflowClient()
+        for path in paths.values():
+            client.log_artifact(run_id, str(path), artifact_path="reports")
 
 
 def compare(
