@@ -45,10 +45,15 @@ def project(stops_model: dict[str, Any], tmp_path: Path):
     return make
 
 
+def log_labelled(config: Any, stops_model: dict[str, Any], rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` logged by the session's model, with outcomes for the searched ones."""
+    model = stops_model["result"].model
+    return fill_log(config.serve.store_url, model, rows, labels=rows["contraband"])
+
+
 def test_production_metrics_equal_sklearn_on_the_labelled_rows(project, stops_model, production):
     config = project()
-    model = stops_model["result"].model
-    logged = fill_log(config.serve.store_url, model, production, labels=production["contraband"])
+    logged = log_labelled(config, stops_model, production)
     report = monitor(config).to_dict()
 
     labelled = logged[production["contraband"].notna().to_numpy()]
@@ -95,12 +100,7 @@ def test_requirements_have_a_three_way_status_and_the_report_says_why(
         requirements=REQUIREMENTS,
         fairness={"protected": ["race"], "segment": "department", "min_group_size": 5000},
     )
-    fill_log(
-        config.serve.store_url,
-        stops_model["result"].model,
-        production,
-        labels=production["contraband"],
-    )
+    log_labelled(config, stops_model, production)
     report = monitor(config)
     status = {r["expression"]: r for r in report.requirements}
     assert status["recall >= 0.99"]["status"] == "fail"
@@ -161,12 +161,7 @@ def test_window_and_chunks_select_by_prediction_time(project, stops_model, produ
 
 def test_segment_breakdown_counts_rows_and_labels(project, stops_model, production):
     config = project(segment="search_authorization")
-    fill_log(
-        config.serve.store_url,
-        stops_model["result"].model,
-        production,
-        labels=production["contraband"],
-    )
+    log_labelled(config, stops_model, production)
     segments = monitor(config).to_dict()["performance"]["segments"]
     assert segments["column"] == "search_authorization"
     by = {r["segment"]: r for r in segments["rows"]}
@@ -191,12 +186,7 @@ def test_fairness_in_production_uses_labelled_rows_and_the_human_baseline(
             "human_decision": "searched",
         }
     )
-    logged = fill_log(
-        config.serve.store_url,
-        stops_model["result"].model,
-        production,
-        labels=production["contraband"],
-    )
+    logged = log_labelled(config, stops_model, production)
     fairness = monitor(config).to_dict()["fairness"]
     labelled = production["contraband"].notna().to_numpy()
     frame = MetricFrame(
@@ -275,26 +265,26 @@ class _Hook(BaseHTTPRequestHandler):
         pass
 
 
-def test_failed_requirement_posts_an_alert_to_the_webhook(project, stops_model, production):
+@pytest.fixture
+def webhook():
+    """A real HTTP receiver on 127.0.0.1: its URL and the payloads it got."""
     server = HTTPServer(("127.0.0.1", 0), _Hook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     _Hook.received.clear()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-        config = project(requirements=["recall >= 0.99"], alert_webhook=url)
-        fill_log(
-            config.serve.store_url,
-            stops_model["result"].model,
-            production,
-            labels=production["contraband"],
-        )
-        data = monitor(config).to_dict()
-    finally:
-        server.shutdown()
-        server.server_close()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", _Hook.received
+    server.shutdown()
+    server.server_close()
+
+
+def test_failed_requirement_posts_an_alert_to_the_webhook(
+    project, stops_model, production, webhook
+):
+    url, received = webhook
+    config = project(requirements=["recall >= 0.99"], alert_webhook=url)
+    log_labelled(config, stops_model, production)
+    data = monitor(config).to_dict()
     assert data["alert"] == {"url": url, "sent": True, "status": 204, "error": None}
-    (payload,) = _Hook.received
+    (payload,) = received
     assert payload["failed"][0]["expression"] == "recall >= 0.99"
     assert payload["failed"][0]["value"] == pytest.approx(
         data["performance"]["metrics"]["recall"]["value"]
@@ -310,12 +300,7 @@ def test_a_webhook_that_does_not_answer_is_recorded_and_the_report_still_written
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed once the block ends: nothing listens there
     config = project(requirements=["recall >= 0.99"], alert_webhook=f"http://127.0.0.1:{port}/")
-    fill_log(
-        config.serve.store_url,
-        stops_model["result"].model,
-        production,
-        labels=production["contraband"],
-    )
+    log_labelled(config, stops_model, production)
     report = monitor(config)
     assert report.to_dict()["alert"]["sent"] is False
     assert "did not answer" in report.to_dict()["alert"]["error"]
@@ -338,26 +323,15 @@ def test_a_champion_without_rows_of_its_own_names_the_versions_that_have_them(
         monitor(config)
 
 
-def test_a_lasting_failure_is_alerted_once_and_a_new_one_again(project, stops_model, production):
-    server = HTTPServer(("127.0.0.1", 0), _Hook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    _Hook.received.clear()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-        config = project(requirements=["recall >= 0.99", "f1 >= 0.99"], alert_webhook=url)
-        fill_log(
-            config.serve.store_url,
-            stops_model["result"].model,
-            production,
-            labels=production["contraband"],
-        )
-        first = monitor(config).to_dict()
-        again = monitor(config, already_alerted={"recall >= 0.99", "f1 >= 0.99"}).to_dict()
-        new = monitor(config, already_alerted={"recall >= 0.99"}).to_dict()
-    finally:
-        server.shutdown()
-        server.server_close()
+def test_a_lasting_failure_is_alerted_once_and_a_new_one_again(
+    project, stops_model, production, webhook
+):
+    url, received = webhook
+    config = project(requirements=["recall >= 0.99", "f1 >= 0.99"], alert_webhook=url)
+    log_labelled(config, stops_model, production)
+    first = monitor(config).to_dict()
+    again = monitor(config, already_alerted={"recall >= 0.99", "f1 >= 0.99"}).to_dict()
+    new = monitor(config, already_alerted={"recall >= 0.99"}).to_dict()
     assert first["alert"]["sent"] and new["alert"]["sent"]
     assert again["alert"]["sent"] is False and "already alerted" in again["alert"]["skipped"]
-    assert len(_Hook.received) == 2
+    assert len(received) == 2

@@ -16,7 +16,7 @@ import pandas as pd
 
 from tabloop.data._frame import category_keys
 from tabloop.evaluate._fairness import fairness_audit
-from tabloop.monitor._performance import encode_labels
+from tabloop.monitor._performance import encode_labels, outcome_codes
 from tabloop.monitor._production import OUTCOME, PREDICTION
 
 _TRUE = {"true", "1", "yes", "y"}
@@ -40,8 +40,7 @@ def production_fairness(
             f"fairness: column {absent[0]!r} is not in the production rows; log it with "
             "serve.context (or include it in the --data file)"
         )
-    y = encode_labels(frame[OUTCOME], classes).astype(float)
-    y[y < 0] = np.nan
+    y = outcome_codes(frame[OUTCOME], classes)
     pred_all = encode_labels(frame[PREDICTION], classes)
     labelled = np.isfinite(y) & (pred_all >= 0)
     if not labelled.any():

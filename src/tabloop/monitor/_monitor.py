@@ -286,14 +286,7 @@ def _production_rows(
         frame = prod.from_file(data, outcome=config.data.target, time=config.data.time)
         name = "a DataFrame" if isinstance(data, pd.DataFrame) else f"file {data}"
         return frame.sort_values(prod.TIME, kind="stable"), name
-    from tabloop.store import Store
-
-    store = Store(Store.project_url(config))
-    try:
-        store.open()
-        log = store.predictions(period="all", variant=variant)
-    finally:
-        store.close()
+    log, url = prod.read_log(config, variant=variant)
     frame = prod.from_log(log)
     if package.uri.startswith("models:/"):
         name = package.uri.split("/")[1]
@@ -309,7 +302,7 @@ def _production_rows(
                 f"{others.index[0]}."
             )
         frame = frame[mine]
-    where = f"the log at {store.url}" + (f", variant {variant!r}" if variant else "")
+    where = f"the log at {url}" + (f", variant {variant!r}" if variant else "")
     return frame, f"{where}, model version {package.version}"
 
 
@@ -382,10 +375,9 @@ def _estimated(frame: pd.DataFrame, model: Any, task: str) -> dict[str, Any] | N
     if not ok.any():
         return None
     from tabloop.monitor._estimated import estimated_performance
-    from tabloop.monitor._performance import encode_labels
+    from tabloop.monitor._performance import outcome_codes
 
-    y = encode_labels(frame[prod.OUTCOME], list(model.classes)).astype(float)
-    y[y < 0] = np.nan
+    y = outcome_codes(frame[prod.OUTCOME], list(model.classes))
     threshold = 0.5 if model.threshold is None else float(model.threshold)
     return estimated_performance(score[ok], threshold=threshold, y_true=y[ok])
 

@@ -34,6 +34,13 @@ def encode_labels(values: pd.Series, classes: list[Any]) -> np.ndarray:
     return keys.map(lookup).fillna(-1).to_numpy(dtype=int)
 
 
+def outcome_codes(values: pd.Series, classes: list[Any]) -> np.ndarray:
+    """Class codes of outcomes as floats, NaN where not labelled (or not a class)."""
+    codes = encode_labels(values, classes).astype(float)
+    codes[codes < 0] = np.nan
+    return codes
+
+
 def labelled_arrays(frame: pd.DataFrame, *, task: str, classes: list[Any]) -> dict[str, Any]:
     """``y``, ``pred`` (codes or values), ``proba`` and the row mask they come from.
 

@@ -21,6 +21,18 @@ VARIANT, VERSION, PREDICTION_ID = "variant", "model_version", "prediction_id"
 RESERVED = (TIME, PREDICTION, SCORE, OUTCOME, VARIANT, VERSION, PREDICTION_ID)
 
 
+def read_log(config: Any, *, variant: str | None = None) -> tuple[pd.DataFrame, str]:
+    """Every logged prediction of the project (all periods), and the log's URL for messages."""
+    from tabloop.store import Store
+
+    store = Store(Store.project_url(config))
+    try:
+        store.open()
+        return store.predictions(period="all", variant=variant), store.url
+    finally:
+        store.close()
+
+
 def from_log(log: pd.DataFrame) -> pd.DataFrame:
     """The frame of :meth:`Store.predictions` with ``inputs`` and ``context`` spread out.
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from tabloop.report import _charts as charts
 from tabloop.report._page import Chart, Page, Section, Table, Text, render_page
+from tabloop.report._page import fmt as _fmt
 
 _TONES = {"bad": "bad", "warn": "warn", "info": "info", "ok": "ok"}
 
@@ -39,10 +40,6 @@ def build_evaluation_page(data: dict[str, Any]) -> Page:
     if data["fairness"]:
         page.sections.append(_fairness(data["fairness"]))
     return page
-
-
-def _fmt(value: Any) -> str:
-    return "–" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
 def _summary(data: dict[str, Any]) -> Section:

@@ -7,6 +7,7 @@ from typing import Any
 from tabloop.report import _charts as charts
 from tabloop.report._evaluation_page import _fairness as fairness_section
 from tabloop.report._page import Chart, Page, Section, Table, Text, render_page
+from tabloop.report._page import fmt as _fmt
 
 #: Distributions drawn at most (drifted columns first).
 MAX_DISTRIBUTIONS = 8
@@ -39,12 +40,6 @@ def build_monitor_page(data: dict[str, Any]) -> Page:
     if data.get("chunks"):
         page.sections.append(_over_time(data))
     return page
-
-
-def _fmt(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "–"
-    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
 def _interval(entry: dict[str, Any]) -> str:

@@ -101,6 +101,13 @@ def render_page(page: Page) -> str:
     return body.replace("<!--TABLOOP:CHARTS-->", specs, 1)
 
 
+def fmt(value: Any, digits: int = 4) -> str:
+    """A number for a table cell: floats to ``digits`` places, None as an en dash."""
+    if value is None:
+        return "–"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return "–"

@@ -6,6 +6,7 @@ from typing import Any
 
 from tabloop.report import _charts as charts
 from tabloop.report._page import Chart, Page, Section, Table, Text, render_page
+from tabloop.report._page import fmt as _fmt_number
 
 _COUNTS = {
     "original": "original rows",
@@ -105,7 +106,7 @@ def build_retrain_page(data: dict[str, Any]) -> Page:
             audit = fairness[name]
             for gap in audit["gaps"]:
                 rows.append(
-                    [name, gap["grouping"], gap["segment"], _num(gap["gap"]), gap["verdict"]]
+                    [name, gap["grouping"], gap["segment"], _fmt_number(gap["gap"]), gap["verdict"]]
                 )
         s.blocks.append(
             Table(["model", "grouping", "segment", "gap", "verdict"], rows, caption="Fairness")
@@ -114,10 +115,6 @@ def build_retrain_page(data: dict[str, Any]) -> Page:
         s.blocks.append(Text("No requirements or fairness audit configured."))
     page.sections.append(s)
     return page
-
-
-def _num(value: Any) -> str:
-    return "–" if value is None else f"{value:.4f}"
 
 
 def _fmt(entry: dict[str, Any]) -> str:

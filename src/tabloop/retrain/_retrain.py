@@ -238,14 +238,8 @@ def _decide(comparison: dict[str, Any], margin: float) -> dict[str, Any]:
 def _production(config: ProjectConfig, original: pd.DataFrame) -> pd.DataFrame:
     """Every logged row (all periods, all model versions) as the monitor's flat frame."""
     from tabloop.monitor import _production as prod
-    from tabloop.store import Store
 
-    store = Store(Store.project_url(config))
-    try:
-        store.open()
-        log = store.predictions(period="all")
-    finally:
-        store.close()
+    log, _ = prod.read_log(config)
     frame = prod.from_log(log)
     if config.data.id and config.data.id not in frame.columns:
         # the service keeps the id column's value as the entity id
