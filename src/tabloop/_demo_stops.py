@@ -60,7 +60,7 @@ def run_stops_loop(
     echo(f"      registered {run.version.uri} as {', '.join(run.version.aliases)}")
 
     echo(step("serve") + ": the champion answers the production stream; context is logged")
-    features = [c for c in run.result.model.inputs]
+    features = list(run.result.model.inputs)
     request = production[["stop_id", *features, *CONTEXT]]
     with running_service(root, echo=echo, log_name="service.log") as base:
         rows = json.loads(request.to_json(orient="records"))

@@ -43,12 +43,10 @@ def from_log(log: pd.DataFrame) -> pd.DataFrame:
     context = _spread(log["context"])
     context = context.drop(columns=[c for c in context.columns if c in inputs.columns])
     kept = log[[PREDICTION_ID, TIME, VARIANT, VERSION, PREDICTION, SCORE, OUTCOME]]
-    clash = [c for c in (*inputs.columns, *context.columns) if c in RESERVED]
-    if clash:
-        inputs = inputs.drop(columns=clash, errors="ignore")
-        context = context.drop(columns=clash, errors="ignore")
-    out = pd.concat([kept.reset_index(drop=True), inputs, context], axis=1)
-    return out
+    # a request field named like a reserved column cannot shadow the logged prediction
+    inputs = inputs.drop(columns=list(RESERVED), errors="ignore")
+    context = context.drop(columns=list(RESERVED), errors="ignore")
+    return pd.concat([kept.reset_index(drop=True), inputs, context], axis=1)
 
 
 def from_file(
@@ -91,11 +89,6 @@ def from_file(
     if PREDICTION_ID not in df.columns:
         df[PREDICTION_ID] = [f"row-{i}" for i in range(len(df))]
     return df
-
-
-def labelled(frame: pd.DataFrame) -> pd.Series:
-    """Rows whose outcome has arrived."""
-    return frame[OUTCOME].notna()
 
 
 def _spread(column: pd.Series) -> pd.DataFrame:
