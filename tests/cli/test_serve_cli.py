@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 import yaml
 
@@ -55,3 +56,16 @@ def test_store_status_and_upgrade_of_a_log_made_by_the_first_release(tmp_path):
     again = run("store", "upgrade", cwd=folder)
     assert "already at revision" in again.stdout
     assert run("store", "status", cwd=folder).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "allowed"),
+    [("--port", "99999", "1 to 65535"), ("--port", "0", "1 to 65535"),
+     ("--workers", "0", "1 to 64")],
+)  # fmt: skip
+def test_serve_with_a_port_or_worker_count_out_of_range_is_a_usage_error(
+    tmp_path, option, value, allowed
+):
+    result = run("serve", option, value, cwd=write_project(tmp_path))
+    assert result.returncode == 2, result.stderr
+    assert f"Invalid value for '{option}': must be from {allowed}; got {value}." in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -13,14 +14,40 @@ from tabloop.cli._output import console
 store_app = typer.Typer(help="The prediction log: its schema revision and upgrades.")
 app.add_typer(store_app, name="store")
 
+# The bounds of serve.port and serve.workers in tabloop.yaml
+PORTS = (1, 65535)
+WORKERS = (1, 64)
+
+
+def _within(low: int, high: int) -> Callable[[int | None], int | None]:
+    """A callback making a value outside [low, high] a usage error that names the range and
+    the value (Typer's own ``min``/``max`` message gives neither)."""
+
+    def check(value: int | None) -> int | None:
+        if value is not None and not low <= value <= high:
+            raise typer.BadParameter(f"must be from {low} to {high}; got {value}.")
+        return value
+
+    return check
+
 
 @app.command()
 def serve(
     config: ConfigOption = None,
     host: Annotated[str | None, typer.Option(help="Address to bind (default serve.host).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default serve.port, 8000).")] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            callback=_within(*PORTS),
+            help=f"Port, {PORTS[0]}-{PORTS[1]} (default serve.port, 8000).",
+        ),
+    ] = None,
     workers: Annotated[
-        int | None, typer.Option(help="Worker processes (default serve.workers, 1).")
+        int | None,
+        typer.Option(
+            callback=_within(*WORKERS),
+            help=f"Worker processes, {WORKERS[0]}-{WORKERS[1]} (default serve.workers, 1).",
+        ),
     ] = None,
     insecure: Annotated[
         bool, typer.Option("--insecure", help="Allow a non-local bind without API keys.")
