@@ -317,3 +317,34 @@ def test_train_with_an_unknown_requirement_metric_is_one_line(tmp_path, datasets
         "evaluate: {requirements: ['auc >= 0.8']}\n"
     )
     assert_one_line_error(run("train", cwd=tmp_path), "unknown metric 'auc'")
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [("", "is empty (0 bytes); expected a header and rows"), ("\n\n", "has no header and no rows")],
+)
+def test_predict_an_empty_file_is_one_line_naming_it(trained_project, tmp_path, content, fragment):
+    root, _ = trained_project
+    (tmp_path / "empty.csv").write_text(content)
+    result = run("predict", tmp_path / "empty.csv", "-o", tmp_path / "o.csv", cwd=root)
+    assert_one_line_error(result, "empty.csv'", fragment)
+    assert list(tmp_path.iterdir()) == [tmp_path / "empty.csv"]
+
+
+def test_predict_into_a_missing_folder_is_one_line_naming_it(trained_project, tmp_path):
+    root, _ = trained_project
+    result = run("predict", "titanic.csv", "-o", tmp_path / "nodir" / "out.csv", cwd=root)
+    assert_one_line_error(result, f"Output folder '{tmp_path / 'nodir'}' does not exist")
+
+
+def test_predict_refuses_an_unknown_output_suffix_before_loading_the_model(
+    trained_project, tmp_path
+):
+    root, _ = trained_project
+    for model in ("models:/titanic@champion", "models:/titanic/99"):  # 99: never loaded
+        result = run("predict", "titanic.csv", "-o", tmp_path / "out.xlsx", "--model", model,
+                     cwd=root)  # fmt: skip
+        assert_one_line_error(
+            result, "out.xlsx' has suffix '.xlsx'; predictions are written as .csv or .parquet"
+        )
+    assert not list(tmp_path.iterdir())

@@ -1,6 +1,6 @@
 """Load tables, infer and validate schemas, split train/test, profile."""
 
-from tabloop.data._load import load_data, load_sql
+from tabloop.data._load import load_data, load_sql, read_chunks
 from tabloop.data._profile import Profile, profile
 from tabloop.data._schema import COLUMN_KINDS, ColumnSchema, Schema, infer_schema
 from tabloop.data._split import SPLIT_STRATEGIES, TrainTest, check_target, split
@@ -24,6 +24,7 @@ __all__ = [
     "load_sql",
     "positive_label",
     "profile",
+    "read_chunks",
     "split",
     "validate",
 ]

@@ -1,8 +1,9 @@
-"""Read a table from a CSV/Parquet file or a SQL query into a pandas DataFrame."""
+"""Read a table from a CSV/Parquet file (whole or in chunks) or a SQL query into pandas."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -32,6 +33,35 @@ def load_data(source: str | os.PathLike[str]) -> pd.DataFrame:
     >>> import tabloop
     >>> df = tabloop.load_data("../shared/datasets/titanic.csv")  # doctest: +SKIP
     """
+    path, kind = _check_file(source)
+    df = _read_parquet(path) if kind in PARQUET_SUFFIXES else _read_csv(path, sep=_separator(kind))
+    if df.shape[1] == 0:
+        raise EmptyDataError(f"Data file '{path}' has no columns.")
+    if len(df) == 0:
+        raise EmptyDataError(_no_rows(path, df.shape[1]))
+    return df
+
+
+def read_chunks(source: str | os.PathLike[str], *, rows: int) -> Iterator[pd.DataFrame]:
+    """Read a CSV (optionally compressed) or Parquet file ``rows`` rows at a time.
+
+    The file is checked when this is called, before any chunk is read, and fails as
+    :func:`load_data` does; a file with a header and no rows raises :class:`EmptyDataError`
+    once iterated. Chunks without rows are skipped.
+
+    Examples
+    --------
+    >>> from tabloop.data import read_chunks
+    >>> sizes = [len(c) for c in read_chunks("big.csv", rows=50_000)]  # doctest: +SKIP
+    """
+    path, kind = _check_file(source)
+    if kind in PARQUET_SUFFIXES:
+        return _with_rows(path, _parquet_chunks(path, rows))
+    return _with_rows(path, _csv_chunks(path, sep=_separator(kind), rows=rows))
+
+
+def _check_file(source: str | os.PathLike[str]) -> tuple[Path, str]:
+    """The path of an existing, non-empty file of a readable kind, and that kind's suffix."""
     path = Path(source)
     if not path.exists():
         raise DataFileNotFoundError(f"Data file '{path}' does not exist (looked in {Path.cwd()}).")
@@ -39,26 +69,25 @@ def load_data(source: str | os.PathLike[str]) -> pd.DataFrame:
         raise DataSourceError(f"Data path '{path}' is a directory; expected a CSV or Parquet file.")
     if path.stat().st_size == 0:
         raise EmptyDataError(f"Data file '{path}' is empty (0 bytes); expected a header and rows.")
-
     suffixes = [s.lower() for s in path.suffixes]
     while suffixes and suffixes[-1] in COMPRESSION_SUFFIXES:
         suffixes.pop()
     kind = suffixes[-1] if suffixes else ""
-    if kind in PARQUET_SUFFIXES:
-        df = _read_parquet(path)
-    elif kind in CSV_SUFFIXES or kind == "":
-        df = _read_csv(path, sep="\t" if kind == ".tsv" else ",")
-    else:
+    if kind not in PARQUET_SUFFIXES | CSV_SUFFIXES | {""}:
         raise DataSourceError(
             f"Data file '{path}' has suffix {kind!r}; expected one of .csv, .tsv, .parquet."
         )
-    if df.shape[1] == 0:
-        raise EmptyDataError(f"Data file '{path}' has no columns.")
-    if len(df) == 0:
-        raise EmptyDataError(
-            f"Data file '{path}' has a header ({df.shape[1]} columns) but no rows."
-        )
-    return df
+    return path, kind
+
+
+def _separator(kind: str) -> str:
+    return "\t" if kind == ".tsv" else ","
+
+
+def _no_rows(path: Path, columns: int) -> str:
+    if columns:
+        return f"Data file '{path}' has a header ({columns} columns) but no rows."
+    return f"Data file '{path}' has no rows."
 
 
 def _read_csv(path: Path, *, sep: str) -> pd.DataFrame:
@@ -75,6 +104,53 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         return pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises a zoo of types for corrupt files
         raise DataSourceError(f"Cannot read '{path}' as Parquet: {_first_line(exc)}") from exc
+
+
+def _csv_chunks(path: Path, *, sep: str, rows: int) -> Iterator[pd.DataFrame]:
+    try:  # reads the header now, so a file without one fails on the call
+        reader = pd.read_csv(path, sep=sep, chunksize=rows)
+    except pd.errors.EmptyDataError as exc:
+        raise EmptyDataError(f"Data file '{path}' has no header and no rows.") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise DataSourceError(f"Cannot parse '{path}' as CSV: {_first_line(exc)}") from exc
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        with reader:
+            try:
+                yield from reader
+            except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+                raise DataSourceError(f"Cannot parse '{path}' as CSV: {_first_line(exc)}") from exc
+
+    return chunks()
+
+
+def _parquet_chunks(path: Path, rows: int) -> Iterator[pd.DataFrame]:
+    import pyarrow.parquet as pq
+
+    try:
+        file = pq.ParquetFile(path)
+    except Exception as exc:  # as in _read_parquet
+        raise DataSourceError(f"Cannot read '{path}' as Parquet: {_first_line(exc)}") from exc
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        with file:
+            yield file.schema_arrow.empty_table().to_pandas()  # the columns, for _with_rows
+            for batch in file.iter_batches(batch_size=rows):
+                yield batch.to_pandas()
+
+    return chunks()
+
+
+def _with_rows(path: Path, chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """``chunks`` without the empty ones; :class:`EmptyDataError` if none had a row."""
+    columns = rows = 0
+    for chunk in chunks:
+        columns = chunk.shape[1]
+        if len(chunk):
+            rows += len(chunk)
+            yield chunk
+    if rows == 0:
+        raise EmptyDataError(_no_rows(path, columns))
 
 
 def load_sql(query: str, url: str) -> pd.DataFrame:

@@ -128,23 +128,23 @@ def predict_file(
 ) -> dict[str, Any]:
     """Predict a CSV or Parquet file into ``out`` (CSV or Parquet by suffix), chunk by chunk.
 
+    Both paths are checked before the model is loaded: ``source`` must be a readable,
+    non-empty table and ``out`` must end in one of ``OUTPUT_SUFFIXES`` in an existing folder.
     Output goes to ``<out>.partial`` and is renamed only when every chunk succeeded, so a
     bad row (reported with its column and value) never leaves half a file behind. Returns
     ``{"rows", "out", "model"}``.
     """
     from tabloop._progress import track
-    from tabloop.exceptions import DataFileNotFoundError, EmptyDataError
+    from tabloop.data import read_chunks
 
     source, out = Path(source), Path(out)
-    if not source.exists():
-        raise DataFileNotFoundError(f"Input file {str(source)!r} does not exist.")
+    _check_output(out)
+    chunks = read_chunks(source, rows=chunk_rows)
     fitted, uri = load_model(model, config=config)
     tmp = out.with_name(out.name + ".partial")
     rows, writer = 0, None
     try:
-        for chunk in track(_chunks(source, chunk_rows), f"predicting {source.name}"):
-            if len(chunk) == 0:
-                continue
+        for chunk in track(chunks, f"predicting {source.name}"):
             scored = fitted.predict_frame(chunk)
             scored["model_version"] = uri
             if out.suffix.lower() == ".parquet":
@@ -164,29 +164,31 @@ def predict_file(
     finally:
         if writer is not None:
             writer.close()
-    if rows == 0:
-        tmp.unlink(missing_ok=True)
-        raise EmptyDataError(f"Input file {str(source)!r} has no rows.")
     tmp.replace(out)
     return {"rows": rows, "out": str(out), "model": uri}
 
 
-def _chunks(source: Path, rows: int) -> Any:
-    import pandas as pd
+#: What :func:`predict_file` writes, by the output's suffix.
+OUTPUT_SUFFIXES = (".csv", ".parquet")
 
-    from tabloop.data import load_data
 
-    suffix = "".join(source.suffixes).lower()
-    if suffix.endswith(".parquet"):
-        import pyarrow.parquet as pq
+def _check_output(out: Path) -> None:
+    from tabloop.exceptions import DataError
 
-        for batch in pq.ParquetFile(source).iter_batches(batch_size=rows):
-            yield batch.to_pandas()
-    elif any(suffix.endswith(s) for s in (".csv", ".csv.gz", ".tsv", ".txt")):
-        sep = "\t" if ".tsv" in suffix else ","
-        yield from pd.read_csv(source, sep=sep, chunksize=rows)
-    else:
-        yield load_data(source)  # DataError names the unsupported format
+    if out.suffix.lower() not in OUTPUT_SUFFIXES:
+        suffix = f"suffix {out.suffix!r}" if out.suffix else "no suffix"
+        example = out.with_suffix(".csv").name
+        raise DataError(
+            f"Output file '{out}' has {suffix}; predictions are written as "
+            f"{' or '.join(OUTPUT_SUFFIXES)}. Name the output e.g. '{example}'."
+        )
+    if out.is_dir():
+        raise DataError(f"Output path '{out}' is a folder; expected a file name in it.")
+    if not out.parent.is_dir():
+        raise DataError(
+            f"Output folder '{out.parent}' does not exist; create it, or write '{out.name}' "
+            "to a folder that does."
+        )
 
 
 def _project_or_none() -> ProjectConfig | None:
