@@ -348,3 +348,15 @@ def test_predict_refuses_an_unknown_output_suffix_before_loading_the_model(
             result, "out.xlsx' has suffix '.xlsx'; predictions are written as .csv or .parquet"
         )
     assert not list(tmp_path.iterdir())
+
+
+def test_train_on_a_single_class_target_names_the_target_and_its_value(tmp_path):
+    rows = "".join(f"{i},{i % 3},yes\n" for i in range(30))
+    (tmp_path / "one.csv").write_text("age,visits,churned\n" + rows)
+    (tmp_path / "tabloop.yaml").write_text(
+        "name: one\ndata: {train: one.csv, target: churned}\ntask: binary\n"
+        "train: {models: [linear], folds: 3, learning_curve: false}\n"
+    )
+    assert_one_line_error(
+        run("train", cwd=tmp_path), "Target 'churned' has 1 distinct value, 'yes', in all 30 rows"
+    )

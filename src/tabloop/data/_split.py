@@ -46,7 +46,7 @@ def split(
 
     Raises
     ------
-    TargetError : the target has missing values (their rows are listed).
+    TargetError : the target has missing values (their rows are listed) or a single value.
     SplitError : the strategy cannot be applied (e.g. a class with a single row).
 
     Examples
@@ -97,7 +97,8 @@ def split(
 
 
 def check_target(df: pd.DataFrame, target: str) -> None:
-    """Raise :class:`TargetError` listing the rows where the target is missing."""
+    """Raise :class:`TargetError` listing the rows where the target is missing, or naming
+    its value when it has a single one (a model needs at least two)."""
     missing = df[target].isna()
     if missing.any():
         rows = [_frame.row_label(r) for r in df.index[missing]]
@@ -107,6 +108,14 @@ def check_target(df: pd.DataFrame, target: str) -> None:
             "those rows before training; tabloop does not drop them silently.",
             column=target,
             rows=rows,
+        )
+    values = df[target].drop_duplicates()
+    if len(values) == 1:
+        raise TargetError(
+            f"Target {target!r} has 1 distinct value, {_frame.python_value(values.iloc[0])!r}, "
+            f"in all {len(df):,} rows; a model needs at least 2. Check data.target, or add "
+            "rows with another value.",
+            column=target,
         )
 
 
