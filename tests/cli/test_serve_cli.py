@@ -11,6 +11,7 @@ import yaml
 
 from tabloop.store import Store
 from tabloop.store._migrate import upgrade
+from tabloop.store._tables import VERSION_TABLE
 from tests.cli.test_cli import assert_one_line_error, run
 
 
@@ -69,3 +70,36 @@ def test_serve_with_a_port_or_worker_count_out_of_range_is_a_usage_error(
     result = run("serve", option, value, cwd=write_project(tmp_path))
     assert result.returncode == 2, result.stderr
     assert f"Invalid value for '{option}': must be from {allowed}; got {value}." in result.stderr
+
+
+def _log_at_head(folder: Path, statement: str) -> None:
+    """The project's log created by `tabloop store upgrade`, then altered by ``statement``."""
+    assert run("store", "upgrade", cwd=folder).returncode == 0
+    engine = sa.create_engine(f"sqlite:///{folder / 'log.db'}")
+    with engine.begin() as connection:
+        connection.execute(sa.text(statement))
+    engine.dispose()
+
+
+def test_store_status_of_a_log_at_a_newer_revision_says_to_upgrade_tabloop(tmp_path):
+    folder = write_project(tmp_path)
+    _log_at_head(folder, f"UPDATE {VERSION_TABLE} SET version_num = '0099'")
+    status = run("store", "status", cwd=folder)
+    assert status.returncode == 1, status.stderr
+    assert "revision '0099', newer than this tabloop knows" in status.stdout
+    assert "Upgrade tabloop" in status.stdout and "needs upgrade" not in status.stdout
+    assert_one_line_error(run("store", "upgrade", cwd=folder), "newer than this tabloop")
+
+
+def test_store_status_of_tables_without_a_version_table_names_them(tmp_path):
+    folder = write_project(tmp_path)
+    _log_at_head(folder, f"DROP TABLE {VERSION_TABLE}")
+    status = run("store", "status", cwd=folder)
+    assert status.returncode == 1, status.stderr
+    tables = "tabloop_outcome_batches, tabloop_outcomes, tabloop_periods, tabloop_predictions"
+    expected = f"not created by tabloop, or its version table is missing: {tables}"
+    assert expected in status.stdout and "empty" not in status.stdout
+    assert_one_line_error(run("store", "upgrade", cwd=folder), expected)
+    store = Store(f"sqlite:///{folder / 'log.db'}")
+    assert store.revision() is None  # upgrade created nothing over the tables
+    store.close()

@@ -15,7 +15,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from tabloop.exceptions import StoreError, StoreOutdatedError
-from tabloop.store import Store
+from tabloop.store import SchemaStatus, Store
 from tabloop.store._migrate import MIGRATIONS, alembic_config
 from tabloop.store._tables import VERSION_TABLE, metadata
 
@@ -123,17 +123,62 @@ def test_a_log_at_0001_is_outdated_until_upgraded_and_keeps_its_rows(url, make_r
         store.close()
 
 
-def test_a_revision_this_tabloop_does_not_know_is_refused(url):
+def _execute(url: str, statement: str) -> None:
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(statement))
+    finally:
+        engine.dispose()
+
+
+def test_status_of_an_empty_an_outdated_and_a_current_log(url):
+    store = Store(url)
+    try:
+        assert store.status() == SchemaStatus(None, HEAD, "empty")
+        store.open()
+        assert store.status() == SchemaStatus(HEAD, HEAD, "up to date")
+        store.close()
+        _execute(url, f"UPDATE {VERSION_TABLE} SET version_num = '0001'")
+        status = store.status()
+        assert (status.revision, status.state) == ("0001", "needs upgrade")
+        assert status.problem is not None and "Run `tabloop store upgrade`" in status.problem
+    finally:
+        store.close()
+
+
+def test_a_revision_this_tabloop_does_not_know_is_refused_as_newer(url):
     store = Store(url)
     try:
         store.open()
-        engine = sa.create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(sa.text(f"UPDATE {VERSION_TABLE} SET version_num = '0099'"))
-        engine.dispose()
+        _execute(url, f"UPDATE {VERSION_TABLE} SET version_num = '0099'")
+        status = store.status()
+        assert (status.revision, status.state) == ("0099", "newer")
         for call in (store.open, store.upgrade):
-            with pytest.raises(StoreError, match="revision '0099', which this tabloop does not"):
+            with pytest.raises(StoreError, match="revision '0099', newer than this tabloop") as e:
                 call()
+            assert "Upgrade tabloop" in str(e.value) and str(e.value) == status.problem
+    finally:
+        store.close()
+
+
+def test_tables_without_a_version_table_are_refused_and_left_as_they_are(url, make_record):
+    store = Store(url)
+    try:
+        store.open()
+        store.insert_predictions([make_record(0)])
+        _execute(url, f"DROP TABLE {VERSION_TABLE}")
+        tables = ("tabloop_outcome_batches", "tabloop_outcomes", "tabloop_periods",
+                  "tabloop_predictions")  # fmt: skip
+        status = store.status()
+        assert (status.revision, status.state, status.tables) == (None, "unversioned", tables)
+        expected = f"not created by tabloop, or its version table is missing: {', '.join(tables)}"
+        for call in (store.open, store.upgrade):
+            with pytest.raises(StoreError, match=expected) as error:
+                call()
+            assert not isinstance(error.value, StoreOutdatedError)
+        assert store.revision() is None  # no version table was created
+        assert store.predictions()["prediction_id"].tolist() == ["p00000"]
     finally:
         store.close()
 

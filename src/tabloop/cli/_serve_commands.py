@@ -76,15 +76,22 @@ def _store(config: ConfigOption):  # type: ignore[no-untyped-def]
 
 @store_app.command("status")
 def store_status(config: ConfigOption = None) -> None:
-    """Show the log's URL, its schema revision and the one this tabloop needs."""
+    """Show the log's URL, its schema revision and the one this tabloop needs.
+
+    Exits 1 when the log cannot be used as it is: an older revision (upgrade the log), a
+    newer one (upgrade tabloop), or tabloop tables without a version table.
+    """
     store = _store(config)
     try:
-        current, head = store.revision(), store.head()
+        status = store.status()
     finally:
         store.close()
-    state = "up to date" if current == head else "empty" if current is None else "needs upgrade"
-    console.print(f"{store.url}: revision {current or '(none)'}, needs {head} — {state}")
-    if current not in (None, head):
+    if status.state in ("newer", "unversioned"):
+        console.print(status.problem, markup=False)
+        raise typer.Exit(1)
+    revision = status.revision or "(none)"
+    console.print(f"{store.url}: revision {revision}, needs {status.head} — {status.state}")
+    if status.state == "needs upgrade":
         raise typer.Exit(1)
 
 

@@ -6,12 +6,13 @@ spooling to files when the database is away. See ``_writer.py`` for the durabili
 """
 
 from tabloop.store._records import OutcomeResult, PredictionRecord
-from tabloop.store._store import Store
+from tabloop.store._store import SchemaStatus, Store
 from tabloop.store._writer import LogWriter
 
 __all__ = [
     "LogWriter",
     "OutcomeResult",
     "PredictionRecord",
+    "SchemaStatus",
     "Store",
 ]

@@ -16,7 +16,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from tabloop.store._tables import VERSION_TABLE
+from tabloop.store._tables import PREFIX, VERSION_TABLE
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -50,6 +50,12 @@ def current(connection: sa.Connection) -> str | None:
     """The revision recorded in the database; None where tabloop has not created its tables."""
     context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
     return context.get_current_revision()
+
+
+def tables(connection: sa.Connection) -> list[str]:
+    """tabloop's tables (prefix ``tabloop_``) in the database, the version table aside."""
+    names = sa.inspect(connection).get_table_names()
+    return sorted(name for name in names if name.startswith(PREFIX) and name != VERSION_TABLE)
 
 
 def upgrade(connection: sa.Connection, target: str = "head") -> None:

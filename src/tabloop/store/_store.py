@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -17,7 +18,7 @@ from tabloop.store import _migrate
 from tabloop.store._engine import make_engine, masked, parse_url, write_transaction
 from tabloop.store._outcomes import chunks, record
 from tabloop.store._records import OutcomeResult, PredictionRecord, as_utc
-from tabloop.store._tables import outcomes, periods, predictions
+from tabloop.store._tables import VERSION_TABLE, outcomes, periods, predictions
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,6 +35,28 @@ COLUMNS = [
     "entity_id", "request_id", "inputs", "context", "prediction", "score", "probabilities",
     "latency_ms", "outcome", "outcome_batch", "outcome_at",
 ]  # fmt: skip
+
+
+SchemaState = Literal["up to date", "empty", "needs upgrade", "newer", "unversioned"]
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    """Where a log's schema stands against this tabloop, as ``tabloop store status`` shows it.
+
+    ``state`` is ``"up to date"``; ``"empty"`` (no tabloop table: :meth:`Store.open` creates
+    them); ``"needs upgrade"`` (an older revision: ``tabloop store upgrade``); ``"newer"``
+    (a revision this tabloop does not ship: a newer tabloop made it); or ``"unversioned"``
+    (tabloop tables, listed in ``tables``, without the version table: not created by
+    tabloop, or the version table was dropped). For the last three, ``problem`` is the
+    one-line explanation :meth:`Store.open` raises.
+    """
+
+    revision: str | None
+    head: str
+    state: SchemaState
+    tables: tuple[str, ...] = ()
+    problem: str | None = None
 
 
 class Store:
@@ -98,37 +121,40 @@ class Store:
         with self._errors("read the schema revision of"), self._engine_().connect() as conn:
             return _migrate.current(conn)
 
+    def status(self) -> SchemaStatus:
+        """Where the database's schema stands against this tabloop; changes nothing."""
+        with self._errors("read the schema revision of"), self._engine_().connect() as conn:
+            return self._status(conn)
+
     def open(self) -> None:
         """Check the schema, creating it at head in an empty database.
 
-        Raises :class:`StoreOutdatedError` when the tables are older than this tabloop and
-        :class:`StoreError` when they are newer, or the database does not answer.
+        Raises :class:`StoreOutdatedError` when the tables are older than this tabloop, and
+        :class:`StoreError` when they are newer, when tabloop tables exist without a version
+        table (they are never created over), or when the database does not answer.
         """
         with self._errors("open"), self._migrating() as conn:
-            current = _migrate.current(conn)
-            if current is None:
+            status = self._status(conn)
+            if status.state == "empty":
                 _migrate.upgrade(conn)
                 return
-        head = self.head()
-        self._check_known(current)
-        if current != head:
-            raise StoreOutdatedError(
-                f"The prediction log at {self.url} is at schema revision {current}; this "
-                f"tabloop needs {head}. Run `tabloop store upgrade` (back up the database first).",
-                current=current,
-                head=head,
-            )
+        if status.state == "needs upgrade":
+            raise StoreOutdatedError(str(status.problem), current=status.revision, head=status.head)
+        if status.problem is not None:
+            raise StoreError(status.problem)
 
     def upgrade(self) -> tuple[str | None, str]:
-        """Migrate the tables to head; return the revisions (before, after)."""
-        head = self.head()
+        """Migrate the tables to head; return the revisions (before, after).
+
+        Raises :class:`StoreError` for a newer revision or tables without a version table.
+        """
         with self._errors("upgrade"), self._migrating() as conn:
-            before = _migrate.current(conn)
-            if before is not None:
-                self._check_known(before)
-            if before != head:
+            status = self._status(conn)
+            if status.state in ("newer", "unversioned"):
+                raise StoreError(str(status.problem))
+            if status.state != "up to date":
                 _migrate.upgrade(conn)
-        return before, head
+        return status.revision, status.head
 
     def ping(self) -> bool:
         """Whether the database answers ``SELECT 1``."""
@@ -365,13 +391,33 @@ class Store:
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
             yield conn
 
-    def _check_known(self, revision: str) -> None:
-        if revision not in _migrate.known():
-            raise StoreError(
-                f"The prediction log at {self.url} is at schema revision {revision!r}, which "
-                f"this tabloop does not know (it knows {', '.join(_migrate.known())}); a newer "
+    def _status(self, conn: sa.Connection) -> SchemaStatus:
+        head, current = self.head(), _migrate.current(conn)
+        if current is None:
+            found = tuple(_migrate.tables(conn))
+            if not found:
+                return SchemaStatus(None, head, "empty")
+            problem = (
+                f"The prediction log at {self.url} was not created by tabloop, or its version "
+                f"table is missing: {', '.join(found)} exist without {VERSION_TABLE}. Point "
+                "serve.store_url (or TABLOOP_STORE_URL) at another database, or move those "
+                "tables away; tabloop does not create its tables over them."
+            )
+            return SchemaStatus(None, head, "unversioned", found, problem)
+        if current not in _migrate.known():
+            problem = (
+                f"The prediction log at {self.url} is at schema revision {current!r}, newer "
+                f"than this tabloop knows (it knows {', '.join(_migrate.known())}): a newer "
                 "tabloop made it. Upgrade tabloop, or point serve.store_url at another database."
             )
+            return SchemaStatus(current, head, "newer", problem=problem)
+        if current != head:
+            problem = (
+                f"The prediction log at {self.url} is at schema revision {current}; this "
+                f"tabloop needs {head}. Run `tabloop store upgrade` (back up the database first)."
+            )
+            return SchemaStatus(current, head, "needs upgrade", problem=problem)
+        return SchemaStatus(current, head, "up to date")
 
     @contextmanager
     def _errors(self, doing: str) -> Iterator[None]:
