@@ -19,7 +19,8 @@ Each leaf also subclasses the built-in exception a user would already catch, so
     ├── RegistryError (RuntimeError)        the MLflow store or a model version is unusable
     │   └── ModelNotFoundError (LookupError) no such registered model, version or alias
     ├── StoreError (RuntimeError)           the prediction log cannot be reached, read or written
-    │   └── StoreOutdatedError              the log's schema is older than this tabloop
+    │   ├── StoreOutdatedError              the log's schema is older than this tabloop
+    │   └── LogFullError                    the log cannot take more rows now: retry later
     ├── MonitorError (ValueError)           a window or reference cannot be monitored as asked
     ├── RetrainError (ValueError)           a challenger cannot be assembled or compared
     └── MissingDependencyError (ImportError) an optional extra is not installed
@@ -44,6 +45,7 @@ __all__ = [
     "DataSourceError",
     "EmptyDataError",
     "FormulaError",
+    "LogFullError",
     "MissingDependencyError",
     "ModelNotFoundError",
     "MonitorError",
@@ -144,6 +146,17 @@ class StoreOutdatedError(StoreError):
         super().__init__(message)
         self.current = current
         self.head = head
+
+
+class LogFullError(StoreError):
+    """The prediction log cannot take more rows now: its in-memory backlog is full, or
+    neither the database nor the spool accepts rows (``reason``: ``"backlog_full"`` or
+    ``"unavailable"``). Nothing was queued; retry after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, *, reason: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.retry_after = retry_after
 
 
 class MonitorError(TabloopError, ValueError):

@@ -3,6 +3,7 @@ service keeps serving afterwards."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -191,3 +192,77 @@ def test_context_column_that_is_a_feature_is_refused(make_config):
 def test_traffic_naming_an_unknown_variant_is_a_config_error(make_config):
     with pytest.raises(ConfigError, match="traffic names variant 'C'"):
         make_config(variants=AB["variants"], traffic={"A": 1, "C": 1})
+
+
+def _raw(http: TestClient, path: str, text: str, content_type: str = "application/json") -> Any:
+    return http.post(path, content=text.encode(), headers={"content-type": content_type})
+
+
+def _records_with(row: dict[str, Any], column: str, literal: str) -> str:
+    """A records body whose ``column`` holds ``literal`` as written (JSON text)."""
+    values = [f'"{k}": {literal if k == column else json.dumps(v)}' for k, v in row.items()]
+    return '{"records": [{' + ", ".join(values) + "}]}"
+
+
+@pytest.mark.parametrize("literal", ["1e309", "-1e309", "9" * 400, "-" + "9" * 30])
+def test_numbers_that_overflow_are_422_naming_the_field_on_every_shape(http, registered, literal):
+    row = rows_of(registered["df"], 1)[0]
+    answer = _raw(http, "/predict", _records_with(row, "fare", literal))
+    assert (answer.status_code, answer.json()["field"]) == (422, "records.0.fare")
+    assert "64" in answer.json()["message"]
+
+    columns = list(row)
+    data = [literal if c == "fare" else json.dumps(row[c]) for c in columns]
+    table = f'{{"columns": {json.dumps(columns)}, "data": [[{", ".join(data)}]]}}'
+    split = f'{{"dataframe_split": {table}}}'
+    answer = _raw(http, "/predict", split)
+    where = f"dataframe_split.data.0.{columns.index('fare')}"
+    assert (answer.status_code, answer.json()["field"]) == (422, where)
+    answer = _raw(http, "/invocations", split)
+    assert (answer.status_code, answer.json()["field"]) == (422, where)
+    assert http.get("/outcomes", params={"period": "all"}).json()["total"] == 0
+
+
+def test_an_integer_longer_than_python_reads_is_422(http, registered):
+    row = rows_of(registered["df"], 1)[0]
+    answer = _raw(http, "/predict", _records_with(row, "fare", "9" * 5000))
+    assert answer.status_code == 422 and "4,300 digits" in answer.json()["message"]
+
+
+def test_an_infinite_value_in_a_csv_body_is_422_naming_the_column(http, registered):
+    frame = registered["df"].drop(columns="survived").head(2).assign(fare=["1e309", "3.5"])
+    answer = _raw(http, "/invocations", frame.to_csv(index=False), "text/csv")
+    assert answer.status_code == 422 and answer.json()["field"] == "fare"
+    assert "finite number" in answer.json()["message"] and "row 0" in answer.json()["message"]
+
+
+@pytest.mark.parametrize("escape", ["\\ud800", "\\udfff", "a\\ud83d"])
+def test_a_lone_surrogate_is_422_and_never_logged(http, registered, escape):
+    row = rows_of(registered["df"], 1)[0]
+    answer = _raw(http, "/predict", _records_with(row, "gender", f'"{escape}"'))
+    assert (answer.status_code, answer.json()["field"]) == (422, "records.0.gender")
+    assert "Unicode" in answer.json()["message"]
+    pair = _raw(http, "/predict", _records_with(row, "passenger", '"p\\ud83d\\ude00"'))
+    assert pair.status_code == 200  # a valid pair (an emoji) is fine in a free-text column
+
+
+def test_a_chunk_too_large_for_any_window_is_one_chunk_or_a_422(http, registered):
+    assert post(http, "/predict", {"records": rows_of(registered["df"], 5)}).status_code == 200
+    rows = http.get("/monitor", params={"chunk": "99999999999999999999"})
+    assert rows.status_code == 200
+    span = http.get("/monitor", params={"chunk": "99999999999999999999d"})
+    assert span.status_code == 422 and "292 years" in span.json()["message"]
+
+
+def test_no_stored_row_can_make_monitoring_fail(http, registered):
+    from tests.store.test_store import _overwrite_inputs
+
+    answers = post(http, "/predict", {"records": rows_of(registered["df"], 5)}).json()
+    ids = [a["prediction_id"] for a in answers["predictions"]]
+    store = http.app.state.serve.store
+    http.app.state.serve.writer.flush()
+    _overwrite_inputs(store, ids[0], '{"gender": "\\ud800", "age": 30}')
+    _overwrite_inputs(store, ids[1], '{"gender": "cut')
+    report = http.get("/monitor")
+    assert report.status_code == 200, report.text
+    assert http.get("/monitor", params={"format": "html"}).status_code == 200

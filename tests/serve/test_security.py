@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from tabloop.exceptions import ConfigError
 from tabloop.serve import create_app
 from tabloop.serve._security import check_bind, load_keys
+from tabloop.store import Store
 from tests.serve.test_app import rows_of
 
 PREDICT_KEY = "p" * 24
@@ -87,3 +88,60 @@ def test_open_service_only_on_loopback(make_config):
         check_bind("0.0.0.0", keys, insecure=False)
     assert "WARNING" in check_bind("0.0.0.0", keys, insecure=True)
     assert check_bind("0.0.0.0", [object()], insecure=False) is None  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs"),
+    [
+        ("post", "/predict", {"content": b'{"records": [', "headers": {"content-type": "x"}}),
+        ("post", "/predict", {"content": b"age=3", "headers": {"content-type": "text/plain"}}),
+        ("post", "/outcomes", {"json": {"outcomes": "not a list"}}),
+        ("post", "/invocations", {"content": b"{", "headers": {"content-type": "text/csv"}}),
+        ("post", "/v2/models/titanic/infer", {"content": b"[1, 2"}),
+        ("get", "/report", {"params": {"period": "not-a-period"}}),
+        ("get", "/outcomes", {"params": {"limit": "-4"}}),
+        ("get", "/monitor", {"params": {"chunk": "99999999999999999999"}}),
+        ("get", "/dashboard", {"params": {"refresh": "soon"}}),
+    ],
+)
+def test_the_key_is_checked_before_the_body_or_query_is_read(http, method, path, kwargs):
+    answer = getattr(http, method)(path, **kwargs)
+    body = answer.json()
+    code = body["code"] if path.startswith("/v2") else body["error"]  # OIP's error shape
+    assert (answer.status_code, code) == (401, "unauthorized")
+
+
+def test_a_body_that_is_not_json_is_415_once_the_key_is_valid(http, registered):
+    answer = http.post(
+        "/predict",
+        content=b"sex=male",
+        headers={"content-type": "text/plain", **bearer(PREDICT_KEY)},
+    )
+    assert answer.status_code == 415
+    assert answer.json()["error"] == "unsupported_media_type"
+    assert "'text/plain'" in answer.json()["message"]
+    body = {"records": rows_of(registered["df"], 1)}
+    typed = http.post(
+        "/predict",
+        json=body,
+        headers={"content-type": "application/json; charset=utf-8", **bearer(PREDICT_KEY)},
+    )
+    assert typed.status_code == 200
+
+
+def test_readiness_names_the_database_only_to_a_caller_with_a_key(
+    make_config, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("TEST_TABLOOP_PREDICT_KEY", PREDICT_KEY)
+    url = "postgresql+psycopg://tabloop:s3cret@127.0.0.1:1/secretdb"
+    config = make_config(keys=KEYS)
+    with TestClient(create_app(config)) as client:
+        client.app.state.serve.store = Store(url)  # the log's database goes away
+        for path in ("/health/ready", "/ping", "/v2/health/ready"):
+            anonymous = client.get(path)
+            assert anonymous.status_code == 503
+            assert "unreachable" in anonymous.text
+            assert "127.0.0.1" not in anonymous.text and "secretdb" not in anonymous.text
+            keyed = client.get(path, headers=bearer(FEEDBACK_KEY))
+            assert keyed.status_code == 503 and "127.0.0.1:1/secretdb" in keyed.text
+            assert "s3cret" not in keyed.text

@@ -256,3 +256,38 @@ def test_in_memory_or_malformed_urls_are_refused_before_any_io(url):
 def test_ping_answers_true_on_a_live_database(store):
     assert store.ping() is True
     assert math.isclose(len(store.periods()), 1)
+
+
+def _overwrite_inputs(store: Store, prediction_id: str, text: str) -> None:
+    """Put JSON ``text`` in a row's inputs as another program (or an older tabloop) could."""
+    import sqlalchemy as sa
+
+    cast = "CAST(:raw AS json)" if store.url.startswith("postgresql") else ":raw"
+    with store._engine_().begin() as conn:
+        conn.execute(
+            sa.text(f"UPDATE tabloop_predictions SET inputs = {cast} WHERE prediction_id = :id"),
+            {"raw": text, "id": prediction_id},
+        )
+
+
+def test_a_lone_surrogate_is_stored_as_a_question_mark_and_one_read_back_too(store, make_record):
+    store.insert_predictions([make_record(0, inputs={"plan": "b\ud800c", "\udfff": 1})])
+    assert store.predictions()["inputs"].tolist() == [{"plan": "b?c", "?": 1}]
+    store.insert_predictions([make_record(1)])
+    _overwrite_inputs(store, "p00001", '{"plan": "x\\ud800", "age": 31}')
+    read = store.predictions()["inputs"].tolist()
+    assert read[1] == {"plan": "x?", "age": 31}
+    pd.DataFrame({"inputs": read}).to_json()  # every string encodes: reports can be written
+
+
+def test_a_stored_value_that_does_not_parse_reads_as_missing_and_is_reported(
+    sqlite_url, make_record, caplog
+):
+    store = Store(sqlite_url)
+    store.open()
+    store.insert_predictions([make_record(i) for i in range(3)])
+    _overwrite_inputs(store, "p00001", '{"plan": "cut by a disk err')
+    frame = store.predictions()
+    assert frame["inputs"].tolist() == [make_record(0).inputs, None, make_record(2).inputs]
+    assert "does not parse" in caplog.text
+    store.close()

@@ -280,8 +280,21 @@ class ApiKeyConfig(_Section):
         return self
 
 
+class LogConfig(_Section):
+    """How the service keeps its prediction log (see the README's durability note)."""
+
+    durability: Literal["async", "sync"] = Field(
+        "async",
+        description="async: answer once the row is queued; sync: once it is committed or "
+        "fsynced to the spool (concurrent requests share one commit)",
+    )
+    max_backlog: int = Field(
+        10_000, ge=1, description="rows held in memory before predictions are refused with 503"
+    )
+
+
 class ServeConfig(_Section):
-    """The prediction service: variants and traffic, context columns, limits, keys."""
+    """The prediction service: variants and traffic, context columns, limits, keys, log."""
 
     variants: dict[str, str] = Field(
         default_factory=dict,
@@ -309,6 +322,7 @@ class ServeConfig(_Section):
     store_url: str | None = Field(
         None, description="SQLAlchemy URL of the log; default TABLOOP_STORE_URL or .tabloop/"
     )
+    log: LogConfig = Field(default_factory=LogConfig)
 
     @field_validator("variants", "traffic")
     @classmethod
@@ -336,6 +350,15 @@ class ServeConfig(_Section):
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _backlog_holds_a_request(self) -> ServeConfig:
+        if self.log.max_backlog < self.max_rows:
+            raise ValueError(
+                f"log.max_backlog ({self.log.max_backlog:,}) must be at least max_rows "
+                f"({self.max_rows:,}): a request of max_rows rows could never be logged"
+            )
+        return self
 
     @model_validator(mode="after")
     def _traffic_names_variants(self) -> ServeConfig:

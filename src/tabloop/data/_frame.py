@@ -6,6 +6,7 @@ change of backend (pyarrow-backed strings in pandas 3, Dask partitions) touches 
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 from collections.abc import Iterable
 from typing import Any
@@ -107,10 +108,14 @@ def numeric_array(series: pd.Series, missing: np.ndarray) -> tuple[np.ndarray, n
     if is_numeric(series) or is_bool(series):
         numbers = series.to_numpy(dtype="float64", na_value=np.nan)
         return numbers, np.zeros(len(series), dtype=bool)
-    if len(series) <= SMALL:
+    numbers = None
+    if len(series) > SMALL:
+        with contextlib.suppress(OverflowError):  # a Python int beyond float: value by value
+            numbers = pd.to_numeric(series, errors="coerce").to_numpy(
+                dtype="float64", na_value=np.nan
+            )
+    if numbers is None:
         numbers = np.array([_to_float(v) for v in series.to_numpy()], dtype="float64")
-    else:
-        numbers = pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     return numbers, np.isnan(numbers) & ~missing
 
 
@@ -121,6 +126,8 @@ def _to_float(value: Any) -> float:
         value = value.strip()
     try:
         return float(value)
+    except OverflowError:  # an integer beyond float's range
+        return np.inf if value > 0 else -np.inf
     except (TypeError, ValueError):
         return np.nan
 

@@ -204,6 +204,7 @@ def _check_column(series: pd.Series, col: ColumnSchema) -> list[Problem]:
     if col.kind == "numeric":
         numbers, invalid = _frame.numeric_array(series, missing)
         out.extend(_wrong_type(series, invalid, col, "numeric"))
+        out.extend(_wrong_type(series, np.isinf(numbers), col, "a finite number"))
         if col.min is not None and col.max is not None:
             with np.errstate(invalid="ignore"):
                 outside = (numbers < col.min) | (numbers > col.max)

@@ -64,6 +64,7 @@ def chunk_labels(frame: pd.DataFrame, *, time: str, chunk: str | None) -> np.nda
         size = int(rows[1])
         if size < 1:
             raise MonitorError(f"chunk {chunk!r}: a chunk needs at least 1 row.")
+        size = min(size, max(n, 1))  # a chunk past the window's end is the whole window
         names = np.array(
             [f"rows {a + 1}-{min(a + size, n)}" for a in range(0, n, size)], dtype=object
         )
@@ -79,7 +80,12 @@ def chunk_labels(frame: pd.DataFrame, *, time: str, chunk: str | None) -> np.nda
             f"chunk {chunk!r} cuts by time, but {int(times.isna().sum())} rows have no time; "
             "give the rows a time column or chunk by row count."
         )
-    delta = pd.Timedelta(**{_UNITS[span[2]]: int(span[1])})
+    try:
+        delta = pd.Timedelta(**{_UNITS[span[2]]: int(span[1])})
+    except (OverflowError, ValueError):
+        raise MonitorError(
+            f"chunk {chunk!r} is longer than the span times can hold (about 292 years)."
+        ) from None
     origin = times.min().floor("D")
     index = ((times - origin) // delta).to_numpy()
     starts = origin + delta * pd.Series(index)

@@ -29,7 +29,7 @@ from tabloop.serve._predict import Prediction, predict_rows
 from tabloop.serve._protocols import add_protocol_routes
 from tabloop.serve._requests import OutcomesRequest, PredictRequest, StrictJSONRoute
 from tabloop.serve._scoring import cast_outcome
-from tabloop.serve._security import ANY_ROLE
+from tabloop.serve._security import ANY_ROLE, needs
 
 if TYPE_CHECKING:
     from tabloop.config import ProjectConfig
@@ -100,16 +100,16 @@ def create_app(config: ProjectConfig, *, state: ServeState | None = None) -> Fas
 # -- predict --------------------------------------------------------------------------------
 def _predict_routes(app: FastAPI, state: ServeState) -> None:
     @app.post("/predict", response_model=PredictResponse, tags=["predict"])
+    @needs("predict")
     async def predict(body: PredictRequest, request: Request) -> JSONResponse:
         """Predict rows; each is routed to a variant by the traffic split and logged."""
-        state.guard(request, "predict")
-        return _render(predict_rows(state, request, body.rows()))
+        return _render(await predict_rows(state, request, body.rows()))
 
     @app.post("/predict/{variant}", response_model=PredictResponse, tags=["predict"])
+    @needs("predict")
     async def predict_variant(variant: str, body: PredictRequest, request: Request) -> JSONResponse:
         """Predict rows with one named variant, whatever the traffic split."""
-        state.guard(request, "predict")
-        return _render(predict_rows(state, request, body.rows(), forced=variant))
+        return _render(await predict_rows(state, request, body.rows(), forced=variant))
 
 
 def _render(prediction: Prediction) -> JSONResponse:
@@ -136,9 +136,9 @@ def _period(value: str | None) -> Period:
 
 def _outcome_routes(app: FastAPI, state: ServeState) -> None:
     @app.post("/outcomes", tags=["outcomes"])
+    @needs("feedback")
     def post_outcomes(body: OutcomesRequest, request: Request) -> JSONResponse:
         """Store true values by prediction_id or entity id; idempotent; unknown ids reported."""
-        state.guard(request, "feedback")
         by = body.key()
         model = state.first.model
         items, problems = [], []
@@ -189,6 +189,7 @@ def _outcome_routes(app: FastAPI, state: ServeState) -> None:
         return JSONResponse(out)
 
     @app.get("/outcomes", tags=["outcomes"])
+    @needs(ANY_ROLE)
     def get_outcomes(
         request: Request,
         period: str | None = Query(None, description="a number, 'current' or 'all'"),
@@ -196,17 +197,16 @@ def _outcome_routes(app: FastAPI, state: ServeState) -> None:
         limit: int = Query(100, ge=1, le=10_000),
     ) -> dict[str, Any]:
         """The uploaded true values, oldest first, a page at a time."""
-        state.guard(request, ANY_ROLE)
         rows, total = state.store.outcomes(period=_period(period), offset=offset, limit=limit)
         return {"total": total, "offset": offset, "limit": limit, "outcomes": rows}
 
     @app.get("/report", tags=["report"])
+    @needs(ANY_ROLE)
     def get_report(
         request: Request,
         period: str | None = Query(None, description="a number, 'current' or 'all'"),
     ) -> dict[str, Any]:
         """Per variant: counts, metrics per upload batch and in total, baseline, the verdict."""
-        state.guard(request, ANY_ROLE)
         return ab_report_of(state, _period(period))
 
 
@@ -232,24 +232,24 @@ def ab_report_of(state: ServeState, period: Period) -> dict[str, Any]:
 # -- admin, health, metrics -----------------------------------------------------------------
 def _admin_routes(app: FastAPI, state: ServeState) -> None:
     @app.post("/admin/reset", tags=["admin"])
+    @needs("admin")
     def reset(request: Request, note: str | None = Query(None, max_length=500)) -> dict[str, Any]:
         """Start a new experiment period; earlier rows stay queryable by period."""
-        state.guard(request, "admin")
         state.writer.flush()
         previous = state.store.current_period()
         return {"previous_period": previous, "period": state.store.reset(note)}
 
     @app.post("/admin/reload", tags=["admin"])
+    @needs("admin")
     def reload(request: Request) -> dict[str, Any]:
         """Resolve the variants' aliases again and swap in changed versions."""
-        state.guard(request, "admin")
         changed = state.reload()
         return {"changed": changed, "variants": _variants_info(state)}
 
     @app.get("/variants", tags=["admin"])
+    @needs(ANY_ROLE)
     def variants(request: Request) -> dict[str, Any]:
         """The variants served now, their versions and traffic shares."""
-        state.guard(request, ANY_ROLE)
         return {"variants": _variants_info(state)}
 
     @app.get("/health/live", tags=["health"])
@@ -257,8 +257,8 @@ def _admin_routes(app: FastAPI, state: ServeState) -> None:
         return {"status": "live"}
 
     @app.get("/health/ready", tags=["health"])
-    def ready() -> JSONResponse:
-        problems = state.readiness_problems()
+    def ready(request: Request) -> JSONResponse:
+        problems = state.readiness_problems(detailed=state.guard.accepts(request))
         body = {
             "status": "ready" if not problems else "not ready",
             "problems": problems,

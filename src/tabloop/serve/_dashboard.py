@@ -44,7 +44,7 @@ from tabloop.data._frame import python_value
 from tabloop.report._charts import PALETTE
 from tabloop.serve._ab import _batch_order
 from tabloop.serve._app import Period, _period, _variants_info, ab_report_of
-from tabloop.serve._security import ANY_ROLE
+from tabloop.serve._security import ANY_ROLE, needs
 
 if TYPE_CHECKING:
     import jinja2
@@ -60,13 +60,13 @@ def add_dashboard_routes(app: FastAPI, state: ServeState) -> None:
     """Add ``GET /dashboard`` (HTML) and ``GET /dashboard/data`` (JSON) to ``app``."""
 
     @app.get("/dashboard", tags=["report"], response_class=HTMLResponse)
+    @needs(ANY_ROLE)
     def dashboard(
         request: Request,
         period: str | None = Query(None, description="a number, 'current' or 'all'"),
         refresh: int = Query(5, ge=0, le=86_400, description="seconds between updates; 0: off"),
     ) -> HTMLResponse:
         """The live A/B page: per-variant metrics, verdicts, batches and recent predictions."""
-        state.guard(request, ANY_ROLE)
         data = dashboard_data(state, _period(period))
         data_url = "dashboard/data" + (f"?period={quote(period)}" if period else "")
         nonce = secrets.token_urlsafe(16)
@@ -74,12 +74,12 @@ def add_dashboard_routes(app: FastAPI, state: ServeState) -> None:
         return HTMLResponse(html, headers=_headers(nonce))
 
     @app.get("/dashboard/data", tags=["report"])
+    @needs(ANY_ROLE)
     def dashboard_json(
         request: Request,
         period: str | None = Query(None, description="a number, 'current' or 'all'"),
     ) -> dict[str, Any]:
         """The dashboard's data: ``report`` (as ``/report``), ``recent`` rows, ``view``."""
-        state.guard(request, ANY_ROLE)
         data = dashboard_data(state, _period(period))
         return {**data, "view": dashboard_view(data)}
 

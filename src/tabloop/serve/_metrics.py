@@ -45,6 +45,12 @@ class ServiceMetrics:
             registry=self.registry,
         )
         self.outcomes = Counter("tabloop_outcomes", "Outcomes stored", registry=self.registry)
+        self.log_refused = Counter(
+            "tabloop_log_refused_rows",
+            "Predicted rows refused with 503 because the log could not keep them, by reason",
+            ["reason"],
+            registry=self.registry,
+        )
         backlog_gauge = Gauge(
             "tabloop_log_backlog",
             "Predictions not yet in the log database (queued or spooled)",

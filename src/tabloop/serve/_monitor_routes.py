@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from tabloop.serve._security import ANY_ROLE
+from tabloop.serve._security import ANY_ROLE, needs
 
 if TYPE_CHECKING:
     from tabloop.serve._state import ServeState
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 def add_monitor_routes(app: FastAPI, state: ServeState) -> None:
     @app.get("/monitor", tags=["report"], response_model=None)
+    @needs(ANY_ROLE)
     def get_monitor(
         request: Request,
         since: str | None = Query(None, description="window start, ISO date or time"),
@@ -33,7 +34,6 @@ def add_monitor_routes(app: FastAPI, state: ServeState) -> None:
         model serving ``variant`` (default: the first variant) over the log."""
         from tabloop.monitor import monitor
 
-        state.guard(request, ANY_ROLE)
         state.writer.flush()
         chosen = state.variants.get(variant) if variant else state.first
         if chosen is None:

@@ -9,13 +9,14 @@ counted in Prometheus and the A/B report.
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from tabloop.exceptions import SchemaError
+from tabloop.exceptions import LogFullError, SchemaError
 from tabloop.serve._errors import ApiError
 from tabloop.serve._scoring import check_rows, score
 
@@ -49,7 +50,7 @@ class Prediction:
         return {"x-model-variant": self.variant} if self.variant else {}
 
 
-def predict_rows(
+async def predict_rows(
     state: ServeState,
     request: Request,
     rows: list[dict[str, Any]],
@@ -57,7 +58,37 @@ def predict_rows(
     forced: str | None = None,
     field: str = "records",
 ) -> Prediction:
-    """Route, check, predict and log ``rows``; ``field`` is where they were in the body."""
+    """Route, check, predict and log ``rows``; ``field`` is where they were in the body.
+
+    The answer is returned only when the log has the rows: queued (``serve.log.durability:
+    async``) or committed / fsynced to the spool (``sync``); otherwise a 503 with
+    ``Retry-After`` says the prediction was not kept.
+    """
+    prediction, ticket = _predict(state, request, rows, forced=forced, field=field)
+    if state.config.serve.log.durability == "sync":
+        from starlette.concurrency import run_in_threadpool
+
+        if not await run_in_threadpool(state.writer.wait, ticket):
+            state.metrics.log_refused.labels("not_committed").inc(len(rows))
+            raise ApiError(
+                503,
+                "log_unavailable",
+                f"The prediction log could not store these rows ({state.writer.last_error}); "
+                "do not act on this prediction. Retry later.",
+                headers={"Retry-After": str(math.ceil(state.writer.retry_every))},
+            )
+    return prediction
+
+
+def _predict(
+    state: ServeState,
+    request: Request,
+    rows: list[dict[str, Any]],
+    *,
+    forced: str | None,
+    field: str,
+) -> tuple[Prediction, int]:
+    """Route, check, predict, and queue the log records; the answer and its log ticket."""
     from tabloop.store import PredictionRecord
 
     start = time.perf_counter()
@@ -125,9 +156,19 @@ def predict_rows(
                     latency_ms=latency_ms,
                 )
             )
+    try:
+        ticket = state.writer.submit(records)
+    except LogFullError as exc:
+        state.metrics.log_refused.labels(exc.reason).inc(len(records))
+        raise ApiError(
+            503,
+            "log_full" if exc.reason == "backlog_full" else "log_unavailable",
+            f"{exc} Nothing was predicted; retry later.",
+            headers={"Retry-After": str(math.ceil(exc.retry_after))},
+        ) from None
+    for variant, index, _ in pending:
         state.metrics.predictions.labels(variant.name, variant.version).inc(len(index))
-    state.writer.submit(records)
-    return Prediction(request_id=request_id, answers=answers)
+    return Prediction(request_id=request_id, answers=answers), ticket
 
 
 def _route(

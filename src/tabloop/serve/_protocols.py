@@ -35,7 +35,7 @@ from tabloop import __version__
 from tabloop.serve._errors import ApiError
 from tabloop.serve._invocations import JSON, InvocationsRequest, invocation_rows
 from tabloop.serve._predict import Prediction, predict_rows
-from tabloop.serve._security import ANY_ROLE
+from tabloop.serve._security import ANY_ROLE, needs
 from tabloop.serve._tensors import InferRequest, read_infer_request, tensor_rows
 
 if TYPE_CHECKING:
@@ -58,22 +58,22 @@ def add_protocol_routes(app: FastAPI, state: ServeState) -> None:
 # -- MLflow scoring protocol -----------------------------------------------------------------
 def _mlflow_routes(app: FastAPI, state: ServeState) -> None:
     @app.post("/invocations", tags=["mlflow"], openapi_extra=_body(InvocationsRequest))
+    @needs("predict")
     async def invocations(request: Request) -> JSONResponse:
         """MLflow's scoring protocol: ``dataframe_split``, ``dataframe_records``,
         ``instances`` or ``inputs`` as JSON (``params`` ignored), or a ``text/csv`` or
         Parquet body; answers ``{"predictions": [...]}``, one record per row."""
-        state.guard(request, "predict")
         rows, field = invocation_rows(await request.body(), request.headers.get("content-type"))
-        prediction = predict_rows(state, request, rows, field=field)
+        prediction = await predict_rows(state, request, rows, field=field)
         task = state.first.model.task
         records = [
             _mlflow_record(r, a, task) for r, a in zip(rows, prediction.answers, strict=True)
         ]
         return JSONResponse({"predictions": records}, headers=prediction.headers())
 
-    def ping() -> dict[str, str]:  # a database round trip: in the thread pool
+    def ping(request: Request) -> dict[str, str]:  # a database round trip: thread pool
         """200 when the models are loaded and the log is reachable, else 503 with why."""
-        problems = state.readiness_problems()
+        problems = state.readiness_problems(detailed=state.guard.accepts(request))
         if problems:
             raise ApiError(503, "not_ready", f"Not ready: {'; '.join(problems)}.")
         return {"status": "ready"}
@@ -114,22 +114,23 @@ def _oip_routes(app: FastAPI, state: ServeState) -> None:
         return {"live": True}
 
     @app.get("/v2/health/ready", tags=["v2"])
-    def ready() -> dict[str, bool]:
-        problems = state.readiness_problems()
+    def ready(request: Request) -> dict[str, bool]:
+        problems = state.readiness_problems(detailed=state.guard.accepts(request))
         if problems:
             raise ApiError(503, "not_ready", f"Not ready: {'; '.join(problems)}.")
         return {"ready": True}
 
     def metadata(request: Request, name: str, version: str | None) -> dict[str, Any]:
-        state.guard(request, ANY_ROLE)
         return model_metadata(state, name, _resolve(state, name, version)[1])
 
     @app.get("/v2/models/{name}", tags=["v2"])
+    @needs(ANY_ROLE)
     async def model(request: Request, name: str) -> dict[str, Any]:
         """Model metadata: one input tensor per column, the output tensors."""
         return metadata(request, name, None)
 
     @app.get("/v2/models/{name}/versions/{version}", tags=["v2"])
+    @needs(ANY_ROLE)
     async def model_version(request: Request, name: str, version: str) -> dict[str, Any]:
         """The metadata of the variant serving ``version``."""
         return metadata(request, name, version)
@@ -146,7 +147,6 @@ def _oip_routes(app: FastAPI, state: ServeState) -> None:
         return {"name": name, "version": version, "ready": True}
 
     async def infer(request: Request, name: str, version: str | None) -> JSONResponse:
-        state.guard(request, "predict")
         forced, variants = _resolve(state, name, version)
         body, binary = read_infer_request(
             await request.body(), request.headers.get("inference-header-content-length")
@@ -164,11 +164,12 @@ def _oip_routes(app: FastAPI, state: ServeState) -> None:
                 f"No output {unknown[0]!r}; this model has {', '.join(available)}.",
                 field="outputs",
             )
-        prediction = predict_rows(state, request, rows, forced=forced, field="inputs")
+        prediction = await predict_rows(state, request, rows, forced=forced, field="inputs")
         out = infer_response(model, name, body.id, prediction, wanted)
         return JSONResponse(out, headers=prediction.headers())
 
     @app.post("/v2/models/{name}/infer", tags=["v2"], openapi_extra=_body(InferRequest))
+    @needs("predict")
     async def model_infer(request: Request, name: str) -> JSONResponse:
         """Predict one tensor per column (JSON data or Triton's binary tensor data); the
         registered model's name routes by the traffic split, a variant's name forces it."""
@@ -179,6 +180,7 @@ def _oip_routes(app: FastAPI, state: ServeState) -> None:
         tags=["v2"],
         openapi_extra=_body(InferRequest),
     )
+    @needs("predict")
     async def version_infer(request: Request, name: str, version: str) -> JSONResponse:
         """Predict with the variant serving ``version``."""
         return await infer(request, name, version)

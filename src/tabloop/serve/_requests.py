@@ -10,6 +10,8 @@ infinite value answers nonsense.
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Callable, Coroutine
 from typing import Any, Literal
 
@@ -116,12 +118,59 @@ def _nan_is_missing(name: str) -> None:
         _refuse_constant(name)
 
 
+#: Text that may hide a value no column can hold: an integer of 19+ digits, an exponent of
+#: 3+ digits (``1e309`` parses as infinity), an escaped UTF-16 surrogate (``"\\ud800"``).
+_SUSPECT = re.compile(rb"\d{19}|[eE][+-]?\d{3}|\\[uU][dD][89a-fA-F]")
+_INT64 = 2**63
+
+
 def parse_json(body: bytes, *, nan_is_missing: bool = False) -> Any:
     """The body as JSON, refusing NaN/Infinity; :class:`ApiError` (400) says where it broke.
 
     ``nan_is_missing`` reads ``NaN`` as null: MLflow's and Triton's clients write a missing
-    value that way, so their protocols accept it (Infinity stays refused).
+    value that way, so their protocols accept it (Infinity stays refused). Numbers that
+    overflow a 64-bit float or integer and strings that are not valid Unicode (a lone
+    surrogate) are a 422 naming their field: stored in the log, they would break every
+    report that reads it.
     """
+    data = _loads(body, nan_is_missing)
+    if _SUSPECT.search(body):  # rare: only then walk the values
+        found = _hostile(data, "")
+        if found is not None:
+            field, problem = found
+            raise ApiError(422, "invalid_value", f"{field or 'body'}: {problem}", field=field)
+    return data
+
+
+def _hostile(value: Any, path: str) -> tuple[str, str] | None:
+    """The path and problem of the first value no column can hold, else None."""
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    elif isinstance(value, float) and not math.isfinite(value):
+        return path, "the number overflows a 64-bit float; send a finite number."
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _INT64:
+        return path, "the integer does not fit 64 bits; send it as a string if it is an id."
+    elif isinstance(value, str) and not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path, "the string is not valid Unicode (a lone UTF-16 surrogate escape)."
+        return None
+    else:
+        return None
+    for key, item in items:
+        where = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and not key.isascii() and _hostile(key, where) is not None:
+            return where, "the key is not valid Unicode (a lone UTF-16 surrogate escape)."
+        found = _hostile(item, where)
+        if found is not None:
+            return found
+    return None
+
+
+def _loads(body: bytes, nan_is_missing: bool) -> Any:
     try:
         return json.loads(
             body, parse_constant=_nan_is_missing if nan_is_missing else _refuse_constant
@@ -138,6 +187,12 @@ def parse_json(body: bytes, *, nan_is_missing: bool = False) -> Any:
         ) from None
     except UnicodeDecodeError:
         raise ApiError(400, "invalid_json", "The body is not UTF-8 text.") from None
+    except ValueError:  # Python's limit on integer digits (4,300)
+        raise ApiError(
+            422,
+            "invalid_value",
+            "A number in the body has more than 4,300 digits; send numbers that fit 64 bits.",
+        ) from None
 
 
 class StrictJSONRequest(Request):
@@ -150,12 +205,35 @@ class StrictJSONRequest(Request):
 
 
 class StrictJSONRoute(APIRoute):
-    """Routes that parse JSON bodies with :class:`StrictJSONRequest`."""
+    """Routes that check the caller's key first (the role set by
+    :func:`~tabloop.serve._security.needs`), then refuse a body that is not JSON with 415
+    where the route declares a JSON body, and parse it with :class:`StrictJSONRequest`."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        role = getattr(self.endpoint, "tabloop_role", None)
+        takes_json = self.body_field is not None
 
         async def strict(request: Request) -> Response:
+            if role is not None:
+                request.app.state.serve.guard(request, role)
+            if takes_json:
+                _check_json_type(request.headers.get("content-type"))
             return await handler(StrictJSONRequest(request.scope, request.receive))
 
         return strict
+
+
+def _check_json_type(content_type: str | None) -> None:
+    """415 unless the body is declared JSON (``application/json`` or ``*/*+json``); a body
+    without a Content-Type is read as JSON, as FastAPI does."""
+    if not content_type:
+        return
+    mime = content_type.split(";", 1)[0].strip().lower()
+    json_like = mime.startswith("application/") and mime.endswith("+json")
+    if mime != "application/json" and not json_like:
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"Content-Type {mime!r} is not supported here; send application/json.",
+        )

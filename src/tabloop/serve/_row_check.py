@@ -15,6 +15,7 @@ when training had none missing, an unseen category under ``unseen_categories: er
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +48,11 @@ def _key(value: Any) -> str | None:
 
 def _numeric(value: Any) -> bool:
     kind = type(value)
-    return kind is float or kind is bool or (kind is int and abs(value) <= _EXACT)
+    return (
+        (kind is float and math.isfinite(value))
+        or kind is bool
+        or (kind is int and abs(value) <= _EXACT)
+    )
 
 
 def _boolean(value: Any) -> bool:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tabloop.exceptions import ConfigError
 from tabloop.serve._errors import ApiError
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from tabloop.config import ProjectConfig
 
 ANY_ROLE = "any"
+_Endpoint = TypeVar("_Endpoint", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
@@ -73,11 +75,33 @@ def check_bind(host: str, keys: list[ApiKey], *, insecure: bool) -> str | None:
     return f"WARNING: serving on {host} with no API keys (--insecure): anyone can call it."
 
 
+def needs(role: str) -> Callable[[_Endpoint], _Endpoint]:
+    """Mark an endpoint as needing a key with ``role`` (or :data:`ANY_ROLE`).
+
+    :class:`~tabloop.serve._requests.StrictJSONRoute` checks the key before the body or the
+    query is read: a caller without a key learns nothing about what it would have sent.
+    """
+
+    def mark(endpoint: _Endpoint) -> _Endpoint:
+        endpoint.tabloop_role = role  # type: ignore[attr-defined]
+        return endpoint
+
+    return mark
+
+
 class Guard:
     """Checks a request's key against the role an endpoint needs."""
 
     def __init__(self, keys: list[ApiKey]) -> None:
         self.keys = keys
+
+    def accepts(self, request: Request) -> bool:
+        """True when the service has no keys or ``request`` carries a valid one."""
+        try:
+            self(request, ANY_ROLE)
+        except ApiError:
+            return False
+        return True
 
     def __call__(self, request: Request, role: str) -> str | None:
         """The name of the key that may call, or None when the service has no keys."""

@@ -56,13 +56,21 @@ class ServeState:
         names.update(n for n in (cfg.data.id, cfg.serve.sticky_by) if n)
         return names
 
-    def readiness_problems(self) -> list[str]:
-        """Why the service cannot answer now (empty when ready): every health probe's check."""
+    def readiness_problems(self, *, detailed: bool = False) -> list[str]:
+        """Why the service cannot answer now (empty when ready): every health probe's check.
+
+        Only ``detailed`` problems name the database (a probe without a key must not learn
+        where it is); the service's own log always does.
+        """
         problems = []
         if not self.variants:
             problems.append("no model loaded")
         if not self.store.ping():
-            problems.append(f"log database unreachable ({self.store.url})")
+            log.warning("not ready: the log database %s is unreachable", self.store.url)
+            where = f" ({self.store.url})" if detailed else ""
+            problems.append(f"log database unreachable{where}")
+        if self.writer.stuck:
+            problems.append("the prediction log cannot store rows (database and spool refuse)")
         return problems
 
     def reload(self) -> dict[str, dict[str, str]]:
@@ -99,7 +107,7 @@ def build_state(config: ProjectConfig, *, seed: int | None = None) -> ServeState
     store = Store(Store.project_url(config))
     store.open()  # StoreOutdatedError says to run `tabloop store upgrade`
     spool = Path(config.resolve(get_settings().home)) / "spool"
-    writer = LogWriter(store, spool_dir=spool)
+    writer = LogWriter(store, spool_dir=spool, max_backlog=config.serve.log.max_backlog)
     return ServeState(
         config=config,
         variants=variants,

@@ -8,6 +8,7 @@ it, instead of failing half-way when a read turns into a write; reads stay defer
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -18,11 +19,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
 from tabloop.exceptions import MissingDependencyError, StoreError
-from tabloop.store._records import dumps
+from tabloop.store._records import dumps, loads
 
 BUSY_TIMEOUT_MS = 5000
 CONNECT_TIMEOUT_S = 5
 _WRITE = "tabloop_write"
+
+log = logging.getLogger("tabloop.store")
 
 
 def parse_url(url: str) -> URL:
@@ -47,9 +50,19 @@ def masked(url: URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
+def _load_stored(text: str | bytes) -> Any:
+    """A stored JSON value; one that does not parse (written by hand, cut by a disk error)
+    is read as missing and reported, so one bad row cannot make a report fail."""
+    try:
+        return loads(text)
+    except ValueError as exc:
+        log.warning("a stored JSON value of the log does not parse (%s); read as missing", exc)
+        return None
+
+
 def make_engine(url: URL) -> sa.Engine:
     """An engine on ``url`` with the SQLite pragmas and transaction handling above."""
-    kwargs: dict[str, Any] = {"json_serializer": dumps}
+    kwargs: dict[str, Any] = {"json_serializer": dumps, "json_deserializer": _load_stored}
     if url.get_backend_name() == "sqlite":
         engine = sa.create_engine(url, **kwargs)
         sa.event.listen(engine, "connect", _sqlite_connect)

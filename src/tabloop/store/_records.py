@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -42,7 +43,7 @@ class PredictionRecord:
     @classmethod
     def from_json(cls, line: str) -> PredictionRecord:
         """The record of a spool line written by :meth:`to_json`."""
-        data = json.loads(line)
+        data = loads(line)
         data["created_at"] = as_utc(datetime.fromisoformat(data["created_at"]))
         return cls(**data)
 
@@ -102,12 +103,47 @@ def _clean(value: Any) -> Any:
 
 
 def dumps(value: Any) -> str:
-    """Strict JSON text of ``value``: numpy values converted, NaN and infinities as null.
+    """Strict JSON text of ``value``: numpy values converted, NaN and infinities as null,
+    and always valid Unicode.
 
     Missing feature values arrive as NaN; PostgreSQL refuses NaN in JSON, so they become
-    null here rather than poisoning a batch.
+    null here rather than poisoning a batch. A lone UTF-16 surrogate in a string (which
+    the service refuses at the door, but a Python caller may log) becomes ``?``: as an
+    escape in the log it would break every report that reads the row.
     """
     try:
-        return json.dumps(value, default=_default, allow_nan=False, separators=(",", ":"))
+        text = json.dumps(
+            value, default=_default, allow_nan=False, ensure_ascii=False, separators=(",", ":")
+        )
     except (ValueError, TypeError):
-        return json.dumps(_clean(value), separators=(",", ":"))
+        text = json.dumps(_clean(value), ensure_ascii=False, separators=(",", ":"))
+    return text if text.isascii() else _valid_unicode(text)
+
+
+def loads(text: str | bytes) -> Any:
+    """JSON text of the log as Python values, lone surrogate escapes of older rows as ``?``."""
+    value = json.loads(text)
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return _valid_strings(value) if _SURROGATE_ESCAPE.search(text) else value
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _valid_unicode(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def _valid_strings(value: Any) -> Any:
+    if isinstance(value, str):
+        return _valid_unicode(value)
+    if isinstance(value, dict):
+        return {_valid_unicode(k): _valid_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_valid_strings(v) for v in value]
+    return value
