@@ -149,6 +149,12 @@ def test_misspelt_serve_key_names_the_allowed_ones():
         ({"keys": {"ops": {"roles": ["admin"]}}}, "exactly one of 'env'"),
         ({"keys": {"ops": {"env": "X", "roles": ["root"]}}}, "'predict', 'feedback' or 'admin'"),
         ({"port": 0}, "serve.port"),
+        ({"log": {"durability": "fsync"}}, "serve.log.durability"),
+        ({"log": {"max_backlog": 0}}, "serve.log.max_backlog"),
+        (
+            {"max_rows": 500, "log": {"max_backlog": 100}},
+            "log.max_backlog (100) must be at least max_rows (500)",
+        ),
     ],
 )
 def test_serve_section_errors_name_the_key(serve, message):
