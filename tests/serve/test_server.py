@@ -134,3 +134,45 @@ def test_served_predictions_outcomes_report_and_clean_shutdown(tmp_path, registe
     assert set(log["context"].map(json.dumps)) == {'{"officer": "x"}', "{}"}
     assert "Serving A = models:/titanic/1, B = models:/titanic/2" in output
     assert "127.0.0.1 only" in output
+
+
+def test_a_bug_is_a_json_500_and_the_keep_alive_connection_stays_usable(make_config):
+    import http.client
+    import threading
+
+    import uvicorn
+
+    from tabloop.serve import create_app
+
+    app = create_app(make_config())
+
+    @app.get("/bug")
+    def bug() -> None:  # stands for any bug on a request path
+        raise RuntimeError("a bug")
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(600):
+            if server.started:
+                break
+            time.sleep(0.1)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        connection.request("GET", "/bug")
+        failed = connection.getresponse()
+        assert failed.status == 500
+        assert json.loads(failed.read()) == {
+            "error": "internal_error",
+            "message": "internal error: RuntimeError",
+        }
+        first_socket = connection.sock
+        connection.request("GET", "/health/live")  # the same connection, kept alive
+        answer = connection.getresponse()
+        assert (answer.status, json.loads(answer.read())) == (200, {"status": "live"})
+        assert connection.sock is first_socket
+        connection.close()
+    finally:
+        server.should_exit = True
+        thread.join()

@@ -118,7 +118,8 @@ def _short(value: Any) -> Any:
 
 
 def install_handlers(app: FastAPI) -> None:
-    """Answer every error with the one JSON shape; count it; log one line."""
+    """Answer every error with the one JSON shape; count it; log one line. (A bug's 500 is
+    answered by :class:`~tabloop.serve._middleware.ServiceMiddleware`.)"""
 
     def answer(request: Request, error: ApiError) -> JSONResponse:
         metrics = getattr(request.app.state, "metrics", None)
@@ -156,12 +157,6 @@ def install_handlers(app: FastAPI) -> None:
     async def _tabloop(request: Request, exc: TabloopError) -> JSONResponse:
         status = 422 if isinstance(exc, ValueError) else 503
         return answer(request, ApiError(status, type(exc).__name__, str(exc)))
-
-    @app.exception_handler(Exception)
-    async def _bug(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("internal error on %s %s", request.method, request.url.path)
-        error = ApiError(500, "internal_error", f"internal error: {type(exc).__name__}")
-        return JSONResponse(protocol_body(request.url.path, 500, error.body()), status_code=500)
 
 
 def protocol_body(path: str, status: int, body: dict[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,10 @@
 """One ASGI middleware for what every request needs: the body-size cap, a request id,
-Prometheus counts and latency, and an access-log line without the query string (where a
-key could be).
+Prometheus counts and latency, an access-log line without the query string (where a key
+could be), and the JSON 500 of a bug.
+
+A bug is answered here, not by Starlette's ``ServerErrorMiddleware``: that one re-raises
+after answering, and Uvicorn then closes the connection, so a keep-alive client's next
+request fails with a reset. Here the 500 is sent and the connection stays usable.
 
 A plain ASGI middleware rather than Starlette's ``BaseHTTPMiddleware``, which costs a task
 and a stream copy per request on the latency-critical path.
@@ -12,7 +16,9 @@ import json
 import logging
 import time
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from tabloop.serve._errors import protocol_body
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,6 +26,7 @@ if TYPE_CHECKING:
     from tabloop.serve._metrics import ServiceMetrics
 
 log = logging.getLogger("tabloop.serve.access")
+log_errors = logging.getLogger("tabloop.serve")
 
 
 class _TooLarge(Exception):
@@ -40,7 +47,7 @@ class ServiceMiddleware:
         headers = dict(scope.get("headers") or [])
         request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:100] or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
-        status = {"code": 500}
+        status = {"code": 500, "started": False}
 
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
@@ -61,7 +68,7 @@ class ServiceMiddleware:
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                status["code"] = message["status"]
+                status["code"], status["started"] = message["status"], True
                 message.setdefault("headers", [])
                 message["headers"] = [
                     *message["headers"],
@@ -74,21 +81,32 @@ class ServiceMiddleware:
         except _TooLarge:
             await self._refuse(send, request_id, received)
             status["code"] = 413
+        except Exception as exc:
+            if status["started"]:  # half an answer is out: nothing better than to close
+                raise
+            log_errors.exception("internal error on %s %s", scope["method"], scope["path"])
+            error = {"error": "internal_error", "message": f"internal error: {type(exc).__name__}"}
+            await self._answer(send, request_id, 500, protocol_body(scope["path"], 500, error))
+            status["code"] = 500
         self._count(scope, status["code"], start)
 
     async def _refuse(self, send: Send, request_id: str, size: int) -> None:
-        body = json.dumps(
-            {
-                "error": "too_large",
-                "message": f"The request body is {size:,} bytes or more; the limit is "
-                f"{self.max_bytes:,} bytes (serve.max_body_mb). Send fewer rows per request.",
-            }
-        ).encode()
         self.metrics.validation_errors.labels("too_large").inc()
+        error = {
+            "error": "too_large",
+            "message": f"The request body is {size:,} bytes or more; the limit is "
+            f"{self.max_bytes:,} bytes (serve.max_body_mb). Send fewer rows per request.",
+        }
+        await self._answer(send, request_id, 413, error)
+
+    async def _answer(
+        self, send: Send, request_id: str, status: int, error: dict[str, Any]
+    ) -> None:
+        body = json.dumps(error).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
