@@ -63,3 +63,79 @@ def make_record() -> MakeRecord:
         return PredictionRecord(**values)
 
     return make
+
+
+class OwnPostgres:
+    """A PostgreSQL server of the test's own (Debian's ``initdb``/``pg_ctl``) on a free port,
+    so a test can stop and start it under a running writer."""
+
+    def __init__(self, folder: Path) -> None:
+        import shutil
+        import socket
+
+        bin_dir = Path("/usr/lib/postgresql")
+        found = sorted(bin_dir.glob("*/bin/pg_ctl")) if bin_dir.is_dir() else []
+        pg_ctl = str(found[-1]) if found else shutil.which("pg_ctl")
+        if pg_ctl is None:
+            pytest.skip("PostgreSQL's pg_ctl is not installed")
+        self.pg_ctl = pg_ctl
+        self.data = folder / "pgdata"
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = int(s.getsockname()[1])
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-N")
+
+    def _run(self, *args: str) -> None:
+        import os
+        import subprocess
+
+        command = (
+            [self.pg_ctl, *args]
+            if args[0] != "initdb"
+            else [str(Path(self.pg_ctl).with_name("initdb")), *args[1:]]
+        )
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+            command = ["runuser", "-u", "postgres", "--", *command]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot run a PostgreSQL server here: {done.stderr.strip()[:200]}")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(
+            "start",
+            "-w",
+            "-t",
+            "120",
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.data / "server.log"),
+        )
+
+    def stop(self) -> None:
+        self._run("stop", "-w", "-t", "120", "-m", "fast", "-D", str(self.data))
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[OwnPostgres]:
+    import os
+    import shutil
+    import tempfile
+
+    pytest.importorskip("psycopg")
+    folder = Path(tempfile.mkdtemp(prefix="tabloop-pg-"))  # pytest's tmp is root-only
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres")
+    try:
+        server = OwnPostgres(folder)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

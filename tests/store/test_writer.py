@@ -341,3 +341,25 @@ def test_a_read_only_spool_is_replayed_once_and_kept(store, make_record, tmp_pat
         writer.close()
         assert _ids(store) == [f"p{i:05d}" for i in range(11)]
         assert len(_spool_lines(spool)) == 10  # still there, for an operator to remove
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_a_postgres_server_stopped_and_restarted_loses_no_row(own_postgres, make_record, tmp_path):
+    store = Store(own_postgres.url)
+    store.open()
+    writer = LogWriter(store, spool_dir=tmp_path / "spool", batch_size=50, retry_every=0.2)
+    writer.start()
+    writer.submit([make_record(i) for i in range(100)])
+    assert writer.flush() is True
+    own_postgres.stop()  # the server goes away mid-stream, with live pooled connections
+    for start in range(100, 400, 20):
+        writer.submit([make_record(i) for i in range(start, start + 20)])
+    assert writer.flush() is True  # spooled: durable on disk, not in the database
+    assert writer.spooled == 300 and not writer.stuck
+    own_postgres.start()
+    assert _wait_until(lambda: writer.backlog == 0, timeout=120)
+    writer.submit([make_record(400)])
+    writer.close()
+    assert _ids(store) == [f"p{i:05d}" for i in range(401)]
+    store.close()
