@@ -363,3 +363,32 @@ def test_a_postgres_server_stopped_and_restarted_loses_no_row(own_postgres, make
     writer.close()
     assert _ids(store) == [f"p{i:05d}" for i in range(401)]
     store.close()
+
+
+def test_close_keeps_retrying_for_its_grace_then_counts_what_it_gives_up(make_record, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    store, folder = _down_store(tmp_path)
+    writer = LogWriter(store, spool_dir=blocker / "spool", retry_every=0.05, close_grace=600)
+    writer.start()
+    writer.wait(writer.submit([make_record(i) for i in range(5)]))
+    assert writer.stuck
+    closing = threading.Thread(target=writer.close)
+    closing.start()
+    time.sleep(0.3)
+    assert closing.is_alive()  # SIGTERM while nothing takes the rows: the shutdown waits
+    _bring_up(folder)
+    closing.join()
+    assert (writer.lost, _ids(store)) == (0, [f"p{i:05d}" for i in range(5)])
+    store.close()
+
+    hopeless = LogWriter(
+        Store(f"sqlite:///{tmp_path / 'gone' / 'log.db'}"),
+        spool_dir=blocker / "spool",
+        retry_every=0.05,
+        close_grace=0.2,
+    )
+    hopeless.start()
+    hopeless.submit([make_record(i) for i in range(3)])
+    hopeless.close()
+    assert hopeless.lost == 3
