@@ -9,9 +9,11 @@ counted in Prometheus and the A/B report.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -103,6 +105,8 @@ def _predict(
             "(serve.max_rows). Split the request.",
             field=field,
         )
+    with _refused_when_log_is_full(state, len(rows)):  # before the work, when it is clear
+        state.writer.check_room(len(rows))
     variants = state.variants  # one snapshot: a reload mid-request does not mix versions
     groups = _route(state, variants, rows, forced, field)
     answers: list[dict[str, Any]] = [{} for _ in rows]
@@ -156,19 +160,26 @@ def _predict(
                     latency_ms=latency_ms,
                 )
             )
-    try:
+    with _refused_when_log_is_full(state, len(records)):
         ticket = state.writer.submit(records)
+    for variant, index, _ in pending:
+        state.metrics.predictions.labels(variant.name, variant.version).inc(len(index))
+    return Prediction(request_id=request_id, answers=answers), ticket
+
+
+@contextlib.contextmanager
+def _refused_when_log_is_full(state: ServeState, rows: int) -> Iterator[None]:
+    """Turn the log's :class:`LogFullError` into a counted 503 with ``Retry-After``."""
+    try:
+        yield
     except LogFullError as exc:
-        state.metrics.log_refused.labels(exc.reason).inc(len(records))
+        state.metrics.log_refused.labels(exc.reason).inc(rows)
         raise ApiError(
             503,
             "log_full" if exc.reason == "backlog_full" else "log_unavailable",
             f"{exc} Nothing was predicted; retry later.",
             headers={"Retry-After": str(math.ceil(exc.retry_after))},
         ) from None
-    for variant, index, _ in pending:
-        state.metrics.predictions.labels(variant.name, variant.version).inc(len(index))
-    return Prediction(request_id=request_id, answers=answers), ticket
 
 
 def _route(

@@ -178,27 +178,36 @@ class LogWriter:
                 )
             if not records:
                 return self._submitted
-            held = len(self._queue) + self._inflight
-            if self._stuck_since is not None:
-                self.refused += len(records)
-                raise LogFullError(
-                    "The prediction log cannot store rows now: neither its database nor its "
-                    f"spool takes them ({self.last_error}).",
-                    reason="unavailable",
-                    retry_after=self.retry_every,
-                )
-            if held and held + len(records) > self.max_backlog:
-                self.refused += len(records)
-                raise LogFullError(
-                    f"The prediction log is {held:,} rows behind (serve.log.max_backlog is "
-                    f"{self.max_backlog:,}); its database is slower than the traffic.",
-                    reason="backlog_full",
-                    retry_after=1.0,
-                )
+            self._check_room(len(records))
             self._queue.extend(records)
             self._submitted += len(records)
             self._cond.notify_all()
             return self._submitted
+
+    def check_room(self, rows: int) -> None:
+        """Raise :class:`LogFullError` now if :meth:`submit` would refuse ``rows`` rows, so a
+        caller can refuse before doing the work (submit still decides)."""
+        with self._cond:
+            self._check_room(rows)
+
+    def _check_room(self, rows: int) -> None:
+        held = len(self._queue) + self._inflight
+        if self._stuck_since is not None:
+            self.refused += rows
+            raise LogFullError(
+                "The prediction log cannot store rows now: neither its database nor its "
+                f"spool takes them ({self.last_error}).",
+                reason="unavailable",
+                retry_after=self.retry_every,
+            )
+        if held and held + rows > self.max_backlog:
+            self.refused += rows
+            raise LogFullError(
+                f"The prediction log is {held:,} rows behind (serve.log.max_backlog is "
+                f"{self.max_backlog:,}); its database is slower than the traffic.",
+                reason="backlog_full",
+                retry_after=1.0,
+            )
 
     def wait(self, ticket: int, timeout: float | None = 30.0) -> bool:
         """Wait until the rows of ``ticket`` (and all before) are committed or spooled.
