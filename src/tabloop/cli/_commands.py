@@ -187,10 +187,15 @@ def train(
 ) -> None:
     """Train, evaluate on the held-out test split, and register the model in MLflow.
 
-    Exits 1 (after writing the reports) when a requirement of evaluate.requirements fails.
+    Exits 1 (after writing the reports) when a requirement of evaluate.requirements fails,
+    or when no model beats the dummy baseline in cross-validation; such a model is
+    registered without an alias and the last line on stderr says why. A model the time
+    budget skipped is a warning on stderr.
     """
+    from rich.console import Console
+
     from tabloop.config import load_config
-    from tabloop.train._run import summary_lines, train_and_register
+    from tabloop.train._run import failure_line, summary_lines, train_and_register, warning_lines
 
     project = load_config(config)
     run = train_and_register(
@@ -203,9 +208,15 @@ def train(
     for line in summary_lines(run):
         console.print(line, markup=False)
     console.print(f"Report: [bold]{run.reports['html']}[/]\nJSON:   [bold]{run.reports['json']}[/]")
-    if run.version is not None:
+    if run.version is not None and run.version.aliases:
         console.print(f"Registered [bold]{run.version.uri}[/] as {', '.join(run.version.aliases)}.")
-    if not run.evaluation.passed:
+    stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+    for line in warning_lines(run):
+        stderr.print(line, markup=False, style="yellow")
+    failure = failure_line(run)
+    if failure is not None:
+        stderr.print(failure, markup=False, style="bold red")
+    if failure is not None or not run.evaluation.passed:
         raise typer.Exit(1)
 
 

@@ -43,11 +43,17 @@ class Evaluation:
     ensemble: dict[str, float]
     charts: dict[str, Any] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
+    baseline_check: dict[str, Any] | None = None
 
     @property
     def passed(self) -> bool:
         """Whether every requirement holds (vacuously true without requirements)."""
         return all(r["passed"] for r in self.requirements)
+
+    @property
+    def beats_dummy(self) -> bool:
+        """Whether the model beat the dummy in cross-validation (see ``baseline_check``)."""
+        return self.baseline_check is None or bool(self.baseline_check["beats_dummy"])
 
     def to_dict(self) -> dict[str, Any]:
         return json_safe(asdict(self))
@@ -133,6 +139,7 @@ def evaluate(result: TrainResult, *, seed: int = 0) -> Evaluation:
             "data_hash": result.data_hash,
             "notes": result.notes,
         },
+        baseline_check=None if result.baseline_check is None else result.baseline_check.to_dict(),
     )
 
 
@@ -324,6 +331,12 @@ def _diagnostics(
     y: np.ndarray,
 ) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
+    check = result.baseline_check
+    if check is not None and not check.beats_dummy:
+        out.append({"kind": "baseline", "severity": "bad", "message": check.message})
+    for message in result.warnings:
+        if check is None or message != check.message:
+            out.append({"kind": "budget", "severity": "warn", "message": message})
     for column, reason in result.dropped.items():
         if reason.startswith("possible leakage"):
             out.append(

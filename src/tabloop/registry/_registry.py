@@ -2,7 +2,9 @@
 
 Every training is one MLflow run (params, metrics with their confidence intervals, the
 reports, the resolved config, a hash of the data) whose pyfunc model is registered under
-the project's name. The first version becomes ``champion``; later ones ``challenger``.
+the project's name. The first version becomes ``champion``; later ones ``challenger``. A
+model that does not beat the dummy baseline (``result.beats_dummy`` is False) is registered
+with no alias, so nothing serves it unless someone promotes it by hand.
 Promotions are remembered in a registered-model tag, so ``rollback`` can walk back.
 """
 
@@ -45,7 +47,7 @@ def register(
     """Log ``result`` (a :class:`~tabloop.train.TrainResult`) as an MLflow run and register it.
 
     Returns the new version with its alias: ``champion`` if the name had no champion yet,
-    else ``challenger``.
+    else ``challenger``; none when the model does not beat the dummy baseline.
     """
     import mlflow
 
@@ -62,7 +64,14 @@ def register(
     ):
         mlflow.log_params(_params(result))
         mlflow.log_metrics(_metrics(result, evaluation))
-        mlflow.set_tags({"tabloop.task": result.task, "tabloop.data_hash": result.data_hash})
+        useful = bool(getattr(result, "beats_dummy", True))
+        mlflow.set_tags(
+            {
+                "tabloop.task": result.task,
+                "tabloop.data_hash": result.data_hash,
+                "tabloop.beats_dummy": str(useful).lower(),
+            }
+        )
         mlflow.log_dict(result.config.model_dump(mode="json"), "config/tabloop.json")
         for path in reports or []:
             mlflow.log_artifact(str(path), artifact_path="reports")
@@ -79,6 +88,8 @@ def register(
             )
     client = mlflow.MlflowClient()
     version = int(info.registered_model_version)
+    if not useful:
+        return RegisteredVersion(name, version, (), run.info.run_id, f"models:/{name}/{version}")
     alias = CHALLENGER if _alias_version(client, name, CHAMPION) is not None else CHAMPION
     client.set_registered_model_alias(name, alias, str(version))
     if alias == CHAMPION:

@@ -37,7 +37,10 @@ def train_and_register(
     compare_imputation: bool = False,
 ) -> TrainRun:
     """Train with ``config``, write ``evaluation.html/json`` into ``out_dir`` (default
-    ``<project>/reports``) and register the model unless ``register`` is False."""
+    ``<project>/reports``) and register the model unless ``register`` is False.
+
+    A model that does not beat the dummy baseline is still evaluated, reported and
+    registered, without an alias (see ``run.result.beats_dummy``)."""
     from tabloop.evaluate import evaluate
     from tabloop.train._train import train
 
@@ -80,3 +83,24 @@ def summary_lines(run: TrainRun) -> list[str]:
     for r in ev.requirements:
         lines.append(f"requirement {r['expression']}: {'passed' if r['passed'] else 'FAILED'}")
     return lines
+
+
+def warning_lines(run: TrainRun) -> list[str]:
+    """The run's warnings for the terminal, except the dummy verdict (see
+    :func:`failure_line`)."""
+    check = run.result.baseline_check
+    return [f"warning: {w}" for w in run.result.warnings if check is None or w != check.message]
+
+
+def failure_line(run: TrainRun) -> str | None:
+    """One line when the model does not beat the dummy: why, and what became of it."""
+    from tabloop.train._baseline import HEADLINE
+
+    check = run.result.baseline_check
+    if check is None or check.beats_dummy:
+        return None
+    if run.version is None:
+        fate = "not registered"
+    else:
+        fate = f"registered as {run.version.uri} without the champion or challenger alias"
+    return f"{HEADLINE}: {check.reason}; {fate}; reports in {run.reports['html'].parent}"

@@ -21,6 +21,7 @@ from sklearn.base import clone
 
 from tabloop._progress import Bars
 from tabloop.exceptions import TrainError
+from tabloop.train._baseline import BaselineCheck, check_against_dummy
 from tabloop.train._cv import (
     DEFAULT_METRIC,
     CVResult,
@@ -28,6 +29,7 @@ from tabloop.train._cv import (
     cross_validate,
     fold_indices,
     make_pipeline,
+    score,
 )
 from tabloop.train._ensemble import blend, greedy_ensemble
 from tabloop.train._model import Member, TabloopModel
@@ -42,7 +44,15 @@ REFIT_SHARE = 0.2
 
 @dataclass
 class TrainResult:
-    """Everything training produced: the model, the split, and the evidence for the report."""
+    """Everything training produced: the model, the split, and the evidence for the report.
+
+    ``baseline_check`` says whether the chosen model beats the dummy on the cross-validation
+    folds (see :mod:`tabloop.train._baseline`); ``beats_dummy`` is its verdict. A model that
+    does not is returned all the same (so it can be evaluated and inspected), with the
+    verdict in ``warnings``; :func:`tabloop.registry.register` then gives it no alias.
+    ``warnings`` also names every candidate the time budget skipped; ``notes`` holds the
+    rest of what the budget changed (refit by fold models, no learning curve).
+    """
 
     config: ProjectConfig
     task: str
@@ -61,6 +71,14 @@ class TrainResult:
     seconds: float = 0.0
     data_hash: str = ""
     imputation_comparison: dict[str, Any] | None = None
+    baseline_check: BaselineCheck | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def beats_dummy(self) -> bool:
+        """False when the chosen model is not better than the dummy beyond noise (or is the
+        dummy); True for clustering, which has no dummy."""
+        return self.baseline_check is None or self.baseline_check.beats_dummy
 
     def encode(self, y: pd.Series) -> np.ndarray:
         """Target values as the class codes the model's probabilities are ordered by."""
@@ -145,6 +163,7 @@ def train(
     metric = config.train.metric or DEFAULT_METRIC[task]
     names = ["dummy", *[m for m in config.train.models if m != "dummy"]]
     notes: list[str] = []
+    skipped: list[str] = []
     results: list[CVResult] = []
     cv_deadline = None if deadline is None else start + budget * (1 - REFIT_SHARE)
     with Bars() as bars:
@@ -179,10 +198,13 @@ def train(
                     )
                 )
             except TimeoutError:
-                notes.append(f"{name}: skipped, the time budget ran out during cross-validation")
+                skipped.append(name)
             bars.advance(models_bar)
+    warnings = [
+        f"{name}: skipped, the time budget ran out during cross-validation" for name in skipped
+    ]
     candidates = [r for r in results if r.name != "dummy"] or results
-    if not candidates:
+    if not any(r.name == "dummy" for r in results):
         raise TrainError("No model finished within the time budget; raise train.time_budget.")
     best = max(candidates, key=lambda r: r.mean)
     if config.train.ensemble and len(candidates) > 1:
@@ -191,6 +213,16 @@ def train(
         weights = {best.name: 1.0}
     by_name = {r.name: r for r in results}
     oof = blend(by_name, weights)
+    baseline_check = check_against_dummy(
+        [score(task, metric, y[rows], oof[rows]) for _, rows in folds],
+        by_name["dummy"].fold_scores,
+        metric=metric,
+        weights=weights,
+        validation_share=float(np.mean([len(v) / len(f) for f, v in folds])),
+        skipped=skipped,
+    )
+    if not baseline_check.beats_dummy:
+        warnings.append(baseline_check.message)
 
     threshold = None
     if task == "binary":
@@ -261,6 +293,8 @@ def train(
         notes=notes,
         seconds=time.monotonic() - start,
         data_hash=data_hash(df),
+        baseline_check=baseline_check,
+        warnings=warnings,
     )
 
 

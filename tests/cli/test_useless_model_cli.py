@@ -1,0 +1,99 @@
+"""`tabloop train` never reports a model that learned nothing as success:
+one line saying so, the reports still written, no alias, exit 1; a model the time budget
+skipped is a warning."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from tabloop.config import load_config
+from tabloop.registry import list_versions
+from tests.cli.test_cli import run
+
+HEADLINE = "No model beat the dummy baseline: "
+
+
+def write_project(folder: Path, data: pd.DataFrame, target: str, **train: Any) -> Path:
+    data.to_csv(folder / "cases.csv", index=False)
+    project = {
+        "name": "cases",
+        "data": {"train": "cases.csv", "target": target},
+        "train": {"learning_curve": False, **train},
+        "evaluate": {"bootstrap": 100, "importance": False},
+        "registry": {"tracking_uri": f"sqlite:///{folder / 'mlflow.db'}"},
+    }
+    (folder / "tabloop.yaml").write_text(yaml.safe_dump(project))
+    return folder
+
+
+def versions(folder: Path) -> dict[int, list[str]]:
+    return {v["version"]: v["aliases"] for v in list_versions(load_config(folder / "tabloop.yaml"))}
+
+
+def test_train_on_a_noise_target_exits_1_in_one_line_and_makes_no_champion(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 600
+    cases = pd.DataFrame(
+        {
+            "a": rng.normal(size=n),
+            "b": rng.normal(size=n),
+            "c": rng.choice(["x", "y", "z"], n),
+            "y": rng.random(n) < 0.3,  # drawn independently of a, b and c
+        }
+    )
+    folder = write_project(tmp_path, cases, "y", models=["linear"])
+    result = run("train", cwd=folder)
+
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    assert lines[0].startswith(HEADLINE + "linear scored roc_auc")
+    assert "not above 0" in lines[0]
+    assert "registered as models:/cases/1 without the champion or challenger alias" in lines[0]
+    assert "Registered" not in result.stdout
+    # the reports are written and carry the verdict; the version exists without any alias
+    report = json.loads((folder / "reports" / "evaluation.json").read_text())
+    assert report["baseline_check"]["beats_dummy"] is False
+    assert any(
+        d["kind"] == "baseline" and d["severity"] == "bad" and d["message"].startswith(HEADLINE)
+        for d in report["diagnostics"]
+    )
+    assert HEADLINE in (folder / "reports" / "evaluation.html").read_text()
+    assert versions(folder) == {1: []}
+
+
+def test_a_model_skipped_for_the_budget_is_a_warning_and_the_dummy_is_never_champion(
+    tmp_path, datasets
+):
+    titanic = pd.read_csv(datasets / "titanic.csv")
+    # a forest of 3,000 trees: its first fold alone outlasts a 3 s budget; the dummy does not
+    folder = write_project(
+        tmp_path,
+        titanic,
+        "survived",
+        models=["random_forest"],
+        params={"random_forest": {"n_estimators": 3000}},
+    )
+    result = run("train", "--time-budget", "3", cwd=folder)
+
+    assert result.returncode == 1, result.stderr
+    skipped = "random_forest: skipped, the time budget ran out during cross-validation"
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == f"warning: {skipped}"
+    assert len(lines) == 2 and lines[1].startswith(
+        HEADLINE + "only the dummy finished cross-validation (skipped for the time budget: "
+        "random_forest); raise --time-budget"
+    )
+    report = json.loads((folder / "reports" / "evaluation.json").read_text())
+    assert {"kind": "budget", "severity": "warn", "message": skipped} in report["diagnostics"]
+    assert not any(
+        d["severity"] == "info" and "skipped" in d["message"] for d in report["diagnostics"]
+    )
+    assert report["ensemble"] == {"dummy": 1.0}
+    assert versions(folder) == {1: []}
