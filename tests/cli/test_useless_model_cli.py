@@ -1,4 +1,4 @@
-"""`tabloop train` never reports a model that learned nothing as success:
+"""`tabloop train` and `tabloop retrain` never report a model that learned nothing as success:
 one line saying so, the reports still written, no alias, exit 1; a model the time budget
 skipped is a warning."""
 
@@ -10,11 +10,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 
 from tabloop.config import load_config
 from tabloop.registry import list_versions
 from tests.cli.test_cli import run
+from tests.cli.test_monitor_cli import write_project as write_stops_project
+from tests.stops import fill_log
 
 HEADLINE = "No model beat the dummy baseline: "
 
@@ -97,3 +100,39 @@ def test_a_model_skipped_for_the_budget_is_a_warning_and_the_dummy_is_never_cham
     )
     assert report["ensemble"] == {"dummy": 1.0}
     assert versions(folder) == {1: []}
+
+
+@pytest.mark.slow
+def test_retrain_never_promotes_a_challenger_that_does_not_beat_the_dummy(tmp_path, stops_model):
+    from tabloop.examples import traffic_stops
+
+    # the challenger can only be the dummy: it must not take an alias, even when asked
+    folder = write_stops_project(
+        tmp_path,
+        stops_model,
+        train={"models": ["dummy"], "folds": 3, "learning_curve": False},
+        retrain={"filter": "searched == True", "metric": "f1"},
+    )
+    production = traffic_stops(6000, production=True)
+    fill_log(
+        f"sqlite:///{folder / 'log.db'}",
+        stops_model["result"].model,
+        production,
+        labels=production["contraband"],
+    )
+    result = run("retrain", "--promote-if-better", cwd=folder)
+
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    assert lines[0].startswith(
+        "The challenger does not beat the dummy baseline: train.models names only the dummy; "
+        "models:/stops/2 is registered without an alias and not promoted"
+    )
+    report = json.loads((folder / "reports" / "retrain.json").read_text())
+    assert report["decision"]["beats_dummy"] is False
+    assert report["decision"]["promoted"] is False
+    assert report["decision"]["reason"].startswith(
+        "the challenger does not beat the dummy baseline"
+    )
+    assert versions(folder) == {2: [], 1: ["champion"]}

@@ -204,3 +204,36 @@ def test_a_failed_requirement_blocks_promotion_an_unknown_one_does_not():
     assert "requirements not met: fairness.max_gap <= 0.05" in decision["reason"]
     worse = {**better, "difference": {**better["difference"], "ci_low": -0.01}}
     assert _decide({**worse, "requirements": []}, 0.0)["better"] is False
+
+
+def test_a_challenger_that_does_not_beat_the_dummy_is_never_promoted_even_when_better():
+    from tabloop.retrain._retrain import _decide
+    from tabloop.train._baseline import check_against_dummy
+
+    # better than a decayed champion on the held-out rows, but it learned nothing
+    better = {
+        "metric": "f1",
+        "rows": 300,
+        "requirements": [],
+        "difference": {
+            "higher_is_better": True,
+            "ci_low": 0.03,
+            "ci_high": 0.1,
+            "improvement": 0.06,
+        },
+    }
+    useless = check_against_dummy(
+        [0.5, 0.5, 0.5],
+        [0.5, 0.5, 0.5],
+        metric="roc_auc",
+        weights={"dummy": 1.0},
+        validation_share=0.5,
+        skipped=["linear"],
+    )
+    decision = _decide(better, 0.0, useless)
+    assert decision["better"] is True and decision["requirements_met"] is True
+    assert decision["beats_dummy"] is False
+    assert decision["reason"].startswith(
+        "the challenger does not beat the dummy baseline: only the dummy finished"
+    )
+    assert _decide(better, 0.0)["beats_dummy"] is True

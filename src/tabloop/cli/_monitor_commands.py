@@ -93,7 +93,14 @@ def retrain(
 ) -> None:
     """Train a challenger on original plus labelled production rows; compare with the
     champion on the newest held-out rows; register it (and promote it when asked and
-    better)."""
+    better).
+
+    Exits 1 (after writing the reports) when the challenger does not beat the dummy
+    baseline in cross-validation: it is registered without an alias and never promoted,
+    and the last line on stderr says why. A model the time budget skipped is a warning.
+    """
+    from rich.console import Console
+
     from tabloop.config import load_config
     from tabloop.retrain import retrain as run_retrain
 
@@ -104,6 +111,20 @@ def retrain(
     _print_retrain(result)
     folder = out or project.resolve("reports")
     console.print(f"Report: [bold]{Path(folder) / 'retrain.html'}[/]")
+    stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+    check = result.data["challenger_evaluation"].get("baseline_check") or {}
+    for warning in result.data.get("warnings", []):
+        if warning != check.get("message"):
+            stderr.print(f"warning: {warning}", markup=False, style="yellow")
+    if not result.beats_dummy:
+        stderr.print(
+            f"The challenger does not beat the dummy baseline: {check.get('reason')}; "
+            f"{result.data['challenger']} is registered without an alias and not promoted; "
+            f"reports in {folder}",
+            markup=False,
+            style="bold red",
+        )
+        raise typer.Exit(1)
 
 
 def _parse_every(text: str) -> float:

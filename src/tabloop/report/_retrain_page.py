@@ -32,10 +32,11 @@ def build_retrain_page(data: dict[str, Any]) -> Page:
         f"challenger {data['challenger'] or '(not yet registered)'}",
     )
     s = Section("Decision")
-    tone = "ok" if decision["promoted"] else ("info" if decision["better"] else "warn")
+    useful = decision.get("beats_dummy", True)
+    tone = "ok" if decision["promoted"] else ("info" if decision["better"] and useful else "warn")
     verdict = "promoted" if decision["promoted"] else "not promoted"
     s.blocks.append(Text(f"Challenger {verdict}: {decision['reason']}.", tone=tone))
-    for note in data.get("notes", []):
+    for note in [*data.get("warnings", []), *data.get("notes", [])]:
         s.blocks.append(Text(note, tone="warn"))
     page.sections.append(s)
 

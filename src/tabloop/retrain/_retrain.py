@@ -8,8 +8,11 @@ move the ``champion`` alias. A running server follows the alias at its next relo
 (``serve.reload_every`` or ``POST /admin/reload``); nothing restarts.
 
 The decision rule: promote when the lower end of the paired interval of the improvement
-is above ``retrain.margin`` (the challenger is better on these rows beyond sampling noise)
-and no requirement fails for the challenger on those rows. Requirements are checked as in
+is above ``retrain.margin`` (the challenger is better on these rows beyond sampling noise),
+no requirement fails for the challenger on those rows, and the challenger beats the dummy
+baseline in its own cross-validation (``TrainResult.beats_dummy``): a challenger that
+learned nothing is never promoted, even over a champion that has decayed, and is registered
+without an alias. Requirements are checked as in
 production (pass / fail / unknown): a fairness violation blocks promotion, a gap the held-out
 rows are too few to judge does not, and the report says which.
 """
@@ -29,7 +32,7 @@ from tabloop.exceptions import RetrainError
 
 if TYPE_CHECKING:
     from tabloop.config import ProjectConfig
-    from tabloop.train import TabloopModel
+    from tabloop.train import BaselineCheck, TabloopModel
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,6 +48,11 @@ class RetrainResult:
     @property
     def better(self) -> bool:
         return bool(self.data["decision"]["better"])
+
+    @property
+    def beats_dummy(self) -> bool:
+        """Whether the challenger beat the dummy baseline in cross-validation."""
+        return bool(self.data["decision"].get("beats_dummy", True))
 
     def to_json(self) -> str:
         return json.dumps(self.data, indent=2, default=str, allow_nan=False)
@@ -100,7 +108,7 @@ def retrain(
     holdout = data.holdout if len(data.holdout) else run.result.test
     where = "held-out production rows" if len(data.holdout) else "the challenger's test split"
     comparison = compare(champion.model, challenger, holdout, config, metric=metric, seed=seed)
-    decision = _decide(comparison, config.retrain.margin)
+    decision = _decide(comparison, config.retrain.margin, run.result.baseline_check)
     report: dict[str, Any] = {
         "project": config.name,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -109,9 +117,11 @@ def retrain(
         "data": {**data.counts, "holdout_from": data.holdout_from, "compared_on": where},
         "comparison": comparison,
         "challenger_evaluation": {
-            k: run.evaluation.to_dict().get(k) for k in ("metrics", "threshold", "requirements")
+            k: run.evaluation.to_dict().get(k)
+            for k in ("metrics", "threshold", "requirements", "baseline_check")
         },
         "decision": decision,
+        "warnings": list(run.result.warnings),
     }
     if not len(data.holdout):
         report["notes"] = [
@@ -129,12 +139,19 @@ def retrain(
         config=config,
     )
     report["challenger"] = version.uri
-    if promote_if_better and decision["better"] and decision["requirements_met"]:
+    if (
+        promote_if_better
+        and decision["better"]
+        and decision["requirements_met"]
+        and decision["beats_dummy"]
+    ):
         promote(version.version, config)
         decision["promoted"] = True
         decision["reason"] += f"; version {version.version} is now the champion"
-    elif promote_if_better:
+    elif promote_if_better and decision["beats_dummy"]:
         decision["reason"] += f"; version {version.version} stays challenger"
+    elif not decision["beats_dummy"]:
+        decision["reason"] += f"; version {version.version} is registered without an alias"
     _attach(version.run_id, result.save(out))
     return result
 
@@ -204,7 +221,9 @@ def compare(
     }
 
 
-def _decide(comparison: dict[str, Any], margin: float) -> dict[str, Any]:
+def _decide(
+    comparison: dict[str, Any], margin: float, baseline_check: BaselineCheck | None = None
+) -> dict[str, Any]:
     diff = comparison["difference"]
     sign = 1.0 if diff["higher_is_better"] else -1.0
     low = diff["ci_low"] if sign > 0 else diff["ci_high"]
@@ -226,9 +245,15 @@ def _decide(comparison: dict[str, Any], margin: float) -> dict[str, Any]:
         )
     if failed:
         reason += f"; requirements not met: {', '.join(failed)}"
+    beats_dummy = baseline_check is None or baseline_check.beats_dummy
+    if baseline_check is not None and not beats_dummy:
+        reason = (
+            f"the challenger does not beat the dummy baseline: {baseline_check.reason}; " + reason
+        )
     return {
         "better": bool(better),
         "requirements_met": not failed,
+        "beats_dummy": beats_dummy,
         "promoted": False,
         "margin": margin,
         "reason": reason,
