@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tabloop.serve")
 _MAX_VALUE_CHARS = 80
+#: Refusals the log writer reports as one state (and /metrics counts): not a line each.
+_COUNTED_ELSEWHERE = frozenset({"log_full", "log_unavailable"})
 
 
 class ApiError(HTTPException):
@@ -125,7 +127,9 @@ def install_handlers(app: FastAPI) -> None:
         metrics = getattr(request.app.state, "metrics", None)
         if metrics is not None and error.status_code in (400, 413, 422):
             metrics.validation_errors.labels(error.code).inc()
-        log.info(
+        quiet = error.code in _COUNTED_ELSEWHERE  # thousands a second under overload
+        log.log(
+            logging.DEBUG if quiet else logging.INFO,
             "%s %s -> %d %s: %s",
             request.method,
             request.url.path,
