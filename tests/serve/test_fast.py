@@ -19,9 +19,8 @@ import yaml
 
 from tabloop.config import config_from_dict
 from tabloop.exceptions import SchemaError
-from tabloop.prepare import Formula
+from tabloop.prepare import Formula, RequestColumns, Unsupported
 from tabloop.serve._compiled import compile_model
-from tabloop.serve._compiled_formula import Unsupported, compile_formula
 from tabloop.train import Member, TabloopModel
 
 ZOO = ["linear", "random_forest", "lightgbm", "xgboost", "catboost"]
@@ -280,8 +279,6 @@ UNSUPPORTED = ["a // b", "a % 2", "c + d", "a ** b", "c < 'm'", "where(a > 1, 'b
 
 @pytest.mark.parametrize("text", FORMULAS)
 def test_compiled_formulas_equal_formula_evaluate(text):
-    from tabloop.serve._compiled_prep import Columns
-
     rng = np.random.default_rng(1)
     n = 200
     a = np.where(rng.random(n) < 0.2, None, rng.normal(2, 2, n).round(1))
@@ -290,8 +287,9 @@ def test_compiled_formulas_equal_formula_evaluate(text):
     rows = [{"a": w, "b": x, "c": y, "d": z} for w, x, y, z in zip(a, b, c, d, strict=True)]
     kinds = {"a": "num", "b": "num", "c": "text", "d": "text"}
     formula = Formula(text)
-    kind, fn, _ = compile_formula(formula._tree, kinds)
-    cols = Columns(rows)  # the request's columns, as the compiled path reads them
+    replay = formula.compile_replay(kinds)
+    kind, fn = replay.kind, replay.fn
+    cols = RequestColumns(rows)  # the request's columns, as the compiled path reads them
     got = fn(lambda c: cols.formula_num(c)[0] if kinds[c] == "num" else cols.text(c), n)
     expected = formula.evaluate(pd.DataFrame.from_records(rows))
     assert kind == ("bool" if expected.dtype == bool else "num")
@@ -301,7 +299,7 @@ def test_compiled_formulas_equal_formula_evaluate(text):
 @pytest.mark.parametrize("text", UNSUPPORTED)
 def test_formulas_without_an_exact_numpy_form_are_refused(text):
     with pytest.raises(Unsupported):
-        compile_formula(Formula(text)._tree, {"a": "num", "b": "num", "c": "text", "d": "text"})
+        Formula(text).compile_replay({"a": "num", "b": "num", "c": "text", "d": "text"})
 
 
 def test_the_row_check_only_accepts_what_validation_accepts(trained):

@@ -83,6 +83,57 @@ def category_keys(series: pd.Series) -> pd.Series:
     return series.astype("string")
 
 
+#: Integers up to this magnitude are exact as float64: beyond it, a column's dtype (int64,
+#: float64 or object, as pandas infers it from the other values) changes its key.
+EXACT_INTEGER = 2**53
+
+
+class Unclean(Exception):
+    """Internal: a value outside the domain where a numpy replay provably agrees with the
+    DataFrame path (a number sent as text, a list, an integer beyond 2**53 as a category);
+    the caller takes the DataFrame path for the whole request."""
+
+
+def strict_category_key(value: Any) -> str | None:
+    """:func:`category_keys` of one JSON scalar, the same whatever dtype pandas infers for
+    the column it lands in; ``None`` for a missing value; :class:`Unclean` when that is
+    not certain (other types, huge or infinite numbers).
+
+    The one rule for request values, shared by the numpy replays of ``prepare`` and by
+    the service's records-level validation.
+    """
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[no-any-return]
+    if value is None:
+        return None
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int and -EXACT_INTEGER <= value <= EXACT_INTEGER:
+        return str(value)
+    if kind is float:
+        if value != value:
+            return None
+        if -EXACT_INTEGER < value < EXACT_INTEGER:
+            return str(int(value)) if value.is_integer() else str(value)
+    raise Unclean
+
+
+def float_category_key(value: float) -> str | None:
+    """:func:`category_keys` of one value of a float64 column (``None`` for NaN)."""
+    if value != value:
+        return None
+    if value.is_integer() and abs(value) < 2**63:
+        return str(int(value))
+    return str(value)
+
+
+def unseen_message(column: str, values: Iterable[Any]) -> str:
+    """The start of every message about categories never seen in training."""
+    shown = ", ".join(repr(v) for v in values)
+    return f"Column {column!r} has value(s) never seen in training: {shown}"
+
+
 def category_key(value: Any) -> str:
     """The scalar version of :func:`category_keys`, for values from a schema or config."""
     if isinstance(value, bool | np.bool_):

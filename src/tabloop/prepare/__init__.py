@@ -1,13 +1,20 @@
-"""Prepare features: derived formulas, transforms, selection (a scikit-learn Pipeline)."""
+"""Prepare features: derived formulas, transforms, selection (a scikit-learn Pipeline).
+
+Every step also carries a numpy replay of its ``transform`` (``step.compile_replay``), for
+the service's small requests; :class:`Block`, :class:`RequestColumns`, :class:`Unclean`
+and :class:`Unsupported` are its vocabulary (see ``tabloop/prepare/_replay.py``).
+"""
 
 from tabloop.prepare._derive import DeriveFeatures, LogTransform
 from tabloop.prepare._formula import FUNCTIONS, Formula
 from tabloop.prepare._multiple import MultipleImputation
 from tabloop.prepare._pipeline import prepare_pipeline
 from tabloop.prepare._preprocess import FAMILIES, IMPUTATIONS, Preprocess
+from tabloop.prepare._replay import Block, RequestColumns, Unclean, Unsupported
 from tabloop.prepare._select import SelectFeatures
 
 __all__ = [
+    "Block",
     "DeriveFeatures",
     "FAMILIES",
     "FUNCTIONS",
@@ -16,6 +23,9 @@ __all__ = [
     "LogTransform",
     "MultipleImputation",
     "Preprocess",
+    "RequestColumns",
     "SelectFeatures",
+    "Unclean",
+    "Unsupported",
     "prepare_pipeline",
 ]

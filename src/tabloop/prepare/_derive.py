@@ -6,6 +6,8 @@ fitted inside each cross-validation fold like the rest of the pipeline.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -16,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 from tabloop.data import _frame
 from tabloop.exceptions import DataError, FormulaError
 from tabloop.prepare._formula import Formula
+from tabloop.prepare._replay import StepReplay, Unclean, View
 
 
 class DeriveFeatures(TransformerMixin, BaseEstimator):
@@ -63,6 +66,29 @@ class DeriveFeatures(TransformerMixin, BaseEstimator):
             out[name] = formula.evaluate(out)
         return out
 
+    def compile_replay(self, kinds: Mapping[str, str]) -> StepReplay:
+        """:meth:`transform` on numpy columns (see :mod:`tabloop.prepare._replay`)."""
+        check_is_fitted(self, "formulas_")
+        kinds = dict(kinds)
+        raw = dict(kinds)
+        replays = []
+        for name, formula in self.formulas_.items():
+            replay = formula.compile_replay(kinds)
+            kinds[name] = replay.kind
+            replays.append((name, replay))
+        signature = ("derive", tuple((name, f.text) for name, f in self.formulas_.items()))
+
+        def run(view: View) -> None:
+            view.trail = (*view.trail, signature)
+            for name, replay in replays:
+                key = (view.trail, name)
+                values, hollow = view.cols.memo(key, partial(_derive, view, raw, replay))
+                view.local[name] = values
+                if hollow:
+                    view.empty.add(name)
+
+        return StepReplay(run, kinds)
+
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self, "formulas_")
         return np.asarray([*self.feature_names_in_, *self.formulas_], dtype=object)
@@ -107,6 +133,47 @@ class LogTransform(TransformerMixin, BaseEstimator):
             out[column] = np.log1p(values.where(values >= 0))
         return out
 
+    def compile_replay(self, kinds: Mapping[str, str]) -> StepReplay:
+        """:meth:`transform` on numpy columns (see :mod:`tabloop.prepare._replay`)."""
+        check_is_fitted(self, "columns_")
+        columns = list(self.columns_)
+        signature = ("log", tuple(columns))
+
+        def run(view: View) -> None:
+            view.trail = (*view.trail, signature)
+            for column in columns:
+                values = view.num(column)
+                view.local[column] = view.cols.memo((view.trail, column), partial(_log1p, values))
+
+        return StepReplay(run, {**kinds, **dict.fromkeys(columns, "num")})
+
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self, "columns_")
         return self.feature_names_in_.copy()
+
+
+def _log1p(values: np.ndarray) -> np.ndarray:
+    """``log1p`` where ``values >= 0``, NaN elsewhere (as :meth:`LogTransform.transform`)."""
+    with np.errstate(invalid="ignore"):
+        return np.log1p(np.where(values >= 0, values, np.nan))
+
+
+def _derive(view: View, raw: Mapping[str, str], replay: Any) -> tuple[np.ndarray, bool]:
+    """One formula's values on ``view``, and whether it read a numeric column with no
+    value (pandas then computes on an object column of nulls: see ``FormulaReplay``)."""
+    hollow = False
+
+    def get(name: str) -> np.ndarray:
+        nonlocal hollow
+        if name in view.local:
+            values, nothing = view.local[name], name in view.empty
+        elif raw.get(name) == "num":
+            values, nothing = view.cols.formula_num(name)
+        else:
+            return view.cols.text(name)
+        if nothing and replay.fragile:
+            raise Unclean
+        hollow = hollow or nothing
+        return values
+
+    return replay.fn(get, view.n), hollow

@@ -28,30 +28,46 @@ from __future__ import annotations
 import ast
 import difflib
 import operator
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from tabloop.data import _frame
 from tabloop.exceptions import FormulaError
 
-_BINARY: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv,
-    ast.Mod: operator.mod,
-    ast.Pow: operator.pow,
+if TYPE_CHECKING:
+    from tabloop.prepare._replay_formula import FormulaReplay
+
+
+@dataclass(frozen=True)
+class Operator:
+    """One operator of the grammar: its meaning on pandas Series and scalars, and its
+    meaning on float64 numpy arrays where that is exactly the pandas one (``None``: no
+    exact numpy form, so a formula using it keeps the DataFrame path)."""
+
+    pandas: Callable[[Any, Any], Any]
+    numpy: Callable[[Any, Any], Any] | None
+
+
+BINARY: dict[type, Operator] = {
+    ast.Add: Operator(operator.add, operator.add),
+    ast.Sub: Operator(operator.sub, operator.sub),
+    ast.Mult: Operator(operator.mul, operator.mul),
+    ast.Div: Operator(operator.truediv, operator.truediv),
+    ast.FloorDiv: Operator(operator.floordiv, None),  # pandas' and numpy's signs of 0 differ
+    ast.Mod: Operator(operator.mod, None),
+    ast.Pow: Operator(operator.pow, operator.pow),  # numpy: non-negative constant exponents only
 }
-_COMPARE: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Eq: operator.eq,
-    ast.NotEq: operator.ne,
-    ast.Lt: operator.lt,
-    ast.LtE: operator.le,
-    ast.Gt: operator.gt,
-    ast.GtE: operator.ge,
+COMPARE: dict[type, Operator] = {
+    ast.Eq: Operator(operator.eq, operator.eq),
+    ast.NotEq: Operator(operator.ne, operator.ne),
+    ast.Lt: Operator(operator.lt, operator.lt),
+    ast.LtE: Operator(operator.le, operator.le),
+    ast.Gt: Operator(operator.gt, operator.gt),
+    ast.GtE: Operator(operator.ge, operator.ge),
 }
 _CONSTANTS = {"True": True, "False": False, "None": None, "nan": np.nan}
 
@@ -66,10 +82,20 @@ def _where(cond: Any, a: Any, b: Any, *, index: pd.Index) -> pd.Series:
 
 
 def _lookup(column: Any, table: dict[Any, Any], default: Any = 0, *, index: pd.Index) -> pd.Series:
-    from tabloop.data._frame import category_key, category_keys
+    keyed = {_frame.category_key(k): v for k, v in table.items()}
+    return _frame.category_keys(_series(column, index)).map(keyed).astype("float64").fillna(default)
 
-    keyed = {category_key(k): v for k, v in table.items()}
-    return category_keys(_series(column, index)).map(keyed).astype("float64").fillna(default)
+
+def _lookup_numpy(keys: Iterable[str | None], table: dict[Any, Any], default: float) -> np.ndarray:
+    """``lookup`` on a column's category keys (``None`` for missing values)."""
+    keyed = {_frame.category_key(k): np.nan if v is None else float(v) for k, v in table.items()}
+    values = list(keys)
+    out = np.fromiter((keyed.get(k, np.nan) for k in values), "float64", len(values))  # type: ignore[arg-type]
+    return np.where(np.isnan(out), default, out)
+
+
+def _fillna_numpy(x: np.ndarray, value: float) -> np.ndarray:
+    return np.where(np.isnan(x), value, x)
 
 
 def _elementwise(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -79,22 +105,56 @@ def _elementwise(fn: Callable[..., Any]) -> Callable[..., Any]:
     return apply
 
 
-FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "where": _where,
-    "lookup": _lookup,
-    "log": _elementwise(np.log),
-    "log1p": _elementwise(np.log1p),
-    "exp": _elementwise(np.exp),
-    "sqrt": _elementwise(np.sqrt),
-    "abs": _elementwise(np.abs),
-    "round": _elementwise(lambda x, digits=0: np.round(x, int(digits))),
-    "clip": _elementwise(lambda x, low=None, high=None: np.clip(x, low, high)),
-    "minimum": _elementwise(np.minimum),
-    "maximum": _elementwise(np.maximum),
-    "isnull": _elementwise(pd.isna),
-    "notnull": _elementwise(pd.notna),
-    "fillna": lambda x, value, *, index: _series(x, index).fillna(value),
+def _round(x: Any, digits: Any = 0) -> Any:
+    return np.round(x, int(digits))
+
+
+def _clip(x: Any, low: Any = None, high: Any = None) -> Any:
+    return np.clip(x, low, high)
+
+
+@dataclass(frozen=True)
+class Function:
+    """One function of the grammar, as :class:`Operator`: ``pandas(*args, index=...)`` and
+    ``numpy(*args)`` on float64 arrays. ``constant`` names the arguments the numpy form
+    takes only as constant numbers; ``fragile`` marks functions whose pandas form raises
+    on a column with no value at all (an object column of nulls), where numpy gives NaN.
+    """
+
+    params: tuple[str, ...]
+    pandas: Callable[..., Any]
+    numpy: Callable[..., Any] | None
+    constant: tuple[str, ...] = ()
+    fragile: bool = False
+
+
+def _unary(fn: Callable[..., Any]) -> Function:
+    return Function(("x",), _elementwise(fn), fn, fragile=True)
+
+
+TABLE: dict[str, Function] = {
+    "where": Function(("cond", "a", "b"), _where, np.where, fragile=True),
+    "lookup": Function(("column", "table", "default"), _lookup, _lookup_numpy, ("default",)),
+    "log": _unary(np.log),
+    "log1p": _unary(np.log1p),
+    "exp": _unary(np.exp),
+    "sqrt": _unary(np.sqrt),
+    "abs": _unary(np.abs),
+    "round": Function(("x", "digits"), _elementwise(_round), _round, ("digits",), True),
+    "clip": Function(("x", "low", "high"), _elementwise(_clip), _clip, ("low", "high"), True),
+    "minimum": Function(("a", "b"), _elementwise(np.minimum), np.minimum, fragile=True),
+    "maximum": Function(("a", "b"), _elementwise(np.maximum), np.maximum, fragile=True),
+    "isnull": Function(("x",), _elementwise(pd.isna), None),  # numpy: per column kind
+    "notnull": Function(("x",), _elementwise(pd.notna), None),
+    "fillna": Function(
+        ("x", "value"),
+        lambda x, value, *, index: _series(x, index).fillna(value),
+        _fillna_numpy,
+        ("value",),
+    ),
 }
+#: The functions a formula may call, by name (their pandas form).
+FUNCTIONS: dict[str, Callable[..., Any]] = {name: f.pandas for name, f in TABLE.items()}
 
 
 class Formula:
@@ -146,6 +206,14 @@ class Formula:
             result = result.astype("float64").replace([np.inf, -np.inf], np.nan)
         return result
 
+    def compile_replay(self, kinds: Mapping[str, str]) -> FormulaReplay:
+        """The formula over numpy columns of the given kinds (``num``, ``text``, ``bool``),
+        from the same operator table; :class:`~tabloop.prepare.Unsupported` when part of it
+        has no exact numpy form (see :mod:`tabloop.prepare._replay_formula`)."""
+        from tabloop.prepare._replay_formula import compile_formula
+
+        return compile_formula(self._tree, kinds)
+
     # -- parse-time check: only the closed grammar ----------------------------------------
     def _check(self, node: ast.AST) -> set[str]:
         kind = type(node)
@@ -155,7 +223,7 @@ class Formula:
             return set()
         if kind is ast.Name:
             return set() if node.id in _CONSTANTS else {node.id}
-        if kind is ast.BinOp and type(node.op) in _BINARY:
+        if kind is ast.BinOp and type(node.op) in BINARY:
             return self._check(node.left) | self._check(node.right)
         if kind is ast.UnaryOp and isinstance(node.op, ast.USub | ast.UAdd | ast.Not):
             return self._check(node.operand)
@@ -169,7 +237,7 @@ class Formula:
                         raise self._refuse(
                             right, "'in' needs a list of values, e.g. x in ['a', 'b']"
                         )
-                elif type(op) not in _COMPARE:
+                elif type(op) not in COMPARE:
                     raise self._refuse(node, "this comparison")
                 found |= self._check(right)
             return found
@@ -224,7 +292,9 @@ class Formula:
         if kind is ast.Name:
             return _CONSTANTS[node.id] if node.id in _CONSTANTS else df[node.id]
         if kind is ast.BinOp:
-            return _BINARY[type(node.op)](self._eval(node.left, df), self._eval(node.right, df))
+            return BINARY[type(node.op)].pandas(
+                self._eval(node.left, df), self._eval(node.right, df)
+            )
         if kind is ast.UnaryOp:
             value = self._eval(node.operand, df)
             if isinstance(node.op, ast.Not):
@@ -264,7 +334,7 @@ class Formula:
                 member = _series(left, df.index).isin(right)
                 step = member if isinstance(op, ast.In) else ~member
             else:
-                step = _series(_COMPARE[type(op)](left, right), df.index)
+                step = _series(COMPARE[type(op)].pandas(left, right), df.index)
             result = result & step.fillna(False).astype(bool)
             left = right
         return result

@@ -9,6 +9,9 @@ derived features and selection) and returns a DataFrame with stable column names
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -19,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 from tabloop.data import _frame
 from tabloop.data._schema import infer_schema
 from tabloop.exceptions import DataError, SchemaError
+from tabloop.prepare._replay import Block, StepReplay, Unsupported, View
 
 Family = Literal["native", "tree", "linear"]
 Imputation = Literal["auto", "none", "median", "most_frequent", "knn", "iterative", "multiple"]
@@ -135,6 +139,22 @@ class Preprocess(TransformerMixin, BaseEstimator):
                 out[c] = pd.Categorical(out[c], categories=[*self.categories_[c], MISSING])
         return out
 
+    def compile_replay(self, kinds: Mapping[str, str]) -> StepReplay:
+        """:meth:`transform` on numpy columns, giving the estimator's :class:`Block`;
+        :class:`Unsupported` for what has no exact numpy form (datetime parts, KNN or
+        iterative imputation, target encoding)."""
+        check_is_fitted(self, "transformer_")
+        if self.datetime_:
+            raise Unsupported("datetime columns")
+        outputs = [
+            _compile_output(self, name, transformer, list(columns))
+            for name, transformer, columns in self.transformer_.transformers_
+            if name != "remainder" and len(columns)
+        ]
+        if sum(o.width for o in outputs) != len(self.get_feature_names_out()):
+            raise Unsupported("an output layout that differs from the fitted transformer")
+        return StepReplay(lambda view: _block(outputs, view), {})
+
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self, "transformer_")
         return self.transformer_.get_feature_names_out()
@@ -187,11 +207,7 @@ class Preprocess(TransformerMixin, BaseEstimator):
             unseen = keys.notna() & ~keys.isin(known)
             if unseen.any() and not fitting:
                 if self.unseen == "error":
-                    values = ", ".join(repr(v) for v in keys[unseen].unique()[:5])
-                    raise SchemaError(
-                        f"Column {c!r} has value(s) never seen in training: {values}; "
-                        "set prepare.unseen_categories to 'ignore' to treat them as missing."
-                    )
+                    raise unseen_error(c, keys[unseen].unique()[:5])
                 keys = keys.mask(unseen)
             out[c] = keys.fillna(MISSING).astype(object)
         return out
@@ -270,3 +286,151 @@ class Preprocess(TransformerMixin, BaseEstimator):
             max_iter=10,
             sample_posterior=strategy == "multiple",
         )
+
+
+def unseen_error(column: str, values: Any) -> SchemaError:
+    """The error for categories never seen in training under ``unseen: error``."""
+    return SchemaError(
+        f"{_frame.unseen_message(column, values)}; "
+        "set prepare.unseen_categories to 'ignore' to treat them as missing."
+    )
+
+
+# -- the numpy replay of the fitted ColumnTransformer ---------------------------------------
+@dataclass(frozen=True)
+class _Categorical:
+    name: str
+    codes: dict[str, float]  # key of a known category -> output code
+    other: float  # code of a missing value, or of an unseen one under "ignore"
+    refuse_unseen: bool
+    categories: tuple[str, ...]  # the encoder's list (one-hot width, native categories)
+
+
+@dataclass(frozen=True)
+class _Output:
+    kind: str  # numeric | native | ordinal | onehot
+    width: int
+    numeric: tuple[str, ...] = ()
+    steps: tuple[tuple[str, Any], ...] = ()  # numeric: ("scale" | "impute", parameters)
+    categorical: tuple[_Categorical, ...] = ()
+
+
+def _passthrough(transformer: Any) -> bool:
+    """``passthrough`` as given, or as a fitted ColumnTransformer holds it."""
+    from sklearn.preprocessing import FunctionTransformer
+
+    if isinstance(transformer, str):
+        return transformer == "passthrough"
+    return type(transformer) is FunctionTransformer and transformer.func is None
+
+
+def _numeric_output(transformer: Any, columns: list[str]) -> _Output:
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if not isinstance(transformer, Pipeline) and not _passthrough(transformer):
+        raise Unsupported(f"numeric transformer {type(transformer).__name__}")
+    steps: list[tuple[str, Any]] = []
+    width = len(columns)
+    for _, step in transformer.steps if isinstance(transformer, Pipeline) else []:
+        if type(step) is StandardScaler:
+            mean = step.mean_ if step.with_mean else None
+            scale = step.scale_ if step.with_std else None
+            steps.append(("scale", (mean, scale)))
+        elif (
+            type(step) is SimpleImputer
+            and isinstance(step.missing_values, float)
+            and math.isnan(step.missing_values)
+        ):
+            features = step.indicator_.features_ if step.add_indicator else None
+            steps.append(("impute", (np.asarray(step.statistics_, dtype="float64"), features)))
+            width += 0 if features is None else len(features)
+        else:
+            raise Unsupported(f"numeric step {type(step).__name__}")
+    return _Output("numeric", width, numeric=tuple(columns), steps=tuple(steps))
+
+
+def _compile_output(pre: Preprocess, name: str, transformer: Any, columns: list[str]) -> _Output:
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
+
+    if name == "numeric":
+        return _numeric_output(transformer, columns)
+    known = [list(pre.categories_[c]) for c in columns]
+    unknown = math.nan
+    if name == "categorical" and _passthrough(transformer):
+        lists, kind = [(*k, MISSING) for k in known], "native"
+    elif name == "categorical" and type(transformer) is OrdinalEncoder:
+        if transformer.handle_unknown != "use_encoded_value":
+            raise Unsupported("an OrdinalEncoder that raises on unknown values")
+        lists, kind = [tuple(c) for c in transformer.categories_], "ordinal"
+        unknown = float(transformer.unknown_value)
+    elif name == "onehot" and type(transformer) is OneHotEncoder:
+        infrequent = transformer.min_frequency is not None or transformer.max_categories
+        if transformer.drop_idx_ is not None or infrequent:
+            raise Unsupported("one-hot encoding with drop or infrequent categories")
+        lists, kind = [tuple(c) for c in transformer.categories_], "onehot"
+    else:
+        raise Unsupported(f"categorical transformer {name!r}")
+    specs = []
+    for column, cats, allowed in zip(columns, lists, known, strict=True):
+        position = {str(v): float(i) for i, v in enumerate(cats)}
+        codes = {k: position.get(k, unknown) for k in allowed}
+        other = position.get(MISSING, unknown)
+        specs.append(_Categorical(column, codes, other, pre.unseen == "error", tuple(cats)))
+    width = sum(len(c) for c in lists) if kind == "onehot" else len(columns)
+    return _Output(kind, width, categorical=tuple(specs))
+
+
+def _block(outputs: list[_Output], view: View) -> Block:
+    parts: list[np.ndarray] = []
+    categorical: list[int] = []
+    categories: list[tuple[str, ...]] = []
+    position = 0
+    for output in outputs:
+        if output.kind == "numeric":
+            parts.append(_numeric(output, view))
+            position += output.width
+            continue
+        for spec in output.categorical:
+            codes = _codes(spec, view)
+            if output.kind == "onehot":
+                parts.append(codes[:, None] == np.arange(len(spec.categories))[None, :])
+                position += len(spec.categories)
+                continue
+            if output.kind == "native":
+                categorical.append(position)
+                categories.append(spec.categories)
+            parts.append(codes[:, None])
+            position += 1
+    values = np.hstack(parts).astype("float64") if parts else np.empty((view.n, 0))
+    return Block(values, tuple(categorical), tuple(categories))
+
+
+def _numeric(output: _Output, view: View) -> np.ndarray:
+    X = np.empty((view.n, len(output.numeric)))
+    for j, name in enumerate(output.numeric):
+        X[:, j] = view.num(name)
+    indicator = None
+    for kind, params in output.steps:
+        if kind == "scale":
+            mean, scale = params
+            X = X - mean if mean is not None else X
+            X = X / scale if scale is not None else X
+        else:
+            stats, features = params
+            missing = np.isnan(X)
+            X = np.where(missing, stats, X)
+            if features is not None:
+                indicator = missing[:, features]
+    return X if indicator is None else np.hstack([X, indicator])
+
+
+def _codes(spec: _Categorical, view: View) -> np.ndarray:
+    keys = view.keys(spec.name)
+    codes, other = spec.codes, spec.other
+    if spec.refuse_unseen:
+        unseen = [k for k in keys if k is not None and k not in codes]
+        if unseen:
+            raise unseen_error(spec.name, list(dict.fromkeys(unseen))[:5])
+    return np.fromiter((codes.get(k, other) for k in keys), "float64", view.n)  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,7 @@ from tabloop.data._predictive import single_feature_power
 from tabloop.data._schema import infer_schema
 from tabloop.data._task import infer_task
 from tabloop.exceptions import DataError
+from tabloop.prepare._replay import StepReplay, View
 
 _TARGET = "__tabloop_target__"
 
@@ -137,6 +139,15 @@ class SelectFeatures(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "selected_")
         _frame.require_columns(X, self.selected_, role="feature column")
         return X[self.selected_]
+
+    def compile_replay(self, kinds: Mapping[str, str]) -> StepReplay:
+        """:meth:`transform` on numpy columns: the later steps read only ``selected_``."""
+        check_is_fitted(self, "selected_")
+
+        def run(view: View) -> None:
+            return None
+
+        return StepReplay(run, {c: kinds.get(c, "unknown") for c in self.selected_})
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self, "selected_")

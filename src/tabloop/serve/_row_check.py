@@ -19,12 +19,10 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from tabloop.data._frame import BOOL_STRINGS
+from tabloop.data._frame import BOOL_STRINGS, EXACT_INTEGER, Unclean, strict_category_key
 
 if TYPE_CHECKING:
     from tabloop.data import Schema
-
-_EXACT = 2**53
 
 
 def _missing(value: Any) -> bool:
@@ -32,18 +30,12 @@ def _missing(value: Any) -> bool:
 
 
 def _key(value: Any) -> str | None:
-    """``_frame.category_key`` for the JSON scalars whose key is the same in every
-    column dtype pandas may infer; None when unsure."""
-    kind = type(value)
-    if kind is str:
-        return value  # type: ignore[no-any-return]
-    if kind is bool:
-        return "true" if value else "false"
-    if kind is int and abs(value) <= _EXACT:
-        return str(value)
-    if kind is float and abs(value) < _EXACT:
-        return str(int(value)) if value.is_integer() else str(value)
-    return None
+    """The category key of a JSON scalar (the one rule of ``strict_category_key``);
+    None when unsure."""
+    try:
+        return strict_category_key(value)
+    except Unclean:
+        return None
 
 
 def _numeric(value: Any) -> bool:
@@ -51,7 +43,7 @@ def _numeric(value: Any) -> bool:
     return (
         (kind is float and math.isfinite(value))
         or kind is bool
-        or (kind is int and abs(value) <= _EXACT)
+        or (kind is int and abs(value) <= EXACT_INTEGER)
     )
 
 

@@ -171,6 +171,35 @@ class CatBoostModel(BaseEstimator):
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         return self.model_.predict_proba(self._frame(X))
 
+    def compile_replay(self, task: str) -> Callable[[Any, bool], np.ndarray]:
+        """``predict(block, single_thread)``: :meth:`predict_proba` (``predict`` for
+        regression) as ``predict_scores`` uses it, on a numpy
+        :class:`~tabloop.prepare.Block` (see :mod:`tabloop.train._replay`)."""
+        from sklearn.utils.validation import check_is_fitted
+
+        from tabloop.prepare import Unsupported
+
+        check_is_fitted(self, "model_")
+        model = self.model_
+        positions = tuple(int(i) for i in model.get_cat_feature_indices())
+
+        def predict(block: Any, single: bool) -> np.ndarray:
+            if block.categorical != positions:
+                raise Unsupported("categorical columns that CatBoost did not learn")
+            rows = block.values.astype(object)
+            for position, names in zip(block.categorical, block.categories, strict=True):
+                # as _frame: the category's own text ("nan" where there is none)
+                lookup = [*names, "nan"]
+                codes = block.values[:, position]
+                rows[:, position] = [lookup[int(c) if c == c else -1] for c in codes]
+            threads = 1 if single else -1
+            if task == "regression":
+                return np.asarray(model.predict(rows.tolist(), thread_count=threads), dtype=float)
+            proba = np.asarray(model.predict_proba(rows.tolist(), thread_count=threads))
+            return proba[:, 1] if task == "binary" else proba
+
+        return predict
+
     @property
     def feature_importances_(self) -> np.ndarray:
         return self.model_.get_feature_importance()

@@ -1,9 +1,10 @@
-"""The zoo's fitted estimators called on a numpy :class:`Block`, with a thread policy.
+"""The zoo's fitted estimators called on a numpy :class:`~tabloop.prepare.Block`.
 
-Each function here returns exactly what ``tabloop.train._cv.predict_scores(estimator, X,
-task)`` returns for the prepared DataFrame ``X``, but calls the library below the
-scikit-learn wrapper: LightGBM's ``Booster.predict``, XGBoost's ``inplace_predict``,
-CatBoost's ``predict_proba`` on plain rows, scikit-learn's own methods on a float array.
+:func:`replay_estimator` returns ``predict(block, single_thread)``, which gives exactly
+what ``predict_scores(estimator, X, task)`` gives for the prepared DataFrame ``X`` but
+calls the library below the scikit-learn wrapper, through public APIs only: LightGBM's
+``Booster.predict``, XGBoost's ``Booster.inplace_predict``, scikit-learn's own methods on a
+float array; :class:`~tabloop.train.CatBoostModel` carries its own ``compile_replay``.
 Training is untouched: the fitted objects are read, never changed (XGBoost gets a copy of
 its booster for the single-threaded calls).
 
@@ -22,8 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from tabloop.serve._compiled_formula import Unsupported
-from tabloop.serve._compiled_prep import Block
+from tabloop.prepare import Block, Unsupported
 
 #: Batches up to this many rows are predicted on one thread; larger ones on every core.
 SINGLE_THREAD_ROWS = 500
@@ -32,20 +32,18 @@ Predict = Callable[[Block, bool], np.ndarray]
 _SKLEARN = ("sklearn.linear_model.", "sklearn.ensemble._forest", "sklearn.dummy")
 
 
-def estimator_for(estimator: Any, task: str) -> Predict:
+def replay_estimator(estimator: Any, task: str) -> Predict:
     """``predict(block, single_thread)`` for a fitted estimator; :class:`Unsupported` when
     the estimator is not one of the zoo's (the pipeline then keeps the DataFrame path)."""
-    from tabloop.train._zoo import CatBoostModel
+    from sklearn.utils.validation import check_is_fitted
 
+    if hasattr(type(estimator), "compile_replay"):
+        return estimator.compile_replay(task)  # type: ignore[no-any-return]
     module = type(estimator).__module__
-    if module.startswith("lightgbm."):
-        return _lightgbm(estimator, task)
-    if module.startswith("xgboost."):
-        return _xgboost(estimator, task)
-    if isinstance(estimator, CatBoostModel):
-        return _catboost(estimator, task)
-    if module.startswith(_SKLEARN):
-        return _sklearn(estimator, task)
+    for prefix, compile_ in _REPLAYS:
+        if module.startswith(prefix):
+            check_is_fitted(estimator)
+            return compile_(estimator, task)
     raise Unsupported(f"estimator {type(estimator).__name__}")
 
 
@@ -105,7 +103,11 @@ def _xgboost(estimator: Any, task: str) -> Predict:
     booster = estimator.get_booster()
     single_booster = booster.copy()
     single_booster.set_param({"nthread": 1})
-    iterations = estimator._get_iteration_range(None)
+    # the trees XGBModel.predict uses: up to the best iteration under early stopping
+    try:
+        iterations = (0, int(estimator.best_iteration) + 1)
+    except AttributeError:
+        iterations = (0, booster.num_boosted_rounds())
 
     def predict(block: Block, single: bool) -> np.ndarray:
         chosen = single_booster if single else booster
@@ -121,27 +123,6 @@ def _xgboost(estimator: Any, task: str) -> Predict:
         if raw.ndim == 2 and raw.shape[1] == len(estimator.classes_):
             return _scores(raw, task)
         return _scores(np.vstack((1.0 - raw, raw)).T, task)
-
-    return predict
-
-
-def _catboost(estimator: Any, task: str) -> Predict:
-    model = estimator.model_
-    positions = tuple(int(i) for i in model.get_cat_feature_indices())
-
-    def predict(block: Block, single: bool) -> np.ndarray:
-        if block.categorical != positions:
-            raise Unsupported("categorical columns that CatBoost did not learn")
-        rows = block.values.astype(object)
-        for position, names in zip(block.categorical, block.categories, strict=True):
-            # as CatBoostModel._frame: the category's own text ("nan" where there is none)
-            lookup = [*names, "nan"]
-            codes = block.values[:, position]
-            rows[:, position] = [lookup[int(c) if c == c else -1] for c in codes]
-        threads = 1 if single else -1
-        if task == "regression":
-            return np.asarray(model.predict(rows.tolist(), thread_count=threads), dtype=float)
-        return _scores(model.predict_proba(rows.tolist(), thread_count=threads), task)
 
     return predict
 
@@ -168,3 +149,10 @@ def _sklearn(estimator: Any, task: str) -> Predict:
         return np.asarray(model.predict(block.values), dtype=float)
 
     return predict
+
+
+_REPLAYS: tuple[tuple[str | tuple[str, ...], Callable[[Any, str], Predict]], ...] = (
+    ("lightgbm.", _lightgbm),
+    ("xgboost.", _xgboost),
+    (_SKLEARN, _sklearn),
+)
