@@ -261,7 +261,9 @@ class Preprocess(TransformerMixin, BaseEstimator):
         return transformer.set_output(transform="pandas")
 
     def _imputer(self, X: pd.DataFrame) -> Any:
-        from sklearn.impute import KNNImputer, SimpleImputer
+        from sklearn.impute import SimpleImputer
+
+        from tabloop.prepare._knn import FastKNNImputer
 
         strategy = self.strategy_
         if strategy == "none":
@@ -272,7 +274,7 @@ class Preprocess(TransformerMixin, BaseEstimator):
                 strategy=strategy, add_indicator=indicators, keep_empty_features=True
             )
         if strategy == "knn":
-            return KNNImputer(
+            return FastKNNImputer(
                 n_neighbors=self.knn_k, add_indicator=indicators, keep_empty_features=True
             )
         from sklearn.experimental import enable_iterative_imputer  # noqa: F401
