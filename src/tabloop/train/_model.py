@@ -107,22 +107,46 @@ class TabloopModel:
 
     # -- prediction ---------------------------------------------------------------------------
     def predict_scores(self, df: pd.DataFrame) -> np.ndarray:
-        """Averaged scores: positive-class probability, class probabilities, or values."""
-        from tabloop.train._cv import _align_classes, predict_scores
+        """Averaged scores: positive-class probability, class probabilities, or values.
 
+        Preparation steps that several pipelines share (identical fitted steps from the
+        start of their pipelines, see :meth:`_plan`) run once per call, not once per
+        pipeline; the scores are the same as predicting pipeline by pipeline.
+        """
+        from tabloop.train._cv import align_classes, predict_scores
+
+        task = self.task if self.task != "clustering" else "regression"
         X = df[self.inputs]
+        prepared: dict[tuple[str, ...], Any] = {(): X}
         total: Any = 0.0
-        for member in self.members:
+        for member, plans in zip(self.members, self._plan(), strict=True):
             parts = []
-            for pipe in member.pipelines:
-                pred = predict_scores(
-                    pipe, X, self.task if self.task != "clustering" else "regression"
-                )
+            for pipe, plan in zip(member.pipelines, plans, strict=True):
+                if plan is None:  # not a plain pipeline (multiple imputation, a user model)
+                    pred = predict_scores(pipe, X, task)
+                else:
+                    Xt = _prepare(prepared, plan)
+                    pred = predict_scores(plan.final, Xt, task)
                 if self.task == "multiclass":
-                    pred = _align_classes(pipe, pred, len(self.classes))
+                    pred = align_classes(pipe, pred, len(self.classes))
                 parts.append(pred)
             total = total + member.weight * np.mean(parts, axis=0)
         return np.asarray(total, dtype=float)
+
+    def _plan(self) -> list[list[_Plan | None]]:
+        """Per member and pipeline, its preparation steps keyed by the fingerprint of the
+        fitted steps up to each one: pipelines whose first steps pickle to the same bytes
+        share those steps' output. Computed once, kept out of the pickle."""
+        plan = self.__dict__.get("_plans")
+        if plan is None:
+            plan = [[_plan_of(pipe) for pipe in m.pipelines] for m in self.members]
+            self.__dict__["_plans"] = plan
+        return plan
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_plans", None)
+        return state
 
     def predict_proba(self, df: pd.DataFrame) -> np.ndarray:
         """Class probabilities, columns in the order of :attr:`classes`."""
@@ -159,3 +183,40 @@ class TabloopModel:
         else:
             out["segment"] = scores.astype(int)
         return out
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A fitted pipeline as its preparation steps (with the fingerprint of the chain of
+    steps ending at each) and its final estimator."""
+
+    steps: list[tuple[tuple[str, ...], Any]]
+    final: Any
+
+
+def _plan_of(pipe: Any) -> _Plan | None:
+    import hashlib
+    import pickle
+
+    steps = getattr(pipe, "steps", None)
+    if not isinstance(steps, list) or not steps:
+        return None
+    chain: tuple[str, ...] = ()
+    prepared = []
+    for _, step in steps[:-1]:
+        if step is None or step == "passthrough" or hasattr(step, "fit_resample"):
+            continue  # what Pipeline skips at prediction time (samplers only resample fit)
+        chain = (*chain, hashlib.sha256(pickle.dumps(step, protocol=5)).hexdigest())
+        prepared.append((chain, step))
+    return _Plan(prepared, steps[-1][1])
+
+
+def _prepare(prepared: dict[tuple[str, ...], Any], plan: _Plan) -> Any:
+    """The input of ``plan``'s final estimator, reusing (and filling) ``prepared``, which
+    maps a chain of step fingerprints to that chain's output."""
+    Xt = prepared[()]
+    for chain, step in plan.steps:
+        if chain not in prepared:
+            prepared[chain] = step.transform(Xt)
+        Xt = prepared[chain]
+    return Xt
