@@ -123,8 +123,8 @@ def peak_rss(before_reset: int = 0) -> int:
 
 # -- the tabloop worker (runs in a fresh process) -------------------------------------------------
 def tabloop_worker(step: str, folder: Path, repeat: int) -> dict[str, Any]:
+    from tabloop.data import ReferenceProfile
     from tabloop.monitor._drift import drift_report
-    from tabloop.monitor._reference import ReferenceProfile
 
     out: dict[str, Any] = {}
     if step == "profile":

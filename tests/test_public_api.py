@@ -68,6 +68,7 @@ def test_subpackages_declare_sorted_all():
     import tabloop.serve
     import tabloop.store
     import tabloop.train
+    import tabloop.workflows
 
     for module in (
         tabloop.config,
@@ -83,6 +84,7 @@ def test_subpackages_declare_sorted_all():
         tabloop.serve,
         tabloop.store,
         tabloop.train,
+        tabloop.workflows,
     ):
         assert module.__all__ == sorted(module.__all__), module.__name__
         for name in module.__all__:

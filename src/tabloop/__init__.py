@@ -19,7 +19,7 @@ _EXPORTS: dict[str, str] = {
     "ColumnSchema": "tabloop.data",
     "Evaluation": "tabloop.evaluate",
     "MonitorReport": "tabloop.monitor",
-    "ReferenceProfile": "tabloop.monitor",
+    "ReferenceProfile": "tabloop.data",
     "RetrainResult": "tabloop.retrain",
     "TabloopModel": "tabloop.train",
     "TrainResult": "tabloop.train",
@@ -33,13 +33,13 @@ _EXPORTS: dict[str, str] = {
     "drift_report": "tabloop.monitor",
     "infer_schema": "tabloop.data",
     "infer_task": "tabloop.data",
-    "init_project": "tabloop.config",
+    "init_project": "tabloop.workflows",
     "list_versions": "tabloop.registry",
     "load_config": "tabloop.config",
     "load_model": "tabloop.registry",
     "load_data": "tabloop.data",
     "load_sql": "tabloop.data",
-    "load_training_data": "tabloop.config",
+    "load_training_data": "tabloop.data",
     "predict": "tabloop.registry",
     "predict_file": "tabloop.registry",
     "profile": "tabloop.data",
@@ -55,11 +55,12 @@ __all__ = sorted([*_EXPORTS, "__version__", "examples", "exceptions"])
 
 if TYPE_CHECKING:
     from tabloop import examples, exceptions
-    from tabloop.config import ProjectConfig, init_project, load_config, load_training_data
+    from tabloop.config import ProjectConfig, load_config
     from tabloop.data import (
         ColumnSchema,
         Problem,
         Profile,
+        ReferenceProfile,
         Schema,
         TrainTest,
         ValidationReport,
@@ -67,13 +68,14 @@ if TYPE_CHECKING:
         infer_task,
         load_data,
         load_sql,
+        load_training_data,
         profile,
         split,
         validate,
     )
     from tabloop.demo import run_demo
     from tabloop.evaluate import Evaluation
-    from tabloop.monitor import MonitorReport, ReferenceProfile, drift_report
+    from tabloop.monitor import MonitorReport, drift_report
     from tabloop.registry import (
         list_versions,
         load_model,
@@ -86,6 +88,7 @@ if TYPE_CHECKING:
     from tabloop.retrain import RetrainResult
     from tabloop.serve import create_app
     from tabloop.train import TabloopModel, TrainResult
+    from tabloop.workflows import init_project
 
 
 def __getattr__(name: str) -> Any:

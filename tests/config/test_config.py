@@ -2,7 +2,8 @@ import re
 
 import pytest
 
-from tabloop.config import config_from_dict, load_config, load_training_data
+from tabloop.config import config_from_dict, load_config
+from tabloop.data import load_training_data
 from tabloop.exceptions import (
     ColumnNotFoundError,
     ConfigError,

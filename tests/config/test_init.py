@@ -1,8 +1,10 @@
 import pytest
 
-from tabloop.config import init_project, load_config, load_training_data
+from tabloop.config import load_config
+from tabloop.data import load_training_data
 from tabloop.examples import traffic_stops, treatment_outcomes
 from tabloop.exceptions import ColumnNotFoundError, ConfigError, EmptyDataError
+from tabloop.workflows import init_project
 
 
 def test_init_writes_a_commented_config_that_loads(in_tmp):

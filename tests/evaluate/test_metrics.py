@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
+from tabloop.config import HIGHER_IS_BETTER
 from tabloop.evaluate import _metrics
 from tabloop.evaluate._bootstrap import bootstrap_counts, percentile_interval
-from tabloop.evaluate._metrics import HIGHER_IS_BETTER, METRICS, score_metrics
+from tabloop.evaluate._metrics import METRICS, score_metrics
 
 TOL = 1e-9
 

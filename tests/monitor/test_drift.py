@@ -10,9 +10,9 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
+from tabloop.data import ReferenceProfile
 from tabloop.exceptions import MonitorError
 from tabloop.monitor._drift import KS_EXACT_LIMIT, PSI_EPSILON, drift_report, ks_p_value
-from tabloop.monitor._reference import ReferenceProfile
 
 KINDS = {"x": "numeric", "k": "numeric", "plan": "categorical", "flag": "boolean"}
 PLANS = ["basic", "plus", "pro"]
@@ -167,7 +167,7 @@ def test_long_population_tables_pool_rare_values_but_keep_missing() -> None:
 
 
 def test_unseen_values_join_the_pooled_rare_categories(monkeypatch) -> None:
-    monkeypatch.setattr("tabloop.monitor._reference.MAX_CATEGORIES", 2)
+    monkeypatch.setattr("tabloop.data._reference.MAX_CATEGORIES", 2)
     ref = pd.DataFrame({"c": list("aaaabbbcd") * 50})
     cur = pd.DataFrame({"c": list("aaaabbbxy") * 50})
     profile = ReferenceProfile.from_frame(ref, kinds={"c": "categorical"})

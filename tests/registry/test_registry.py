@@ -23,7 +23,7 @@ from tabloop.exceptions import (
     SchemaError,
 )
 from tabloop.registry import list_versions, predict, predict_file, promote, rollback
-from tabloop.train import train_and_register
+from tabloop.workflows import train_and_register
 
 
 def _config(tracking_uri: str, **prepare) -> object:

@@ -12,7 +12,7 @@ import pytest
 from sklearn.metrics import f1_score
 
 from tabloop.exceptions import RetrainError
-from tabloop.monitor import _production as prod
+from tabloop.monitor import production as prod
 from tabloop.retrain import assemble, retrain
 from tests.stops import fill_log, stops_config
 

@@ -1,4 +1,4 @@
-"""choose_threshold / parse_objective, checked against brute force, sklearn and scipy."""
+"""choose_threshold and parse_objective, checked against brute force, sklearn and scipy."""
 
 import json
 import math
@@ -8,8 +8,9 @@ import pytest
 from scipy.stats import binomtest
 from sklearn.metrics import confusion_matrix, f1_score, precision_score, recall_score
 
+from tabloop.config import CONSTRAINT_METRICS, parse_objective
 from tabloop.exceptions import TrainError
-from tabloop.train._threshold import CONSTRAINT_METRICS, choose_threshold, parse_objective
+from tabloop.train._threshold import choose_threshold
 
 
 def calibrated(n, seed, a=2.0, b=3.0):

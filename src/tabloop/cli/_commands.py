@@ -29,7 +29,8 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented tabloop.yaml inferred from DATA."""
-    from tabloop.config import init_project, load_config
+    from tabloop.config import load_config
+    from tabloop.workflows import init_project
 
     path = init_project(data, target=target, name=name, directory=directory, force=force)
     config = load_config(path)
@@ -57,8 +58,8 @@ def profile(
 
     Writes profile.html (self-contained, opens offline) and profile.json (the same numbers).
     """
-    from tabloop.config import ProfileConfig, load_config, load_training_data
-    from tabloop.data import load_data
+    from tabloop.config import ProfileConfig, load_config
+    from tabloop.data import load_data, load_training_data
     from tabloop.data import profile as run_profile
 
     settings = ProfileConfig()
@@ -154,8 +155,8 @@ def demo(
 
 
 def _project_schema(data: Path | None, target: str | None, config: Path | None):
-    from tabloop.config import load_config, load_training_data
-    from tabloop.data import infer_schema, load_data
+    from tabloop.config import load_config
+    from tabloop.data import infer_schema, load_data, load_training_data
 
     if data is not None:
         return infer_schema(load_data(data), target=target)
@@ -195,7 +196,7 @@ def train(
     from rich.console import Console
 
     from tabloop.config import load_config
-    from tabloop.train._run import failure_line, summary_lines, train_and_register, warning_lines
+    from tabloop.workflows import failure_line, summary_lines, train_and_register, warning_lines
 
     project = load_config(config)
     run = train_and_register(

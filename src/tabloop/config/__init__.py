@@ -1,7 +1,13 @@
-"""The project file ``tabloop.yaml``: typed models, loading, and ``tabloop init``."""
+"""The project file ``tabloop.yaml``: typed models, loading, and the names it may use.
 
-from tabloop.config._init import init_project
-from tabloop.config._load import config_from_dict, find_config, load_config, load_training_data
+``config`` sits below every stage and imports none (STYLE.md habit 16): the names the file
+may use (metrics, models, requirements, threshold objectives) are defined here and the
+stages import them from here. Reading the training table the file names is
+``tabloop.data.load_training_data``; writing a new file from data is
+``tabloop.workflows.init_project``.
+"""
+
+from tabloop.config._load import config_from_dict, find_config, load_config
 from tabloop.config._models import (
     DataConfig,
     FeaturesConfig,
@@ -10,17 +16,45 @@ from tabloop.config._models import (
     SplitConfig,
     SqlSource,
 )
+from tabloop.config._names import (
+    FAIRNESS_METRICS,
+    HIGHER_IS_BETTER,
+    METRICS,
+    MODEL_ALIASES,
+    MODEL_NAMES,
+)
+from tabloop.config._objective import CONSTRAINT_METRICS, Objective, parse_objective
+from tabloop.config._requirements import (
+    DRIFT_NAMES,
+    ESTIMATED_METRICS,
+    FAIRNESS_NAMES,
+    Requirement,
+    check_requirement_metrics,
+    parse_requirement,
+)
 
 __all__ = [
+    "CONSTRAINT_METRICS",
+    "DRIFT_NAMES",
     "DataConfig",
+    "ESTIMATED_METRICS",
+    "FAIRNESS_METRICS",
+    "FAIRNESS_NAMES",
     "FeaturesConfig",
+    "HIGHER_IS_BETTER",
+    "METRICS",
+    "MODEL_ALIASES",
+    "MODEL_NAMES",
+    "Objective",
     "ProfileConfig",
     "ProjectConfig",
+    "Requirement",
     "SplitConfig",
     "SqlSource",
+    "check_requirement_metrics",
     "config_from_dict",
     "find_config",
-    "init_project",
     "load_config",
-    "load_training_data",
+    "parse_objective",
+    "parse_requirement",
 ]

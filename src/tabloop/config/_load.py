@@ -136,30 +136,3 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
             if found:
                 return found
     return None
-
-
-def load_training_data(config: ProjectConfig):  # -> pd.DataFrame (pandas imported lazily)
-    """Load the project's training table and check every column the config names exists."""
-    from tabloop.data import _frame, load_data, load_sql
-
-    if config.data.sql is not None:
-        df = load_sql(config.data.sql.query, config.data.sql.url)
-    else:
-        df = load_data(config.resolve(config.data.train or ""))
-    roles = {
-        "data.target": config.data.target,
-        "data.id": config.data.id,
-        "data.time": config.data.time,
-        "split.group": config.split.group,
-        "split.time": config.split.time,
-    }
-    for role, column in roles.items():
-        if column:
-            _frame.require_columns(df, [column], role=f"{role} column")
-    features = config.features
-    for key in ("include", "drop", "log", "categorical", "numeric"):
-        for column in getattr(features, key) or ():
-            _frame.require_columns(df, [column], role=f"features.{key} column")
-    for column in config.profile.by:
-        _frame.require_columns(df, [column], role="profile.by column")
-    return df

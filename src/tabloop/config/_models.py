@@ -21,14 +21,21 @@ from pydantic import (
     model_validator,
 )
 
+from tabloop.config._names import (
+    FAIRNESS_METRICS,
+    HIGHER_IS_BETTER,
+    MODEL_ALIASES,
+    MODEL_NAMES,
+)
+from tabloop.config._objective import parse_objective
+from tabloop.config._requirements import check_requirement_metrics, parse_requirement
+
 Task = Literal["binary", "multiclass", "regression", "clustering"]
 SplitStrategy = Literal["stratified", "random", "group", "time"]
 
 
 def _parse_requirements(value: list[str]) -> list[str]:
     """Each requirement parses (``ConfigError`` quotes one that does not)."""
-    from tabloop.evaluate._requirements import parse_requirement
-
     for text in value:
         parse_requirement(text)
     return value
@@ -185,11 +192,9 @@ class TrainConfig(_Section):
     @field_validator("models")
     @classmethod
     def _known_models(cls, value: list[str]) -> list[str]:
-        from tabloop.train._zoo import ALIASES, ZOO
-
         for name in value:
-            if name not in ZOO and name not in ALIASES and ":" not in name:
-                allowed = ", ".join([*ZOO, *ALIASES])
+            if name not in MODEL_NAMES and name not in MODEL_ALIASES and ":" not in name:
+                allowed = ", ".join([*MODEL_NAMES, *MODEL_ALIASES])
                 raise ValueError(
                     f"unknown model {name!r}; use one of {allowed} or 'package.module:Class'"
                 )
@@ -198,8 +203,6 @@ class TrainConfig(_Section):
     @field_validator("threshold")
     @classmethod
     def _objective_parses(cls, value: str) -> str:
-        from tabloop.train._threshold import parse_objective
-
         parse_objective(value)  # TrainError (a ValueError) quotes the text
         return value
 
@@ -233,8 +236,6 @@ class FairnessConfig(_Section):
     @field_validator("metric")
     @classmethod
     def _known_metric(cls, value: str) -> str:
-        from tabloop.evaluate._fairness import FAIRNESS_METRICS
-
         if value not in FAIRNESS_METRICS:
             raise ValueError(f"unknown metric {value!r}; use one of {', '.join(FAIRNESS_METRICS)}")
         return value
@@ -451,8 +452,6 @@ class RetrainConfig(_Section):
     @field_validator("metric")
     @classmethod
     def _known_metric(cls, value: str | None) -> str | None:
-        from tabloop.evaluate._metrics import HIGHER_IS_BETTER
-
         if value is not None and value not in HIGHER_IS_BETTER:
             raise ValueError(f"unknown metric {value!r}; use one of {', '.join(HIGHER_IS_BETTER)}")
         return value
@@ -485,8 +484,6 @@ class ProjectConfig(_Section):
         if self.task not in (None, "clustering") and not self.data.target:
             raise ValueError(f"task {self.task!r} needs data.target")
         if self.task and self.task != "clustering":
-            from tabloop.evaluate._requirements import check_requirement_metrics
-
             check_requirement_metrics(self.evaluate.requirements, self.task)
             check_requirement_metrics(self.monitor.requirements, self.task, monitor=True)
         return self

@@ -1,10 +1,13 @@
-"""Load tables, infer and validate schemas, split train/test, profile."""
+"""Load tables (the project's training table too), infer and validate schemas, split, profile."""
 
 from tabloop.data._load import load_data, load_sql, read_chunks
+from tabloop.data._predictive import single_feature_power
 from tabloop.data._profile import Profile, profile
+from tabloop.data._reference import ReferenceProfile
 from tabloop.data._schema import COLUMN_KINDS, ColumnSchema, Schema, infer_schema
 from tabloop.data._split import SPLIT_STRATEGIES, TrainTest, check_target, split
 from tabloop.data._task import TASKS, infer_task, positive_label
+from tabloop.data._training import load_training_data
 from tabloop.data._validate import Problem, ValidationReport, validate
 
 __all__ = [
@@ -12,6 +15,7 @@ __all__ = [
     "ColumnSchema",
     "Problem",
     "Profile",
+    "ReferenceProfile",
     "SPLIT_STRATEGIES",
     "Schema",
     "TASKS",
@@ -22,9 +26,11 @@ __all__ = [
     "infer_task",
     "load_data",
     "load_sql",
+    "load_training_data",
     "positive_label",
     "profile",
     "read_chunks",
+    "single_feature_power",
     "split",
     "validate",
 ]

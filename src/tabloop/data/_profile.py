@@ -64,7 +64,7 @@ class Profile:
 
     def save(self, out_dir: str | Path = ".") -> dict[str, Path]:
         """Write ``profile.html`` and ``profile.json`` into ``out_dir``; return their paths."""
-        from tabloop.report._page import save_report
+        from tabloop.report import save_report
 
         return save_report(out_dir, "profile", json_text=self.to_json(), html=self.to_html())
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from tabloop.data._frame import json_safe
+from tabloop.data.frame import json_safe
 
 if TYPE_CHECKING:
     from tabloop.train import TrainResult
@@ -62,13 +62,13 @@ class Evaluation:
         return json.dumps(self.to_dict(), indent=2)
 
     def to_html(self) -> str:
-        from tabloop.report._evaluation_page import render_evaluation
+        from tabloop.report import render_evaluation
 
         return render_evaluation(self.to_dict())
 
     def save(self, out_dir: str | Path = ".") -> dict[str, Path]:
         """Write ``evaluation.html`` and ``evaluation.json`` into ``out_dir``."""
-        from tabloop.report._page import save_report
+        from tabloop.report import save_report
 
         return save_report(out_dir, "evaluation", json_text=self.to_json(), html=self.to_html())
 
@@ -77,7 +77,7 @@ def evaluate(result: TrainResult, *, seed: int = 0) -> Evaluation:
     """Score ``result.model`` on the held-out test split, with CIs, baseline and checks."""
     from tabloop.evaluate._metrics import score_metrics
     from tabloop.evaluate._requirements import check_requirements
-    from tabloop.train._cv import make_pipeline, predict_scores
+    from tabloop.train import make_pipeline, predict_scores
 
     config, model, task = result.config, result.model, result.task
     if task == "clustering":
@@ -95,9 +95,9 @@ def evaluate(result: TrainResult, *, seed: int = 0) -> Evaluation:
     dummy = make_pipeline(config, "dummy", task).fit(X_train, result.y_train)
     base_scores = predict_scores(dummy, test.drop(columns=[target]), task)
     if task == "multiclass":
-        from tabloop.train._cv import _align_classes
+        from tabloop.train import align_classes
 
-        base_scores = _align_classes(dummy, base_scores, len(model.classes))
+        base_scores = align_classes(dummy, base_scores, len(model.classes))
     base_pred = _decide(task, base_scores, 0.5)
     baseline = score_metrics(
         task, y, prediction=base_pred, proba=None if task == "regression" else base_scores, **opts
@@ -145,7 +145,7 @@ def evaluate(result: TrainResult, *, seed: int = 0) -> Evaluation:
 
 def _evaluate_segments(result: TrainResult) -> Evaluation:
     """Clustering quality (silhouette, Davies–Bouldin, sizes) and a profile per segment."""
-    from tabloop.train._cluster import segment_profiles
+    from tabloop.train import segment_profiles
 
     pipe = result.model.members[0].pipelines[0]
     segments = pipe.named_steps["model"].segments_
@@ -194,13 +194,13 @@ def _decide(task: str, scores: np.ndarray, threshold: float | None) -> np.ndarra
 
 
 def _fairness(result: TrainResult, y: np.ndarray, pred: np.ndarray, seed: int) -> dict[str, Any]:
-    from tabloop.data import _frame
+    from tabloop.data.frame import require_columns
     from tabloop.evaluate._fairness import compare_threshold_optimizer, fairness_audit
 
     fc = result.config.evaluate.fairness
     assert fc is not None
     test = result.test
-    _frame.require_columns(
+    require_columns(
         test,
         [*fc.protected, *([fc.segment] if fc.segment else [])],
         role="evaluate.fairness column",

@@ -39,12 +39,12 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from tabloop.data._frame import category_keys, missing_mask, numeric_array, python_value
+from tabloop.config import FAIRNESS_METRICS
+from tabloop.data.frame import category_keys, missing_mask, numeric_array, python_value
 from tabloop.exceptions import DataError
 
 __all__ = ["FAIRNESS_METRICS", "FairnessAudit", "compare_threshold_optimizer", "fairness_audit"]
 
-FAIRNESS_METRICS = ("precision", "recall", "fpr", "fnr", "selection_rate", "accuracy", "f1")
 #: Label of the segment that holds all rows.
 ALL = "(all)"
 #: Label of a missing sensitive or segment value (a group of its own).

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from tabloop.train._cv import score
+from tabloop.train import score
 
 
 class _Scored(BaseEstimator):

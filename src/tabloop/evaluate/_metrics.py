@@ -32,41 +32,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from tabloop.config import METRICS
 from tabloop.evaluate._bootstrap import N_BOOT, bootstrap_counts, percentile_interval
 
-#: Metric names reported per task, in report order.
-METRICS: dict[str, tuple[str, ...]] = {
-    "binary": (
-        "roc_auc",
-        "pr_auc",
-        "log_loss",
-        "brier",
-        "accuracy",
-        "balanced_accuracy",
-        "precision",
-        "recall",
-        "f1",
-    ),
-    "multiclass": (
-        "roc_auc",
-        "log_loss",
-        "accuracy",
-        "balanced_accuracy",
-        "precision_macro",
-        "recall_macro",
-        "f1_macro",
-        "precision_weighted",
-        "recall_weighted",
-        "f1_weighted",
-    ),
-    "regression": ("mae", "rmse", "mse", "r2", "mape"),
-}
-#: Whether a larger value of the metric is better, for every name in :data:`METRICS`.
-HIGHER_IS_BETTER: dict[str, bool] = {
-    name: name not in {"log_loss", "brier", "mae", "rmse", "mse", "mape"}
-    for names in METRICS.values()
-    for name in names
-}
 #: Metrics that need predicted probabilities; skipped when ``proba`` is None.
 PROBA_METRICS = frozenset({"roc_auc", "pr_auc", "log_loss", "brier"})
 

@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from tabloop.config import HIGHER_IS_BETTER
 from tabloop.evaluate._bootstrap import N_BOOT, bootstrap_counts, percentile_interval
-from tabloop.evaluate._metrics import HIGHER_IS_BETTER, _prepare
+from tabloop.evaluate._metrics import _prepare
 
 
 def paired_difference(

@@ -46,9 +46,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from tabloop.data._frame import column_not_found, json_safe, python_value
-from tabloop.exceptions import MonitorError
-from tabloop.monitor._reference import (
+from tabloop.data.frame import column_not_found, json_safe, python_value
+from tabloop.data.reference import (
     CategoricalSummary,
     NumericSummary,
     ReferenceProfile,
@@ -56,6 +55,7 @@ from tabloop.monitor._reference import (
     count_keys,
     present_numbers,
 )
+from tabloop.exceptions import MonitorError
 
 __all__ = ["ColumnDrift", "DriftReport", "drift_report"]
 

@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tabloop.data._frame import missing_mask, numeric_array, python_value
+from tabloop.data.frame import missing_mask, numeric_array, python_value
 from tabloop.exceptions import MonitorError
 
 __all__ = [

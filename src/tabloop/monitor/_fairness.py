@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tabloop.data._frame import category_keys
-from tabloop.evaluate._fairness import fairness_audit
+from tabloop.data.frame import category_keys
+from tabloop.evaluate import fairness_audit
 from tabloop.monitor._performance import encode_labels, outcome_codes
 from tabloop.monitor._production import OUTCOME, PREDICTION
 

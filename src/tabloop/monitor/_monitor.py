@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from tabloop.data._frame import json_safe
+from tabloop.data.frame import json_safe
 from tabloop.exceptions import MonitorError
 from tabloop.monitor import _production as prod
 from tabloop.monitor._performance import SHORT_METRICS, by_segment, compare_with_test, realised
@@ -32,7 +32,7 @@ from tabloop.monitor._windows import chunk_labels, chunk_order, parse_time, sele
 
 if TYPE_CHECKING:
     from tabloop.config import ProjectConfig
-    from tabloop.registry._package import ModelPackage
+    from tabloop.registry import ModelPackage
 
 #: What the progress bar counts.
 STEPS = ("drift", "multivariate drift", "performance", "fairness", "chunks")
@@ -62,13 +62,13 @@ class MonitorReport:
         return json.dumps(self.data, indent=2, default=str, allow_nan=False)
 
     def to_html(self) -> str:
-        from tabloop.report._monitor_page import render_monitor
+        from tabloop.report import render_monitor
 
         return render_monitor(self.data)
 
     def save(self, out_dir: str | Path = "reports") -> dict[str, Path]:
         """Write ``monitor.html`` and ``monitor.json`` into ``out_dir``."""
-        from tabloop.report._page import save_report
+        from tabloop.report import save_report
 
         return save_report(out_dir, "monitor", json_text=self.to_json(), html=self.to_html())
 
@@ -108,7 +108,7 @@ def monitor(
     >>> report.passed, report.save("reports")  # doctest: +SKIP
     """
     from tabloop.config import load_config
-    from tabloop.registry._package import load_package
+    from tabloop.registry import load_package
 
     config = config if config is not None else load_config()
     settings = config.monitor

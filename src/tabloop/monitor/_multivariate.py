@@ -7,7 +7,7 @@ cross-validated ROC-AUC how well it separates them. An AUC near 0.5 means the ro
 interchangeable; the columns with the most split gain are where they differ.
 
 The reference is the raw training sample stored with the model (``reference.parquet``,
-5,000 rows), not the :class:`~tabloop.monitor._reference.ReferenceProfile`: joint
+5,000 rows), not the :class:`~tabloop.data.ReferenceProfile`: joint
 structure is exactly what a per-column profile leaves out.
 """
 
@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tabloop.data._frame import category_keys, column_not_found, missing_mask, numeric_array
+from tabloop.data.frame import category_keys, column_not_found, missing_mask, numeric_array
+from tabloop.data.reference import PROFILED_KINDS, present_numbers
 from tabloop.exceptions import MonitorError
-from tabloop.monitor._reference import PROFILED_KINDS, present_numbers
 
 __all__ = ["domain_classifier"]
 

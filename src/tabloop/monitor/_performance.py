@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tabloop.data._frame import category_key, category_keys
-from tabloop.evaluate._metrics import METRICS, score_metrics
+from tabloop.data.frame import category_key, category_keys
+from tabloop.evaluate import METRICS, score_metrics
 from tabloop.monitor._production import OUTCOME, PREDICTION, SCORE
 
 #: Metrics shown per segment and per chunk (the full set is on the whole window).

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from tabloop.evaluate._requirements import (
+from tabloop.config import (
     DRIFT_NAMES,
     FAIRNESS_NAMES,
     Requirement,

@@ -1,5 +1,6 @@
 """Register trained models in MLflow, move aliases, and predict with a registered model."""
 
+from tabloop.registry._package import ModelPackage, load_package
 from tabloop.registry._predict import load_model, predict, predict_file
 from tabloop.registry._registry import (
     CHALLENGER,
@@ -11,17 +12,20 @@ from tabloop.registry._registry import (
     resolve_model_uri,
     rollback,
 )
-from tabloop.registry._tracking import tracking_uri
+from tabloop.registry._tracking import quiet_mlflow, tracking_uri
 
 __all__ = [
     "CHALLENGER",
     "CHAMPION",
+    "ModelPackage",
     "RegisteredVersion",
     "list_versions",
     "load_model",
+    "load_package",
     "predict",
     "predict_file",
     "promote",
+    "quiet_mlflow",
     "register",
     "resolve_model_uri",
     "rollback",

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from tabloop.config import ProjectConfig
-    from tabloop.monitor._reference import ReferenceProfile
+    from tabloop.data import ReferenceProfile
     from tabloop.train import TabloopModel
 
 
@@ -45,7 +45,7 @@ class ModelPackage:
 
     def reference_profile(self) -> ReferenceProfile | None:
         """The summary of the training data made at registration (None if absent)."""
-        from tabloop.monitor._reference import ReferenceProfile
+        from tabloop.data import ReferenceProfile
 
         path = self.files.get("reference_profile")
         return ReferenceProfile.load(path) if path is not None and path.exists() else None

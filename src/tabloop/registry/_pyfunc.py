@@ -86,8 +86,7 @@ def reference_profile(result: Any) -> Any:
     which the model never saw, as production's predictions will not have been either."""
     import pandas as pd
 
-    from tabloop.data import infer_schema
-    from tabloop.monitor._reference import ReferenceProfile
+    from tabloop.data import ReferenceProfile, infer_schema
 
     model, config = result.model, result.config
     kinds = {c.name: c.kind for c in model.schema}

@@ -42,7 +42,7 @@ def assemble(
 ) -> RetrainData:
     """Build the retraining set from ``original`` (the project's data) and ``production``
     (the monitor's flat frame of logged rows, see :mod:`tabloop.monitor._production`)."""
-    from tabloop.monitor import _production as prod
+    from tabloop.monitor import production as prod
 
     target, settings = config.data.target, config.retrain
     if target is None:
@@ -132,8 +132,8 @@ def _as_training_rows(
 ) -> pd.DataFrame:
     """Production rows with the original table's columns; the outcome becomes the target,
     cast to the target's type so ``True`` and ``"true"`` are one class."""
-    from tabloop.data._frame import category_key, category_keys
-    from tabloop.monitor import _production as prod
+    from tabloop.data.frame import category_key, category_keys
+    from tabloop.monitor import production as prod
 
     target = config.data.target
     assert target is not None

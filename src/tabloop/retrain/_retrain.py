@@ -58,12 +58,12 @@ class RetrainResult:
         return json.dumps(self.data, indent=2, default=str, allow_nan=False)
 
     def to_html(self) -> str:
-        from tabloop.report._retrain_page import render_retrain
+        from tabloop.report import render_retrain
 
         return render_retrain(self.data)
 
     def save(self, out_dir: str | Path = "reports") -> dict[str, Path]:
-        from tabloop.report._page import save_report
+        from tabloop.report import save_report
 
         return save_report(out_dir, "retrain", json_text=self.to_json(), html=self.to_html())
 
@@ -84,11 +84,11 @@ def retrain(
     >>> result = retrain(promote_if_better=True)  # doctest: +SKIP
     >>> result.data["decision"]["reason"]  # doctest: +SKIP
     """
-    from tabloop.config import load_config, load_training_data
-    from tabloop.registry import promote
-    from tabloop.registry._package import load_package
+    from tabloop.config import load_config
+    from tabloop.data import load_training_data
+    from tabloop.registry import load_package, promote
     from tabloop.retrain._assemble import assemble
-    from tabloop.train._run import train_and_register
+    from tabloop.workflows import train_and_register
 
     config = config if config is not None else load_config()
     champion = load_package(None, config=config)
@@ -160,7 +160,7 @@ def _attach(run_id: str, paths: dict[str, Path]) -> None:
     """Replace the run's retrain report with the final one (version and decision filled in)."""
     import mlflow
 
-    from tabloop.registry._tracking import quiet_mlflow
+    from tabloop.registry import quiet_mlflow
 
     with quiet_mlflow():
         client = mlflow.MlflowClient()
@@ -179,9 +179,8 @@ def compare(
 ) -> dict[str, Any]:
     """Both models on ``rows``: the paired metric difference, every metric of each, the
     fairness audit of each (when configured) and the requirements on the challenger."""
-    from tabloop.evaluate import score_metrics
-    from tabloop.evaluate._paired import paired_difference
-    from tabloop.monitor._requirements import check_production
+    from tabloop.evaluate import paired_difference, score_metrics
+    from tabloop.monitor import check_production
 
     target, task = config.data.target, challenger.task
     assert target is not None
@@ -225,7 +224,7 @@ def _decide(
     comparison: dict[str, Any], margin: float, baseline_check: BaselineCheck | None = None
 ) -> dict[str, Any]:
     diff = comparison["difference"]
-    sign = 1.0 if diff["higher_is_better"] else -1.0
+    sign = 1.0
     low = diff["ci_low"] if sign > 0 else diff["ci_high"]
     bound = None if low is None else sign * low
     better = bound is not None and bound > margin
@@ -262,7 +261,7 @@ def _decide(
 
 def _production(config: ProjectConfig, original: pd.DataFrame) -> pd.DataFrame:
     """Every logged row (all periods, all model versions) as the monitor's flat frame."""
-    from tabloop.monitor import _production as prod
+    from tabloop.monitor import production as prod
 
     log, _ = prod.read_log(config)
     frame = prod.from_log(log)
@@ -284,7 +283,7 @@ def _like(values: pd.Series, original: pd.Series) -> pd.Series:
 def _encode(values: pd.Series, model: TabloopModel) -> np.ndarray:
     if model.task == "regression":
         return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
-    from tabloop.monitor._performance import encode_labels
+    from tabloop.monitor import encode_labels
 
     codes = encode_labels(values, list(model.classes))
     if (codes < 0).any():

@@ -1,6 +1,10 @@
-"""The prediction service: A/B variants, a durable log, outcomes and live reports."""
+"""The prediction service: A/B variants, a durable log, outcomes and live reports.
 
-from tabloop.serve._ab import ABReport, ab_report
+The A/B statistics are :func:`tabloop.evaluate.ab_report` (statistics over logged outcomes);
+``ab_report`` and ``ABReport`` stay importable from here for the service's users.
+"""
+
+from tabloop.evaluate import ABReport, ab_report
 from tabloop.serve._app import create_app
 from tabloop.serve._server import run
 from tabloop.serve._variants import Router

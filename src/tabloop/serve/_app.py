@@ -8,7 +8,7 @@ writer's queue and answers. The answer is sent before the rows reach the databas
 writer (:mod:`tabloop.store`) makes them durable in batches, spooling to a file when the
 database is away, and flushes on shutdown. ``POST /outcomes`` flushes the queue first, so
 an outcome for a prediction made a moment ago finds it. MLflow's ``/invocations`` and the
-Open Inference Protocol's ``/v2`` routes (:mod:`tabloop.serve._protocols`) take the same
+Open Inference Protocol's ``/v2`` routes (:mod:`tabloop.serve.protocols`) take the same
 path (:func:`tabloop.serve._predict.predict_rows`) and only render the answer differently.
 """
 
@@ -16,20 +16,25 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from tabloop import __version__
+from tabloop.serve._ab_http import MAX_INT, ab_report_of, parse_period, variants_info
 from tabloop.serve._errors import ApiError, install_handlers
 from tabloop.serve._middleware import ServiceMiddleware
 from tabloop.serve._predict import Prediction, predict_rows
-from tabloop.serve._protocols import add_protocol_routes
-from tabloop.serve._requests import OutcomesRequest, PredictRequest, StrictJSONRoute
 from tabloop.serve._scoring import cast_outcome
 from tabloop.serve._security import ANY_ROLE, needs
+from tabloop.serve.protocols import (
+    OutcomesRequest,
+    PredictRequest,
+    StrictJSONRoute,
+    add_protocol_routes,
+)
 
 if TYPE_CHECKING:
     from tabloop.config import ProjectConfig
@@ -118,22 +123,6 @@ def _render(prediction: Prediction) -> JSONResponse:
 
 
 # -- outcomes and the report ---------------------------------------------------------------
-Period = int | Literal["all"] | None
-_MAX_INT = 2**62  # database integers are 64-bit: a larger offset or period is a 422, not a 500
-
-
-def _period(value: str | None) -> Period:
-    if value is None or value == "current":
-        return None
-    if value == "all":
-        return "all"
-    if value.isdigit() and int(value) <= _MAX_INT:
-        return int(value)
-    raise ApiError(
-        422, "invalid_request", f"period must be a number, 'current' or 'all'; got {value!r}."
-    )
-
-
 def _outcome_routes(app: FastAPI, state: ServeState) -> None:
     @app.post("/outcomes", tags=["outcomes"])
     @needs("feedback")
@@ -193,11 +182,11 @@ def _outcome_routes(app: FastAPI, state: ServeState) -> None:
     def get_outcomes(
         request: Request,
         period: str | None = Query(None, description="a number, 'current' or 'all'"),
-        offset: int = Query(0, ge=0, le=_MAX_INT),
+        offset: int = Query(0, ge=0, le=MAX_INT),
         limit: int = Query(100, ge=1, le=10_000),
     ) -> dict[str, Any]:
         """The uploaded true values, oldest first, a page at a time."""
-        rows, total = state.store.outcomes(period=_period(period), offset=offset, limit=limit)
+        rows, total = state.store.outcomes(period=parse_period(period), offset=offset, limit=limit)
         return {"total": total, "offset": offset, "limit": limit, "outcomes": rows}
 
     @app.get("/report", tags=["report"])
@@ -207,26 +196,7 @@ def _outcome_routes(app: FastAPI, state: ServeState) -> None:
         period: str | None = Query(None, description="a number, 'current' or 'all'"),
     ) -> dict[str, Any]:
         """Per variant: counts, metrics per upload batch and in total, baseline, the verdict."""
-        return ab_report_of(state, _period(period))
-
-
-def ab_report_of(state: ServeState, period: Period) -> dict[str, Any]:
-    """The A/B report of ``period`` (default: the current one) as plain data."""
-    from tabloop.serve._ab import ab_report
-
-    state.writer.flush()
-    model = state.first.model
-    log = state.store.predictions(period=period)
-    report = ab_report(
-        log,
-        task=model.task,
-        classes=list(model.classes) if model.classes else None,
-        metric=state.config.serve.metric,
-        control=next(iter(state.variants)),
-    )
-    out = report.to_dict()
-    out["period"] = state.store.current_period() if period is None else period
-    return out
+        return ab_report_of(state, parse_period(period))
 
 
 # -- admin, health, metrics -----------------------------------------------------------------
@@ -244,13 +214,13 @@ def _admin_routes(app: FastAPI, state: ServeState) -> None:
     def reload(request: Request) -> dict[str, Any]:
         """Resolve the variants' aliases again and swap in changed versions."""
         changed = state.reload()
-        return {"changed": changed, "variants": _variants_info(state)}
+        return {"changed": changed, "variants": variants_info(state)}
 
     @app.get("/variants", tags=["admin"])
     @needs(ANY_ROLE)
     def variants(request: Request) -> dict[str, Any]:
         """The variants served now, their versions and traffic shares."""
-        return {"variants": _variants_info(state)}
+        return {"variants": variants_info(state)}
 
     @app.get("/health/live", tags=["health"])
     async def live() -> dict[str, str]:
@@ -271,19 +241,6 @@ def _admin_routes(app: FastAPI, state: ServeState) -> None:
     async def metrics() -> Response:
         """Prometheus metrics."""
         return Response(state.metrics.render(), media_type="text/plain; version=0.0.4")
-
-
-def _variants_info(state: ServeState) -> list[dict[str, Any]]:
-    return [
-        {
-            "name": name,
-            "uri": v.uri,
-            "model_version": v.version,
-            "resolved": v.resolved,
-            "share": state.router.shares.get(name, 0.0),
-        }
-        for name, v in state.variants.items()
-    ]
 
 
 def _start_poller(state: ServeState) -> Any:

@@ -1,7 +1,7 @@
 """``GET /dashboard``: the live A/B page of the service, and ``GET /dashboard/data``, its JSON.
 
 Compute, then view, then render (STYLE.md habit 6): :func:`dashboard_data` gathers plain
-data (the report of :func:`~tabloop.serve._app.ab_report_of`, the latest predictions, the
+data (the report of :func:`~tabloop.serve._ab_http.ab_report_of`, the latest predictions, the
 variants, the log backlog); :func:`dashboard_view` turns it into display strings and chart
 geometry; the Jinja template draws that view on first load, and the page's script draws the
 *same* view, fetched from ``/dashboard/data`` every ``refresh`` seconds. Numbers are
@@ -40,10 +40,10 @@ from urllib.parse import quote
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse
 
-from tabloop.data._frame import python_value
-from tabloop.report._charts import PALETTE
-from tabloop.serve._ab import _batch_order
-from tabloop.serve._app import Period, _period, _variants_info, ab_report_of
+from tabloop.data.frame import python_value
+from tabloop.evaluate import batch_order
+from tabloop.report import PALETTE
+from tabloop.serve._ab_http import Period, ab_report_of, parse_period, variants_info
 from tabloop.serve._security import ANY_ROLE, needs
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ def add_dashboard_routes(app: FastAPI, state: ServeState) -> None:
         refresh: int = Query(5, ge=0, le=86_400, description="seconds between updates; 0: off"),
     ) -> HTMLResponse:
         """The live A/B page: per-variant metrics, verdicts, batches and recent predictions."""
-        data = dashboard_data(state, _period(period))
+        data = dashboard_data(state, parse_period(period))
         data_url = "dashboard/data" + (f"?period={quote(period)}" if period else "")
         nonce = secrets.token_urlsafe(16)
         html = render_dashboard(data, refresh=refresh, data_url=data_url, nonce=nonce)
@@ -80,7 +80,7 @@ def add_dashboard_routes(app: FastAPI, state: ServeState) -> None:
         period: str | None = Query(None, description="a number, 'current' or 'all'"),
     ) -> dict[str, Any]:
         """The dashboard's data: ``report`` (as ``/report``), ``recent`` rows, ``view``."""
-        data = dashboard_data(state, _period(period))
+        data = dashboard_data(state, parse_period(period))
         return {**data, "view": dashboard_view(data)}
 
 
@@ -115,7 +115,7 @@ def dashboard_data(state: ServeState, period: Period, *, recent: int = RECENT) -
             "labelled": labelled,
             "coverage": labelled / predictions if predictions else None,
         },
-        "variants": _variants_info(state),
+        "variants": variants_info(state),
         "log_backlog": backlog,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
@@ -314,7 +314,7 @@ def batch_chart(report: dict[str, Any], *, width: int = 640, height: int = 240) 
     seen: dict[Any, None] = {}
     for v in report["variants"]:
         seen.update(dict.fromkeys(b["batch"] for b in v["batches"]))
-    batches = sorted(seen, key=_batch_order)
+    batches = sorted(seen, key=batch_order)
     values = [y for p in points.values() for y, _ in p.values() if y is not None]
     chart: dict[str, Any] = {"width": width, "height": height, "metric": metric, "series": []}
     chart.update(xticks=[], yticks=[], legend=[], plot=[left, top, left + plot_w, top + plot_h])

@@ -78,7 +78,7 @@ def check_bind(host: str, keys: list[ApiKey], *, insecure: bool) -> str | None:
 def needs(role: str) -> Callable[[_Endpoint], _Endpoint]:
     """Mark an endpoint as needing a key with ``role`` (or :data:`ANY_ROLE`).
 
-    :class:`~tabloop.serve._requests.StrictJSONRoute` checks the key before the body or the
+    :class:`~tabloop.serve.protocols.StrictJSONRoute` checks the key before the body or the
     query is read: a caller without a key learns nothing about what it would have sent.
     """
 

@@ -1,8 +1,10 @@
 """Train models: the model zoo, cross-validation, tuning, ensembling and decision thresholds."""
 
 from tabloop.train._baseline import BaselineCheck
+from tabloop.train._cluster import segment_profiles
+from tabloop.train._cv import align_classes, make_pipeline, predict_scores, score
+from tabloop.train._imputation import compare_imputation
 from tabloop.train._model import Member, TabloopModel
-from tabloop.train._run import TrainRun, train_and_register
 from tabloop.train._train import TrainResult, train
 from tabloop.train._zoo import DEFAULT_MODELS, ZOO, CatBoostModel, build_model
 
@@ -13,9 +15,13 @@ __all__ = [
     "Member",
     "TabloopModel",
     "TrainResult",
-    "TrainRun",
     "ZOO",
+    "align_classes",
     "build_model",
+    "compare_imputation",
+    "make_pipeline",
+    "predict_scores",
+    "score",
+    "segment_profiles",
     "train",
-    "train_and_register",
 ]

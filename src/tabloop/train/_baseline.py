@@ -27,7 +27,7 @@ why), but never gets an alias, so it is never served as champion or challenger b
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -47,6 +47,9 @@ class BaselineCheck:
     ``improvement`` and ``lower_bound`` are oriented so that positive means better than the
     dummy. ``lower_bound`` is None when fewer than two folds could be compared.
     """
+
+    #: The prefix of every message saying no model beat the dummy.
+    headline: ClassVar[str] = HEADLINE
 
     metric: str
     model: str

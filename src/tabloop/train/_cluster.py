@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from tabloop.data import _frame
+from tabloop.data.frame import is_datetime, is_numeric, python_value, require_frame
 from tabloop.exceptions import TrainError
 
 METHODS = ("kmeans", "gmm")
@@ -199,7 +199,7 @@ def segment_profiles(
     >>> profile.loc[1, "distinguishing"]
     'city=b 100% vs 0%, age +2.0 sd'
     """
-    _frame.require_frame(df)
+    require_frame(df)
     seg = np.asarray(labels)
     if seg.ndim != 1 or len(seg) != len(df):
         raise TrainError(
@@ -221,12 +221,12 @@ def segment_profiles(
     labels_text: dict[str, Any] = {}
     for col in df.columns:
         values = frame[col]
-        if _frame.is_numeric(values):
+        if is_numeric(values):
             x = values.astype(float)
             out[f"{col} mean"] = x.groupby(level=0).mean()
             smd[str(col)] = _smd(x, sizes)
             labels_text[str(col)] = None
-        elif _frame.is_datetime(values):
+        elif is_datetime(values):
             out[f"{col} mean"] = values.groupby(level=0).mean()
         else:
             top = values.groupby(level=0).agg(_mode)
@@ -365,7 +365,7 @@ def _mode(values: pd.Series) -> tuple[Any, int]:
     counts = values.value_counts()
     if counts.empty:
         return None, 0
-    return _frame.python_value(counts.index[0]), int(counts.iloc[0])
+    return python_value(counts.index[0]), int(counts.iloc[0])
 
 
 def _smd(x: pd.Series, sizes: pd.Series) -> pd.Series:

@@ -244,7 +244,7 @@ def cross_validate(
         model = clone(pipeline).fit(X.iloc[fit_rows], y[fit_rows])
         pred = predict_scores(model, X.iloc[val_rows], task)
         if task == "multiclass":
-            pred = _align_classes(model, pred, n_classes)
+            pred = align_classes(model, pred, n_classes)
         oof[val_rows] = pred
         scores.append(score(task, metric, y[val_rows], pred))
         if keep_models:
@@ -254,7 +254,7 @@ def cross_validate(
     return CVResult(name, dict(params or {}), oof, scores, time.monotonic() - start, models)
 
 
-def _align_classes(model: Any, proba: np.ndarray, n_classes: int) -> np.ndarray:
+def align_classes(model: Any, proba: np.ndarray, n_classes: int) -> np.ndarray:
     """Place a fold model's probability columns at their class codes (a fold may lack a class)."""
     classes = np.asarray(getattr(model, "classes_", np.arange(proba.shape[1])), dtype=int)
     out = np.zeros((len(proba), n_classes))
@@ -265,3 +265,7 @@ def _align_classes(model: Any, proba: np.ndarray, n_classes: int) -> np.ndarray:
 def covered(oof: np.ndarray) -> np.ndarray:
     """Rows that have an out-of-fold prediction."""
     return ~np.isnan(oof) if oof.ndim == 1 else ~np.isnan(oof).any(axis=1)
+
+
+# the old private name, for train/_model.py and serve/_compiled.py until they use align_classes
+_align_classes = align_classes

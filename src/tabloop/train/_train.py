@@ -128,7 +128,7 @@ def train(
     start = time.monotonic()
     config = _resolve_config(config, df, target)
     if df is None:
-        from tabloop.config import load_training_data
+        from tabloop.data import load_training_data
 
         df = load_training_data(config)
     budget = time_budget or config.train.time_budget
@@ -136,9 +136,9 @@ def train(
     target = config.data.target
     if target is None or config.task == "clustering":
         return _train_segments(config, df, start)
-    from tabloop.data import _frame
+    from tabloop.data.frame import require_columns
 
-    _frame.require_columns(df, [target], role="target column")
+    require_columns(df, [target], role="target column")
     check_target(df, target)
     task = config.task or infer_task(df[target])
     classes = _classes(df[target], task)
@@ -422,9 +422,9 @@ def _classes(y: pd.Series, task: str) -> list[Any]:
     values = pd.unique(y.dropna())
     if task == "binary":
         positive = positive_label(y)
-        from tabloop.data import _frame
+        from tabloop.data.frame import category_keys
 
-        keys = _frame.category_keys(pd.Series(values))
+        keys = category_keys(pd.Series(values))
         pos = values[list(keys).index(positive)] if positive in list(keys) else values[-1]
         neg = next(v for v in values if v != pos)
         return [_python(neg), _python(pos)]

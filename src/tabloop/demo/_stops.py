@@ -28,13 +28,12 @@ def run_stops_loop(
     step: Callable[[str], str],
 ) -> dict[str, Path]:
     """Run the loop in ``root`` (a project folder of its own); return the report paths."""
-    from tabloop._demo_service import call, predict_rows, running_service
     from tabloop.config import load_config
+    from tabloop.demo._service import call, predict_rows, running_service
     from tabloop.examples import scenario_config, traffic_stops
     from tabloop.monitor import monitor
     from tabloop.retrain import retrain
-    from tabloop.train import train_and_register
-    from tabloop.train._run import summary_lines
+    from tabloop.workflows import summary_lines, train_and_register
 
     reports = root / "reports"
     (root / "data").mkdir(parents=True, exist_ok=True)

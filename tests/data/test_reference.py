@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tabloop.data import ReferenceProfile
 from tabloop.exceptions import MonitorError
-from tabloop.monitor._reference import ReferenceProfile
 
 KINDS = {"x": "numeric", "k": "numeric", "plan": "categorical", "flag": "boolean"}
 

@@ -3,7 +3,7 @@
 Maintainer note: one path, three renderings
 -------------------------------------------
 ``/invocations`` and ``/v2/models/{name}/infer`` turn their body into rows
-(:mod:`tabloop.serve._invocations`, :mod:`tabloop.serve._tensors`) and call the same
+(``protocols/_invocations.py``, ``protocols/_tensors.py``) and call the same
 :func:`~tabloop.serve._predict.predict_rows` as ``/predict``: routing, schema checks,
 logging and Prometheus counts are shared, so these predictions count in the A/B report.
 Only the answer's shape differs:
@@ -33,10 +33,10 @@ from fastapi.responses import JSONResponse
 
 from tabloop import __version__
 from tabloop.serve._errors import ApiError
-from tabloop.serve._invocations import JSON, InvocationsRequest, invocation_rows
 from tabloop.serve._predict import Prediction, predict_rows
 from tabloop.serve._security import ANY_ROLE, needs
-from tabloop.serve._tensors import InferRequest, read_infer_request, tensor_rows
+from tabloop.serve.protocols._invocations import JSON, InvocationsRequest, invocation_rows
+from tabloop.serve.protocols._tensors import InferRequest, read_infer_request, tensor_rows
 
 if TYPE_CHECKING:
     from pydantic import BaseModel

@@ -1,6 +1,6 @@
 """The arithmetic under the A/B report: the log as arrays, and variant-vs-control tests.
 
-The choice of test per metric is explained in :mod:`tabloop.serve._ab`; this module holds
+The choice of test per metric is explained in :mod:`tabloop.evaluate._ab`; this module holds
 the computation so it can be checked on its own against scipy and hand computation.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tabloop.data._frame import python_value, require_columns
+from tabloop.data.frame import python_value, require_columns
 from tabloop.evaluate._bootstrap import percentile_interval
 from tabloop.evaluate._metrics import Scorer, _prepare
 from tabloop.exceptions import DataError

@@ -14,11 +14,12 @@ import pytest
 from scipy import stats
 from sklearn import metrics as skm
 
-from tabloop.evaluate._metrics import HIGHER_IS_BETTER, METRICS, score_metrics
+from tabloop.config import HIGHER_IS_BETTER
+from tabloop.evaluate import _ab
+from tabloop.evaluate._ab import AB_METRICS, ab_report
+from tabloop.evaluate._ab_stats import rows_needed, variant_seed
+from tabloop.evaluate._metrics import METRICS, score_metrics
 from tabloop.exceptions import DataError
-from tabloop.serve import _ab
-from tabloop.serve._ab import AB_METRICS, ab_report
-from tabloop.serve._ab_stats import rows_needed, variant_seed
 
 TOL = 1e-9
 

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tabloop.serve._errors import ApiError
-from tabloop.serve._requests import DataframeSplit, Row, parse_json, split_rows
+from tabloop.serve.protocols._requests import DataframeSplit, Row, parse_json, split_rows
 
 CSV, JSON, PARQUET = "text/csv", "application/json", "application/vnd.apache.parquet"
 _FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
@@ -144,7 +144,7 @@ def column_rows(columns: Columns, field: str) -> list[Row]:
 
 def frame_rows(frame: Any) -> list[Row]:
     """A parsed CSV/Parquet table as rows of plain values; refuses infinite numbers."""
-    from tabloop.data._frame import python_value
+    from tabloop.data.frame import python_value
 
     rows = []
     for i, record in enumerate(frame.to_dict(orient="records")):

@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tabloop.serve._errors import ApiError
-from tabloop.serve._requests import Row, parse_json
+from tabloop.serve.protocols._requests import Row, parse_json
 
 _INTS = {f"{s}INT{b}": b for s in ("", "U") for b in (8, 16, 32, 64)}
 _FLOATS = {"FP16": "<f2", "FP32": "<f4", "FP64": "<f8"}

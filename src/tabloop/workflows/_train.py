@@ -1,5 +1,7 @@
 """One ``tabloop train``: train, evaluate on the test split, write reports, register.
 
+A workflow above the stages it chains (STYLE.md habit 16): train -> evaluate -> registry.
+
 The CLI and the demo call this; each step stays callable on its own
 (:func:`tabloop.train`, :func:`tabloop.evaluate`, :func:`tabloop.registry.register`).
 """
@@ -16,7 +18,7 @@ if TYPE_CHECKING:
     from tabloop.config import ProjectConfig
     from tabloop.evaluate import Evaluation
     from tabloop.registry import RegisteredVersion
-    from tabloop.train._train import TrainResult
+    from tabloop.train import TrainResult
 
 
 @dataclass
@@ -42,11 +44,11 @@ def train_and_register(
     A model that does not beat the dummy baseline is still evaluated, reported and
     registered, without an alias (see ``run.result.beats_dummy``)."""
     from tabloop.evaluate import evaluate
-    from tabloop.train._train import train
+    from tabloop.train import train
 
     result = train(df, config=config, time_budget=time_budget)
     if compare_imputation:
-        from tabloop.train._imputation import compare_imputation as compare
+        from tabloop.train import compare_imputation as compare
 
         result.imputation_comparison = compare(result)
     evaluation = evaluate(result)
@@ -94,8 +96,6 @@ def warning_lines(run: TrainRun) -> list[str]:
 
 def failure_line(run: TrainRun) -> str | None:
     """One line when the model does not beat the dummy: why, and what became of it."""
-    from tabloop.train._baseline import HEADLINE
-
     check = run.result.baseline_check
     if check is None or check.beats_dummy:
         return None
@@ -103,4 +103,4 @@ def failure_line(run: TrainRun) -> str | None:
         fate = "not registered"
     else:
         fate = f"registered as {run.version.uri} without the champion or challenger alias"
-    return f"{HEADLINE}: {check.reason}; {fate}; reports in {run.reports['html'].parent}"
+    return f"{check.headline}: {check.reason}; {fate}; reports in {run.reports['html'].parent}"

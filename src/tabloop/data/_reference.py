@@ -7,7 +7,7 @@ Maintainer note
 reference shares of the PSI decile bins and of a small chart histogram (both computed on
 every present value, so they are exact whatever the distribution's size). Per categorical or
 boolean column: row and missing counts and the count of each category key. That is all
-:func:`tabloop.monitor._drift.drift_report` needs, and the registry stores it in the model
+:func:`tabloop.monitor.drift_report` needs, and the registry stores it in the model
 package as ``reference_profile.json``.
 
 *The distribution.* With at most ``max_points`` distinct present values it is lossless: the

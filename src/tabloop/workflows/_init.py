@@ -30,12 +30,12 @@ def init_project(
 
     Examples
     --------
-    >>> from tabloop.config import init_project
+    >>> from tabloop.workflows import init_project
     >>> init_project("cases.csv", target="outcome", directory="proj")  # doctest: +SKIP
     PosixPath('proj/tabloop.yaml')
     """
-    from tabloop.config._load import load_config
-    from tabloop.data import _frame, infer_schema, infer_task, load_data, positive_label
+    from tabloop.config import load_config
+    from tabloop.data import frame, infer_schema, infer_task, load_data, positive_label
 
     folder = Path(directory)
     out = folder / "tabloop.yaml"
@@ -43,7 +43,7 @@ def init_project(
         raise ConfigError(f"'{out}' already exists; pass --force to overwrite it.")
     df = load_data(data)
     if target is not None:
-        _frame.require_columns(df, [target], role="target column")
+        frame.require_columns(df, [target], role="target column")
     schema = infer_schema(df, target=target, strict=False)
     task = infer_task(df[target] if target else None)
     id_col = next((c.name for c in schema if c.kind == "id"), None)

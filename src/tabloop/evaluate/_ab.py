@@ -1,4 +1,7 @@
-"""The live A/B report of a prediction service: metrics per variant and variant vs control.
+"""The A/B report of a prediction log: metrics per variant and variant vs control.
+
+Statistics over logged outcomes, so they live in ``evaluate``; the service (``tabloop.serve``)
+reads the log of a period and renders the report as JSON and as its live dashboard.
 
 Compute, then render: :func:`ab_report` turns the prediction log into an :class:`ABReport`
 of plain data; the HTTP endpoint, the HTML dashboard and the CLI all render that object.
@@ -28,7 +31,7 @@ so the two samples are independent, never paired.
   floored at ``1 / n_boot``.
 
 A variant is *better* when the interval excludes 0. Otherwise ``rows_needed`` extrapolates
-(see :func:`~tabloop.serve._ab_stats.rows_needed`): assuming the observed difference is
+(see :func:`~tabloop.evaluate._ab_stats.rows_needed`): assuming the observed difference is
 the true one, about how many more labelled rows per variant give it power ``power``. No
 comparison is made below :data:`MIN_LABELLED` labelled rows per variant or where the metric
 is undefined (ROC-AUC needs both classes among a variant's labelled rows).
@@ -44,10 +47,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tabloop.data._frame import python_value
-from tabloop.evaluate._bootstrap import bootstrap_counts, percentile_interval
-from tabloop.evaluate._metrics import HIGHER_IS_BETTER
-from tabloop.serve._ab_stats import (
+from tabloop.config import HIGHER_IS_BETTER
+from tabloop.data.frame import python_value
+from tabloop.evaluate._ab_stats import (
     LogArrays,
     bootstrap_difference,
     describe,
@@ -56,6 +58,7 @@ from tabloop.serve._ab_stats import (
     variant_seed,
     welch,
 )
+from tabloop.evaluate._bootstrap import bootstrap_counts, percentile_interval
 
 #: The metrics an A/B report shows per task, in report order (names of
 #: :data:`~tabloop.evaluate._metrics.METRICS`, computed by the same scorers).
@@ -297,7 +300,7 @@ class _Fit:
         groups = keys.groupby(keys, dropna=False, sort=False).indices
         found = [(python_value(k), ix) for k, ix in groups.items()]
         out = []
-        for batch, ix in sorted(found, key=lambda item: _batch_order(item[0])):
+        for batch, ix in sorted(found, key=lambda item: batch_order(item[0])):
             ones = np.ones((1, len(ix)))
             values = point_values(self.rows.scorer(self.at[ix]), names, ones)
             out.append({"batch": batch, "labelled": len(ix), "metrics": values})
@@ -417,7 +420,7 @@ def _pick_control(control: str | None, names: list[str]) -> str | None:
     return control
 
 
-def _batch_order(batch: Any) -> tuple:
+def batch_order(batch: Any) -> tuple:
     """Numbers in order, then other ids as text, then rows without a batch id."""
     number = isinstance(batch, int | float)
     return (batch is None, not number, batch if number else str(batch))

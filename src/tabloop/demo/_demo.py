@@ -6,7 +6,7 @@ imputation, three derived features, logistic regression + LightGBM + CatBoost), 
 the champion in the embedded MLflow store, register a LightGBM-only challenger, predict new
 patients, then serve champion and challenger as an A/B test: the test rows go through
 ``/predict``, their outcomes come back in two batches, and the A/B report is printed.
-Then situation 3 closes the loop in a second project (:mod:`tabloop._demo_stops`): train on
+Then situation 3 closes the loop in a second project (:mod:`tabloop.demo._stops`): train on
 traffic stops, serve, monitor the production stream, retrain and promote.
 """
 
@@ -51,8 +51,8 @@ def run_demo(
     >>> from tabloop import run_demo
     >>> paths = run_demo("/tmp/tabloop-demo", n=2_000, echo=lambda s: None)  # doctest: +SKIP
     """
-    from tabloop.config import load_config, load_training_data
-    from tabloop.data import infer_schema, profile, validate
+    from tabloop.config import load_config
+    from tabloop.data import infer_schema, load_training_data, profile, validate
     from tabloop.examples import scenario_config, treatment_outcomes
 
     root = Path(directory)
@@ -102,8 +102,7 @@ def run_demo(
         echo(f"      • {problem.severity}: {problem.message}")
 
     echo(f"[bold]5/{steps} train[/]: 5-fold CV on 80%, evaluate on the untouched 20%, register")
-    from tabloop.train import train_and_register
-    from tabloop.train._run import summary_lines
+    from tabloop.workflows import summary_lines, train_and_register
 
     run = train_and_register(config, df=df, out_dir=reports)
     for line in summary_lines(run):
@@ -131,7 +130,7 @@ def run_demo(
         echo(f"      patient {row[0]}: prediction {row[1]}, probability {row[2]:.3f}")
 
     echo(f"[bold]8/{steps} serve[/]: champion (A) vs challenger (B), 50/50 by patient_id")
-    from tabloop._demo_service import report_lines, run_ab_test
+    from tabloop.demo._service import report_lines, run_ab_test
 
     with paths["config"].open("a", encoding="utf-8") as file:
         file.write(SERVE_SECTION)
@@ -148,7 +147,7 @@ def run_demo(
         return f"[bold]{next(counter)}/{steps + 5} {name}[/]"
 
     echo("\n[bold]Situation 3, the whole loop[/] (a second project in " + str(stops_root) + ")")
-    from tabloop._demo_stops import run_stops_loop
+    from tabloop.demo._stops import run_stops_loop
 
     paths.update(
         run_stops_loop(stops_root, n=stops_n, n_production=stops_production, echo=echo, step=step)
