@@ -24,6 +24,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/tabloop demo
 
+# tests/test_layers.py runs lint-imports too, so a layer breach fails the suite
 test: $(VENV)/.installed-dev chromium
 	$(BIN)/python -m pytest
 
@@ -43,6 +44,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m pip install --quiet -e '.[all,dev,bench]'
