@@ -166,3 +166,14 @@ def test_a_pickled_sklearn_imputer_still_loads_and_matches():
     old = pickle.loads(pickle.dumps(KNNImputer().fit(fit)))
     new = pickle.loads(pickle.dumps(FastKNNImputer().fit(fit)))
     assert_same(old.transform(X), new.transform(X))
+
+
+def test_rows_get_bit_identical_values_whatever_rows_are_scored_with_them():
+    # a chunk decides which search path a pattern takes; the values must not depend on it
+    rng = np.random.default_rng(9)
+    fit = with_holes(rng, (1_000, 5), 0.15, scale=3.0)
+    X = with_holes(rng, (3_000, 5), 0.15, scale=3.0)
+    imputer = FastKNNImputer().fit(fit)
+    whole = imputer.transform(X)
+    pieces = np.vstack([imputer.transform(X[i : i + 37]) for i in range(0, len(X), 37)])
+    assert np.array_equal(whole, pieces)

@@ -48,7 +48,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 BLOCK_ELEMENTS = 4_000_000
 #: Receivers sharing a missing-value pattern searched with k-d trees from this many on
 #: (fewer: brute force), over at most this many observed columns (k-d trees degrade beyond).
-TREE_MIN_ROWS = 512
+TREE_MIN_ROWS = 32
 TREE_MAX_COLUMNS = 16
 #: Receivers per k-d tree query block.
 TREE_BLOCK_ROWS = 32_768
@@ -226,25 +226,29 @@ class FastKNNImputer(KNNImputer):
         for start in range(0, len(xq), TREE_BLOCK_ROWS):
             block = slice(start, start + TREE_BLOCK_ROWS)
             q = xq[block]
-            found, tails = [], []
+            threads = -1 if len(q) >= 4_096 else 1
+            found, squared, tails = [], [], []
             for tree, members, cols, scale in trees:
                 kq = min(k + 1, len(members))
-                dist, idx = tree.query(q[:, cols] * scale, k=kq, workers=-1)
+                dist, idx = tree.query(q[:, cols] * scale, k=kq, workers=threads)
+                d2 = np.asarray(dist).reshape(len(q), kq) ** 2
                 found.append(members[np.asarray(idx).reshape(len(q), kq)])
+                squared.append(d2)
                 if len(members) > kq:  # the tree holds donors it did not return
-                    tails.append(np.asarray(dist).reshape(len(q), kq)[:, -1])
-            idx = np.hstack(found)
-            exact = self._exact(q[:, None, :], donor_x[idx], n_features)
-            order = np.lexsort((idx, exact), axis=1)
-            chosen = np.take_along_axis(idx, order[:, :k], axis=1)
-            ranked = np.take_along_axis(exact, order, axis=1)
-            kth = ranked[:, min(k, ranked.shape[1]) - 1]
-            values[block] = donor_values[chosen].mean(axis=1)
-            limit = kth + tie[block]
-            if ranked.shape[1] > k:
-                sure[block] &= ranked[:, k] > limit
+                    tails.append(d2[:, -1])
+            idx, d2 = np.hstack(found), np.hstack(squared)
+            kk = min(k, idx.shape[1])
+            if idx.shape[1] > kk:
+                part = np.argpartition(d2, kk, axis=1)
+                tails.append(np.take_along_axis(d2, part[:, kk : kk + 1], axis=1)[:, 0])
+                part = part[:, :kk]
+            else:
+                part = np.broadcast_to(np.arange(kk), idx.shape)
+            kth = np.take_along_axis(d2, part, axis=1).max(axis=1)
+            chosen = np.sort(np.take_along_axis(idx, part, axis=1), axis=1)
+            values[block] = _mean_in_order(donor_values, chosen)
             if tails:
-                sure[block] &= np.min(tails, axis=0) ** 2 > limit
+                sure[block] &= np.min(tails, axis=0) > kth + tie[block]
         return values, sure
 
     def _column(
@@ -295,8 +299,12 @@ class FastKNNImputer(KNNImputer):
             tied[start : start + step][r[after]] = (
                 exact[pick][after] <= kth_exact[r[after]] + near[r[after]]
             )
-            total = np.bincount(r[keep], weights=donor_values[c[keep]], minlength=len(block))
-            count = np.bincount(r[keep], minlength=len(block))
+            # the same sum, in the same (training-row) order, as the k-d tree path
+            rk, ck = r[keep], c[keep]
+            in_order = np.lexsort((ck, rk))
+            rk, ck = rk[in_order], ck[in_order]
+            total = np.bincount(rk, weights=donor_values[ck], minlength=len(block))
+            count = np.bincount(rk, minlength=len(block))
             with np.errstate(divide="ignore", invalid="ignore"):
                 out[start : start + step] = np.where(count > 0, total / count, mean)
         return out, tied
@@ -326,3 +334,12 @@ def _large_patterns(observed: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]
         if counts[g] >= TREE_MIN_ROWS and 0 < len(columns) <= TREE_MAX_COLUMNS:
             out.append((order[bounds[g] : bounds[g + 1]], columns))
     return out
+
+
+def _mean_in_order(values: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """Mean of ``values[chosen]`` per row, summed left to right (as ``np.bincount`` does),
+    so both search paths give bit-identical results whatever rows are scored together."""
+    total = np.zeros(len(chosen))
+    for j in range(chosen.shape[1]):
+        total += values[chosen[:, j]]
+    return total / chosen.shape[1]
