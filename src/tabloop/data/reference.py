@@ -18,9 +18,9 @@ from tabloop.data._reference import (
 )
 
 __all__ = [
-    "PROFILED_KINDS",
     "CategoricalSummary",
     "NumericSummary",
+    "PROFILED_KINDS",
     "ReferenceProfile",
     "bin_shares",
     "count_keys",
