@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from tabloop.data._frame import (
     BOOL_STRINGS,
+    EXACT_INTEGER,
+    Unclean,
     category_key,
     category_keys,
     column_not_found,
+    float_category_key,
     invalid_bool_array,
     is_bool,
     is_datetime,
@@ -26,15 +29,20 @@ from tabloop.data._frame import (
     require_columns,
     require_frame,
     row_label,
+    strict_category_key,
     to_datetime,
     to_numeric,
+    unseen_message,
 )
 
 __all__ = [
     "BOOL_STRINGS",
+    "EXACT_INTEGER",
+    "Unclean",
     "category_key",
     "category_keys",
     "column_not_found",
+    "float_category_key",
     "invalid_bool_array",
     "is_bool",
     "is_datetime",
@@ -47,6 +55,8 @@ __all__ = [
     "require_columns",
     "require_frame",
     "row_label",
+    "strict_category_key",
     "to_datetime",
     "to_numeric",
+    "unseen_message",
 ]
