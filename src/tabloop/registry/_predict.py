@@ -7,7 +7,10 @@ predicted in chunks so memory stays bounded whatever their size.
 
 from __future__ import annotations
 
+import os
 import re
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -125,6 +128,7 @@ def predict_file(
     model: str | None = None,
     config: ProjectConfig | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Predict a CSV or Parquet file into ``out`` (CSV or Parquet by suffix), chunk by chunk.
 
@@ -133,6 +137,10 @@ def predict_file(
     Output goes to ``<out>.partial`` and is renamed only when every chunk succeeded, so a
     bad row (reported with its column and value) never leaves half a file behind. Returns
     ``{"rows", "out", "model"}``.
+
+    ``threads`` chunks (default: up to 2, one per core) are scored at the same time in
+    this process (the heavy parts, KNN search, BLAS and the boosters, release the GIL) and
+    written in input order; memory grows by one chunk per thread, not by a model copy.
     """
     from tabloop._progress import track
     from tabloop.data import read_chunks
@@ -143,9 +151,12 @@ def predict_file(
     fitted, uri = load_model(model, config=config)
     tmp = out.with_name(out.name + ".partial")
     rows, writer = 0, None
+    workers = threads if threads is not None else min(2, os.cpu_count() or 1)
     try:
-        for chunk in track(chunks, f"predicting {source.name}"):
-            scored = fitted.predict_frame(chunk)
+        scored_chunks = _in_order(
+            fitted.predict_frame, track(chunks, f"predicting {source.name}"), workers
+        )
+        for scored in scored_chunks:
             scored["model_version"] = uri
             if out.suffix.lower() == ".parquet":
                 import pyarrow as pa
@@ -166,6 +177,29 @@ def predict_file(
             writer.close()
     tmp.replace(out)
     return {"rows": rows, "out": str(out), "model": uri}
+
+
+def _in_order(
+    func: Callable[[pd.DataFrame], pd.DataFrame], items: Iterable[pd.DataFrame], workers: int
+) -> Iterator[pd.DataFrame]:
+    """``func`` of each item, computed by up to ``workers`` threads (``workers`` items in
+    flight), yielded in input order; the first error is raised at its item's turn."""
+    if workers <= 1:
+        yield from map(func, items)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="tabloop-predict")
+    pending: deque[Any] = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(func, item))
+            if len(pending) >= workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 #: What :func:`predict_file` writes, by the output's suffix.
