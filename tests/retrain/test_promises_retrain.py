@@ -1,7 +1,7 @@
 """README's promises on retraining, end to end on a regression project (apartments, rmse:
 lower is better): a challenger proven better is promoted, a worse one is not, a failed
-requirement blocks promotion; and a production row's label supersedes the original row of
-the same id in the retraining set.
+requirement blocks promotion; in the retraining set a production row's label supersedes the
+original row of the same id, and no original row at or after the hold-out's start is kept.
 
 The champion and the challenger differ in what they may learn from: without ``district``
 (the strongest column of this data) a linear model is far worse, so which one is better is
@@ -204,3 +204,34 @@ def test_a_production_label_supersedes_the_original_label_of_the_same_id(tmp_pat
         train.set_index("apt").loc[untouched, "m2_price"].to_numpy(dtype=float),
         original["m2_price"].iloc[40:].to_numpy(dtype=float),
     )
+
+
+def test_no_original_row_at_or_after_the_holdout_start_is_trained_on(tmp_path, datasets):
+    from tabloop.monitor import production as prod
+    from tabloop.retrain import assemble
+    from tabloop.store import Store
+
+    config = write_project(tmp_path, datasets)
+    original = pd.read_csv(tmp_path / "data" / "apartments.csv")
+    # listed over 1,000 hours that straddle the production rows' hours (one an hour from T0)
+    listed = pd.Timestamp(T0) + pd.to_timedelta(np.arange(len(original)) - 900, unit="h")
+    original = original.assign(listed=listed)
+    original.to_csv(tmp_path / "data" / "apartments.csv", index=False)
+    config = write_project(
+        tmp_path, datasets, data={**config.data.model_dump(exclude_none=True), "time": "listed"}
+    )
+    fresh = production_rows(datasets).head(100)
+    log_production(config, fresh, fresh["m2_price"])
+    store = Store(config.serve.store_url)
+    log = store.predictions(period="all")
+    store.close()
+    frame = prod.from_log(log).assign(apt=log["entity_id"].astype(int).to_numpy())
+    data = assemble(config, original=original, production=frame)
+
+    start = pd.Timestamp(T0) + pd.Timedelta(hours=100 - round(100 * HOLDOUT))  # newest 30
+    late = original["listed"] >= start
+    assert late.sum() > 0 and (original["listed"] == start).any()  # one exactly at the start
+    assert data.counts["original_after_holdout_start"] == int(late.sum())
+    kept = data.train[data.train["apt"].isin(original["apt"])]
+    assert set(kept["apt"]) == set(original.loc[~late, "apt"])
+    assert pd.to_datetime(kept["listed"], utc=True).max() < start
