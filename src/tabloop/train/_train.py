@@ -5,6 +5,11 @@ Protocol: hold out the test split first; cross-validate every candidate on the r
 candidates greedily on out-of-fold predictions; choose the decision threshold on those
 same predictions; refit the chosen models on all training rows. The test split is
 touched once, by :func:`tabloop.evaluate.evaluate`.
+
+:func:`train` calls four steps in order, each returning plain data: :func:`split_and_encode`
+(:class:`SplitData`), :func:`cross_validate_zoo` (:class:`ZooScores`),
+:func:`choose_members` (:class:`MemberChoice`: weights, verdict against the dummy, threshold) and
+:func:`assemble` (:class:`Assembled`: the fitted :class:`TabloopModel`).
 """
 
 from __future__ import annotations
@@ -123,8 +128,6 @@ def train(
     >>> result.model.predict_frame(df.head(2))["probability"].between(0, 1).all()  # doctest: +SKIP
     True
     """
-    from tabloop.data import check_target, infer_task, split
-
     start = time.monotonic()
     config = _resolve_config(config, df, target)
     if df is None:
@@ -133,11 +136,103 @@ def train(
         df = load_training_data(config)
     budget = time_budget or config.train.time_budget
     deadline = start + budget if budget else None
-    target = config.data.target
-    if target is None or config.task == "clustering":
+    if config.data.target is None or config.task == "clustering":
         return _train_segments(config, df, start)
+    data = split_and_encode(df, config)
+    cv_deadline = None if deadline is None else start + budget * (1 - REFIT_SHARE)
+    zoo = cross_validate_zoo(data, config, deadline=cv_deadline)
+    chosen = choose_members(data, zoo, config)
+    built = assemble(data, zoo, chosen, config, deadline=deadline)
+    notes = list(built.notes)
+    curve = None
+    best = chosen.best
+    if config.train.learning_curve and (
+        deadline is None or time.monotonic() + 3 * best.seconds < deadline
+    ):
+        curve = _learning_curve(config, best, data.task, data.metric, data.X, data.y, data.folds)
+    elif config.train.learning_curve:
+        notes.append("learning curve: skipped, not enough of the time budget left")
+    return TrainResult(
+        config=config,
+        task=data.task,
+        model=built.model,
+        train=data.train,
+        test=data.test,
+        metric=data.metric,
+        cv=zoo.results,
+        weights=chosen.weights,
+        oof=chosen.oof,
+        y_train=data.y,
+        threshold=chosen.threshold,
+        learning_curve=curve,
+        dropped=built.dropped,
+        notes=notes,
+        seconds=time.monotonic() - start,
+        data_hash=data_hash(df),
+        baseline_check=chosen.baseline_check,
+        warnings=chosen.warnings,
+    )
+
+
+# -- the steps of train(), each returning plain data -------------------------------------
+
+
+@dataclass
+class SplitData:
+    """Step 1: the held-out test split, and the training rows encoded for cross-validation."""
+
+    task: str
+    target: str
+    classes: list[Any]
+    train: pd.DataFrame = field(repr=False)
+    test: pd.DataFrame = field(repr=False)
+    X: pd.DataFrame = field(repr=False)
+    y: np.ndarray = field(repr=False)
+    folds: list[tuple[np.ndarray, np.ndarray]] = field(repr=False)
+    metric: str
+
+
+@dataclass
+class ZooScores:
+    """Step 2: the cross-validated candidates (the dummy first) and those the budget skipped."""
+
+    results: list[CVResult] = field(repr=False)
+    skipped: list[str]
+
+    @property
+    def by_name(self) -> dict[str, CVResult]:
+        return {r.name: r for r in self.results}
+
+
+@dataclass
+class MemberChoice:
+    """Step 3: the chosen ensemble weights, its out-of-fold predictions, the verdict against
+    the dummy, the decision threshold (binary) and the warnings so far."""
+
+    best: CVResult = field(repr=False)
+    weights: dict[str, float]
+    oof: np.ndarray = field(repr=False)
+    baseline_check: BaselineCheck
+    threshold: ThresholdChoice | None
+    warnings: list[str]
+
+
+@dataclass
+class Assembled:
+    """Step 4: the fitted model, the columns it does not read and why, and notes on the refit."""
+
+    model: TabloopModel
+    dropped: dict[str, str]
+    notes: list[str]
+
+
+def split_and_encode(df: pd.DataFrame, config: ProjectConfig) -> SplitData:
+    """Check the target, hold out the test split, encode the target, make the CV folds."""
+    from tabloop.data import check_target, infer_task, split
     from tabloop.data.frame import require_columns
 
+    target = config.data.target
+    assert target is not None  # train() sends a project without a target to clustering
     require_columns(df, [target], role="target column")
     check_target(df, target)
     task = config.task or infer_task(df[target])
@@ -159,13 +254,28 @@ def train(
     )
     if task != "regression" and len(np.unique(y)) < 2:
         raise TrainError(f"The training split has a single class of {target!r}; need two.")
-    folds = fold_indices(config, train_df, y, task)
-    metric = config.train.metric or DEFAULT_METRIC[task]
+    return SplitData(
+        task=task,
+        target=target,
+        classes=classes,
+        train=train_df,
+        test=test_df,
+        X=X,
+        y=y,
+        folds=fold_indices(config, train_df, y, task),
+        metric=config.train.metric or DEFAULT_METRIC[task],
+    )
+
+
+def cross_validate_zoo(
+    data: SplitData, config: ProjectConfig, *, deadline: float | None
+) -> ZooScores:
+    """Cross-validate the dummy and every model of ``train.models`` (tuned first when
+    ``train.trials`` > 0); a model still running at ``deadline`` is skipped."""
     names = ["dummy", *[m for m in config.train.models if m != "dummy"]]
-    notes: list[str] = []
+    task, X, y, folds, metric = data.task, data.X, data.y, data.folds, data.metric
     skipped: list[str] = []
     results: list[CVResult] = []
-    cv_deadline = None if deadline is None else start + budget * (1 - REFIT_SHARE)
     with Bars() as bars:
         models_bar = bars.add("models", len(names))
         for i, name in enumerate(names):
@@ -176,11 +286,11 @@ def train(
                 if config.train.trials and name != "dummy":
                     remaining = (
                         None
-                        if cv_deadline is None
-                        else (cv_deadline - time.monotonic()) / (len(names) - i)
+                        if deadline is None
+                        else (deadline - time.monotonic()) / (len(names) - i)
                     )
                     params = _tune(
-                        config, name, task, X, y, folds, metric, len(classes), remaining, bars
+                        config, name, task, X, y, folds, metric, len(data.classes), remaining, bars
                     )
                 results.append(
                     cross_validate(
@@ -192,16 +302,24 @@ def train(
                         metric=metric,
                         name=name,
                         params=params,
-                        n_classes=len(classes),
-                        deadline=cv_deadline,
+                        n_classes=len(data.classes),
+                        deadline=deadline,
                         on_fold=lambda b=fold_bar: bars.advance(b),
                     )
                 )
             except TimeoutError:
                 skipped.append(name)
             bars.advance(models_bar)
+    return ZooScores(results=results, skipped=skipped)
+
+
+def choose_members(data: SplitData, zoo: ZooScores, config: ProjectConfig) -> MemberChoice:
+    """Pick the best candidate or a greedy ensemble on the out-of-fold predictions, check it
+    against the dummy on the same folds, and choose the threshold of a binary model."""
+    task, y, folds, metric = data.task, data.y, data.folds, data.metric
+    results = zoo.results
     warnings = [
-        f"{name}: skipped, the time budget ran out during cross-validation" for name in skipped
+        f"{name}: skipped, the time budget ran out during cross-validation" for name in zoo.skipped
     ]
     candidates = [r for r in results if r.name != "dummy"] or results
     if not any(r.name == "dummy" for r in results):
@@ -211,7 +329,7 @@ def train(
         weights = greedy_ensemble(candidates, y, task=task, metric=metric)
     else:
         weights = {best.name: 1.0}
-    by_name = {r.name: r for r in results}
+    by_name = zoo.by_name
     oof = blend(by_name, weights)
     baseline_check = check_against_dummy(
         [score(task, metric, y[rows], oof[rows]) for _, rows in folds],
@@ -219,7 +337,7 @@ def train(
         metric=metric,
         weights=weights,
         validation_share=float(np.mean([len(v) / len(f) for f, v in folds])),
-        skipped=skipped,
+        skipped=zoo.skipped,
     )
     if not baseline_check.beats_dummy:
         warnings.append(baseline_check.message)
@@ -236,11 +354,33 @@ def train(
             costs=dict(config.train.costs) or None,
             confidence=config.train.threshold_confidence,
         )
+    return MemberChoice(
+        best=best,
+        weights=weights,
+        oof=oof,
+        baseline_check=baseline_check,
+        threshold=threshold,
+        warnings=warnings,
+    )
 
+
+def assemble(
+    data: SplitData,
+    zoo: ZooScores,
+    chosen: MemberChoice,
+    config: ProjectConfig,
+    *,
+    deadline: float | None,
+) -> Assembled:
+    """Refit the chosen members on all training rows (or keep their fold models when the
+    budget says so) and wrap them with the input schema into a :class:`TabloopModel`."""
+    by_name = zoo.by_name
+    weights = chosen.weights
+    X, y, task = data.X, data.y, data.task
     refit, note = refit_mode(
         config.train.refit, [by_name[n] for n in weights], now=time.monotonic(), deadline=deadline
     )
-    notes.extend([note] if note else [])
+    notes = [note] if note else []
     members = []
     for name, weight in weights.items():
         if refit == "folds":
@@ -253,14 +393,14 @@ def train(
     schema, dropped = _input_schema(members, X, config)
     model = TabloopModel(
         task=task,
-        target=target,
-        classes=classes,
+        target=data.target,
+        classes=data.classes,
         members=members,
         schema=schema,
-        threshold=None if threshold is None else threshold.threshold,
+        threshold=None if chosen.threshold is None else chosen.threshold.threshold,
         unseen=config.prepare.unseen_categories,
         info={
-            "metric": metric,
+            "metric": data.metric,
             "models": list(weights),
             "project": config.name,
             # training columns the model does not read (the id, dropped or unselected ones):
@@ -268,34 +408,7 @@ def train(
             "ignored": [c for c in X.columns if c not in schema],
         },
     )
-
-    curve = None
-    if config.train.learning_curve and (
-        deadline is None or time.monotonic() + 3 * best.seconds < deadline
-    ):
-        curve = _learning_curve(config, best, task, metric, X, y, folds)
-    elif config.train.learning_curve:
-        notes.append("learning curve: skipped, not enough of the time budget left")
-    return TrainResult(
-        config=config,
-        task=task,
-        model=model,
-        train=train_df,
-        test=test_df,
-        metric=metric,
-        cv=results,
-        weights=weights,
-        oof=oof,
-        y_train=y,
-        threshold=threshold,
-        learning_curve=curve,
-        dropped=dropped,
-        notes=notes,
-        seconds=time.monotonic() - start,
-        data_hash=data_hash(df),
-        baseline_check=baseline_check,
-        warnings=warnings,
-    )
+    return Assembled(model=model, dropped=dropped, notes=notes)
 
 
 def _train_segments(config: ProjectConfig, df: pd.DataFrame, start: float) -> TrainResult:
