@@ -271,6 +271,8 @@ def _thin(curve: dict[str, np.ndarray], points: int = 300) -> dict[str, list[flo
 
 def _imputation(result: TrainResult) -> list[dict[str, Any]]:
     """Each imputed column's distribution before (observed) and after (imputed values)."""
+    from tabloop.evaluate._importance import prepared_until
+
     for member in result.model.members:
         pipe = member.pipelines[0]
         pre = pipe.named_steps["preprocess"]
@@ -304,14 +306,6 @@ def _imputation(result: TrainResult) -> list[dict[str, Any]]:
             )
         return out
     return []
-
-
-def prepared_until(pipe: Any, step: str, *, inclusive: bool = False) -> Any:
-    """The pipeline's steps before ``step`` (or through it, with ``inclusive``); of the
-    first draw for a multiple-imputation member."""
-    pipe = getattr(pipe, "pipelines_", [pipe])[0]
-    index = list(pipe.named_steps).index(step)
-    return pipe[: index + int(inclusive)]
 
 
 def _unscale(pre: Any, column: str, values: np.ndarray) -> np.ndarray:

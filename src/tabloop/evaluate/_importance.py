@@ -83,8 +83,6 @@ def shap_table(model: Any, X: pd.DataFrame, *, max_rows: int = 2000) -> dict[str
             continue
         pipe = member.pipelines[0]
         pipe = getattr(pipe, "pipelines_", [pipe])[0]  # first draw of multiple imputation
-        from tabloop.evaluate._evaluate import prepared_until
-
         prepared = prepared_until(pipe, "preprocess", inclusive=True).transform(
             X[model.inputs].iloc[:max_rows]
         )
@@ -123,3 +121,11 @@ def _contributions(name: str, est: Any, X: pd.DataFrame) -> np.ndarray | None:
         pool = catboost.Pool(frame, cat_features=cats)
         return np.asarray(est.model_.get_feature_importance(pool, type="ShapValues"))
     return None
+
+
+def prepared_until(pipe: Any, step: str, *, inclusive: bool = False) -> Any:
+    """The pipeline's steps before ``step`` (or through it, with ``inclusive``); of the
+    first draw for a multiple-imputation member."""
+    pipe = getattr(pipe, "pipelines_", [pipe])[0]
+    index = list(pipe.named_steps).index(step)
+    return pipe[: index + int(inclusive)]
