@@ -124,3 +124,8 @@ def test_a_share_change_moves_only_the_entities_it_must(routed):
     assert len(moved_to_b) == len(b_after) - len(b_before)
     assert within_binomial(len(moved_to_b), N_ENTITIES, 0.1), len(moved_to_b)
     assert within_binomial(len(b_after), N_ENTITIES, 0.2), len(b_after)
+
+
+def test_traffic_shares_are_normalised(routed):
+    # README: "traffic: shares, normalised" -- 9:1 routes every entity as 0.9/0.1 does
+    assert routed({"A": 9, "B": 1}, log="counts.db") == routed({"A": 0.9, "B": 0.1})
