@@ -224,7 +224,7 @@ def _decide(
     comparison: dict[str, Any], margin: float, baseline_check: BaselineCheck | None = None
 ) -> dict[str, Any]:
     diff = comparison["difference"]
-    sign = 1.0
+    sign = 1.0 if diff["higher_is_better"] else -1.0
     low = diff["ci_low"] if sign > 0 else diff["ci_high"]
     bound = None if low is None else sign * low
     better = bound is not None and bound > margin
