@@ -105,19 +105,7 @@ def test_group_folds_never_put_one_group_on_both_sides(recorder):
 
 @pytest.mark.parametrize(
     "order",
-    [
-        "by_time",
-        pytest.param(
-            "shuffled",
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=KeyError,
-                reason="bug: fold_indices takes np.argsort of a pandas Series, which keeps the "
-                "training rows' index labels, then indexes it by position (order[a]); on a "
-                "table not sorted by time that is a KeyError (or wrong rows)",
-            ),
-        ),
-    ],
+    ["by_time", "shuffled"],
 )
 def test_time_folds_validate_only_on_rows_later_than_every_fitted_row(recorder, order):
     df = frame()

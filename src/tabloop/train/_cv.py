@@ -129,9 +129,9 @@ def fold_indices(
                 "or add data."
             )
     if strategy == "time":
-        order = np.argsort(
-            pd.to_datetime(train[config.split.time or config.data.time]), kind="stable"
-        )
+        # positions, not index labels: the table need not be sorted by time
+        times = pd.to_datetime(train[config.split.time or config.data.time]).to_numpy()
+        order = np.argsort(times, kind="stable")
         return [(order[a], order[b]) for a, b in TimeSeriesSplit(n_splits=k).split(order)]
     if strategy == "group":
         groups = train[config.split.group].to_numpy()
