@@ -134,10 +134,11 @@ def run_demo(
 
     with paths["config"].open("a", encoding="utf-8") as file:
         file.write(SERVE_SECTION)
-    report = run_ab_test(root, run.result.test, target=config.data.target, echo=echo)
+    assert config.data.target is not None  # the demo's project names its target
+    ab = run_ab_test(root, run.result.test, target=config.data.target, echo=echo)
     paths["ab_report"] = reports / "ab_report.json"
-    paths["ab_report"].write_text(json.dumps(report, indent=2))
-    for line in report_lines(report):
+    paths["ab_report"].write_text(json.dumps(ab, indent=2))
+    for line in report_lines(ab):
         echo(f"      {line}")
 
     stops_root = root / "stops"
