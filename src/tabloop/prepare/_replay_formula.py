@@ -35,7 +35,8 @@ class FormulaReplay:
     """``fn(get, n)`` gives the formula's ``n`` values (``get(name)``: a column's array).
 
     ``kind`` is ``num`` or ``bool``. ``fragile``: the formula negates a column, applies a
-    numeric function to one or picks between columns with ``where``. A numeric column with
+    numeric function to one, orders two columns (``a < b``) or picks between columns with
+    ``where``. A numeric column with
     no value in a request is an object column of nulls in pandas, where arithmetic and
     comparisons give what NaN gives but those raise; the caller sends such requests down
     the DataFrame path so that they fail (or not) exactly as before.
@@ -210,6 +211,9 @@ class _Compiler:
             and right.kind == "num"
             and not (left.is_constant and right.is_constant)
         ):
+            if op not in (ast.Eq, ast.NotEq) and not (left.is_constant or right.is_constant):
+                # pandas raises ordering a number column against an object column of nulls
+                self.fragile = True
             lrun, rrun = left.run, right.run
             return lambda get: fn(lrun(get), rrun(get))
         if op in (ast.Eq, ast.NotEq) and {left.kind, right.kind} == {"text", "str"}:
