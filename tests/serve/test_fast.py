@@ -20,6 +20,7 @@ import yaml
 from tabloop.config import config_from_dict
 from tabloop.exceptions import SchemaError
 from tabloop.prepare import Formula, RequestColumns, Unsupported
+from tabloop.prepare._replay_formula import compile_formula
 from tabloop.serve._compiled import compile_model
 from tabloop.train import Member, TabloopModel
 
@@ -287,7 +288,7 @@ def test_compiled_formulas_equal_formula_evaluate(text):
     rows = [{"a": w, "b": x, "c": y, "d": z} for w, x, y, z in zip(a, b, c, d, strict=True)]
     kinds = {"a": "num", "b": "num", "c": "text", "d": "text"}
     formula = Formula(text)
-    replay = formula.compile_replay(kinds)
+    replay = compile_formula(formula, kinds)
     kind, fn = replay.kind, replay.fn
     cols = RequestColumns(rows)  # the request's columns, as the compiled path reads them
     got = fn(lambda c: cols.formula_num(c)[0] if kinds[c] == "num" else cols.text(c), n)
@@ -299,7 +300,7 @@ def test_compiled_formulas_equal_formula_evaluate(text):
 @pytest.mark.parametrize("text", UNSUPPORTED)
 def test_formulas_without_an_exact_numpy_form_are_refused(text):
     with pytest.raises(Unsupported):
-        Formula(text).compile_replay({"a": "num", "b": "num", "c": "text", "d": "text"})
+        compile_formula(Formula(text), {"a": "num", "b": "num", "c": "text", "d": "text"})
 
 
 def test_the_row_check_only_accepts_what_validation_accepts(trained):

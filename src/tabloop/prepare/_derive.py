@@ -19,6 +19,7 @@ from tabloop.data import _frame
 from tabloop.exceptions import DataError, FormulaError
 from tabloop.prepare._formula import Formula
 from tabloop.prepare._replay import StepReplay, Unclean, View
+from tabloop.prepare._replay_formula import compile_formula
 
 
 class DeriveFeatures(TransformerMixin, BaseEstimator):
@@ -73,7 +74,7 @@ class DeriveFeatures(TransformerMixin, BaseEstimator):
         raw = dict(kinds)
         replays = []
         for name, formula in self.formulas_.items():
-            replay = formula.compile_replay(kinds)
+            replay = compile_formula(formula, kinds)
             kinds[name] = replay.kind
             replays.append((name, replay))
         signature = ("derive", tuple((name, f.text) for name, f in self.formulas_.items()))

@@ -28,18 +28,15 @@ from __future__ import annotations
 import ast
 import difflib
 import operator
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from tabloop.data import _frame
 from tabloop.exceptions import FormulaError
-
-if TYPE_CHECKING:
-    from tabloop.prepare._replay_formula import FormulaReplay
 
 
 @dataclass(frozen=True)
@@ -205,14 +202,6 @@ class Formula:
         if pd.api.types.is_numeric_dtype(result.dtype) and not pd.api.types.is_bool_dtype(result):
             result = result.astype("float64").replace([np.inf, -np.inf], np.nan)
         return result
-
-    def compile_replay(self, kinds: Mapping[str, str]) -> FormulaReplay:
-        """The formula over numpy columns of the given kinds (``num``, ``text``, ``bool``),
-        from the same operator table; :class:`~tabloop.prepare.Unsupported` when part of it
-        has no exact numpy form (see :mod:`tabloop.prepare._replay_formula`)."""
-        from tabloop.prepare._replay_formula import compile_formula
-
-        return compile_formula(self._tree, kinds)
 
     # -- parse-time check: only the closed grammar ----------------------------------------
     def _check(self, node: ast.AST) -> set[str]:

@@ -1,4 +1,4 @@
-"""A parsed :class:`~tabloop.prepare.Formula` as closures over numpy columns.
+"""A parsed :class:`~tabloop.prepare.Formula` as closures over numpy columns: its replay.
 
 The operators and functions come from the one table in :mod:`tabloop.prepare._formula`,
 whose entries carry a pandas and a numpy form. Only the part of the grammar whose numpy
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from tabloop.prepare._formula import BINARY, COMPARE, TABLE
+from tabloop.prepare._formula import BINARY, COMPARE, TABLE, Formula
 from tabloop.prepare._replay import Unsupported
 
 Getter = Callable[[str], np.ndarray]
@@ -62,9 +62,11 @@ def _const(kind: str, value: Any) -> _Node:
     return _Node(kind, lambda get: value, value)
 
 
-def compile_formula(tree: ast.Expression, kinds: Mapping[str, str]) -> FormulaReplay:
+def compile_formula(formula: Formula, kinds: Mapping[str, str]) -> FormulaReplay:
+    """``formula`` over numpy columns of the given kinds (``num``, ``text``, ``bool``);
+    :class:`Unsupported` when part of it has no exact numpy form."""
     compiler = _Compiler(kinds)
-    node = compiler.node(tree.body)
+    node = compiler.node(formula._tree.body)
     if node.kind not in ("num", "bool") or node.is_constant:
         raise Unsupported(f"a formula giving {node.kind} values")
     run = node.run

@@ -93,7 +93,7 @@ class PipelinePlan:
                 if not hasattr(step, "fit_resample"):  # samplers act in fit only
                     X = step.transform(X)
             return self.predict(Block.from_frame(X), single)  # type: ignore[misc]
-        from tabloop.train._cv import predict_scores
+        from tabloop.train import predict_scores
 
         return predict_scores(self.pipeline, frame(), task)
 
@@ -150,7 +150,7 @@ class CompiledModel:
 
     def combine(self, scores: Callable[[PipelinePlan], np.ndarray]) -> np.ndarray:
         """The members' weighted mean, in the order of ``TabloopModel.predict_scores``."""
-        from tabloop.train._cv import _align_classes
+        from tabloop.train import align_classes
 
         total: Any = 0.0
         for weight, plans in self.members:
@@ -158,7 +158,7 @@ class CompiledModel:
             for plan in plans:
                 pred = scores(plan)
                 if self.model.task == "multiclass":
-                    pred = _align_classes(plan.pipeline, pred, len(self.model.classes))
+                    pred = align_classes(plan.pipeline, pred, len(self.model.classes))
                 parts.append(pred)
             total = total + weight * np.mean(parts, axis=0)
         return np.asarray(total, dtype=float)

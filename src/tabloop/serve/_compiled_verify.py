@@ -102,7 +102,7 @@ def verify(compiled: CompiledModel) -> None:
 
 
 def _agrees(plan: PipelinePlan, probes: Sequence[tuple[Rows, pd.DataFrame]], task: str) -> bool:
-    from tabloop.train._cv import predict_scores
+    from tabloop.train import predict_scores
 
     for i, (rows, frame) in enumerate(probes):
         reference = _outcome(predict_scores, plan.pipeline, frame, task)
