@@ -95,9 +95,10 @@ class Unclean(Exception):
 
 
 def strict_category_key(value: Any) -> str | None:
-    """:func:`category_keys` of one JSON scalar, the same whatever dtype pandas infers for
-    the column it lands in; ``None`` for a missing value; :class:`Unclean` when that is
-    not certain (other types, huge or infinite numbers).
+    """:func:`category_key` of one JSON scalar where it is certainly what
+    :func:`category_keys` gives, whatever dtype pandas infers for the column the value
+    lands in; ``None`` for a missing value; :class:`Unclean` when that is not certain
+    (other types, numbers beyond :data:`EXACT_INTEGER`, infinities).
 
     The one rule for request values, shared by the numpy replays of ``prepare`` and by
     the service's records-level validation.
@@ -105,17 +106,10 @@ def strict_category_key(value: Any) -> str | None:
     kind = type(value)
     if kind is str:
         return value  # type: ignore[no-any-return]
-    if value is None:
+    if value is None or (kind is float and value != value):
         return None
-    if kind is bool:
-        return "true" if value else "false"
-    if kind is int and -EXACT_INTEGER <= value <= EXACT_INTEGER:
-        return str(value)
-    if kind is float:
-        if value != value:
-            return None
-        if -EXACT_INTEGER < value < EXACT_INTEGER:
-            return str(int(value)) if value.is_integer() else str(value)
+    if kind is bool or ((kind is int or kind is float) and abs(value) <= EXACT_INTEGER):
+        return category_key(value)
     raise Unclean
 
 
@@ -123,9 +117,9 @@ def float_category_key(value: float) -> str | None:
     """:func:`category_keys` of one value of a float64 column (``None`` for NaN)."""
     if value != value:
         return None
-    if value.is_integer() and abs(value) < 2**63:
-        return str(int(value))
-    return str(value)
+    if value.is_integer() and abs(value) >= 2**63:
+        return str(value)  # beyond int64, pandas keeps the float's own text
+    return category_key(value)
 
 
 def unseen_message(column: str, values: Iterable[Any]) -> str:
