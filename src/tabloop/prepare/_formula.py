@@ -7,6 +7,11 @@ arithmetic, comparisons, ``and``/``or``/``not``, ``in [...]`` and a fixed set of
 Anything else (attributes, subscripts, lambdas, comprehensions, unknown names) is rejected
 at parse time with the formula's key and the offending piece.
 
+One table (:data:`BINARY`, :data:`COMPARE`, :data:`TABLE`) gives every operator and
+function its pandas form, used by :meth:`Formula.evaluate`, and its numpy form, used by
+the formula's replay (:mod:`tabloop.prepare._replay_formula`); an entry without a numpy
+form keeps the DataFrame path.
+
 Functions
 ---------
 ``where(cond, a, b)``, ``lookup(column, {value: number, ...}, default=0)``,
