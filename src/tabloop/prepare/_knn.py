@@ -29,14 +29,19 @@ else falls back to the parent). The result is the same:
   and columns never observed in training are dropped or zero-filled
   (``keep_empty_features``) — all as in scikit-learn.
 
-Ties. scikit-learn breaks ties at the ``k``-th distance by whatever ``argpartition`` and the
-rounding of its own squared-norm trick happen to pick. Here distances are exact and a tie
-goes to the donor that comes first in the training data. The two agree whenever the ``k``
-nearest donors are unambiguous, or the tied donors have the same value.
+Ties. scikit-learn breaks a tie at the ``k``-th distance by whatever ``argpartition`` and
+the rounding of its own squared-norm trick pick, and that rounding depends on which rows
+are transformed together (BLAS blocks), so its value for a tied row can change with the
+batch. Here a row whose ``k``-th and ``(k+1)``-th donors are closer than a bound on
+scikit-learn's rounding is imputed by scikit-learn's own computation on that row alone:
+the value is scikit-learn's for the row, and a row's value never depends on the rows
+scored with it (chunked batch scoring equals scoring the whole frame at once, bit for
+bit). Such rows are rare outside duplicated, integer-valued data.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -52,6 +57,11 @@ TREE_MIN_ROWS = 32
 TREE_MAX_COLUMNS = 16
 #: Receivers per k-d tree query block.
 TREE_BLOCK_ROWS = 32_768
+#: Cached sets of k-d trees (one per column and pattern) an imputer keeps at most.
+TREE_CACHE_SIZE = 1_024
+_TREES: weakref.WeakKeyDictionary[Any, dict[tuple[int, tuple[int, ...]], Any]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class FastKNNImputer(KNNImputer):
@@ -69,6 +79,11 @@ class FastKNNImputer(KNNImputer):
     >>> FastKNNImputer(n_neighbors=2).fit_transform(X)[1]
     array([3. , 4.5])
     """
+
+    def fit(self, X: Any, y: Any = None) -> FastKNNImputer:
+        _TREES.pop(self, None)  # trees of an earlier fit
+        super().fit(X, y)
+        return self
 
     def transform(self, X: Any) -> Any:
         check_is_fitted(self)
@@ -143,7 +158,7 @@ class FastKNNImputer(KNNImputer):
             for members, observed in _large_patterns(x_obs[rows]):
                 got, sure = self._tree_group(
                     x_raw[np.ix_(rows[members], observed)],
-                    fit[np.ix_(donors, observed)],
+                    self._trees(int(t), observed, fit[np.ix_(donors, observed)], n_features),
                     fit[donors, t],
                     tie=tie[members],
                     mean=means[t],
@@ -175,30 +190,59 @@ class FastKNNImputer(KNNImputer):
             X[receivers[rows], valid_cols[t]] = values
 
     def _as_sklearn(self, rows: np.ndarray, col: int) -> np.ndarray:
-        """Column ``col`` imputed for ``rows`` exactly as scikit-learn's ``transform`` does
-        (same distance computation, same ``argpartition``), for near-ties."""
+        """Column ``col`` imputed for each of ``rows`` exactly as scikit-learn's
+        ``transform`` does for that row alone (same distance computation, same
+        ``argpartition``): for near-ties, whose outcome in scikit-learn depends on the
+        rounding of its BLAS products, and so on the rows transformed together."""
         from sklearn.metrics.pairwise import nan_euclidean_distances
 
         donors = np.flatnonzero(~self._mask_fit_X[:, col])
-        dist = nan_euclidean_distances(rows, self._fit_X, missing_values=self.missing_values)
-        dist = dist[:, donors]
-        out = np.full(
-            len(rows), np.ma.array(self._fit_X[:, col], mask=self._mask_fit_X[:, col]).mean()
-        )
-        some = ~np.isnan(dist).all(axis=1)
-        if some.any():
-            out[some] = self._calc_impute(
-                dist[some],
-                min(self.n_neighbors, len(donors)),
-                self._fit_X[donors, col],
-                self._mask_fit_X[donors, col],
-            )
+        mean = np.ma.array(self._fit_X[:, col], mask=self._mask_fit_X[:, col]).mean()
+        out = np.full(len(rows), mean)
+        for i, row in enumerate(rows):
+            dist = nan_euclidean_distances(
+                row[None, :], self._fit_X, missing_values=self.missing_values
+            )[:, donors]
+            if not np.isnan(dist).all():
+                out[i] = self._calc_impute(
+                    dist,
+                    min(self.n_neighbors, len(donors)),
+                    self._fit_X[donors, col],
+                    self._mask_fit_X[donors, col],
+                )[0]
         return out
+
+    def _trees(
+        self, target: int, observed: np.ndarray, donor_x: np.ndarray, n_features: int
+    ) -> list[tuple[Any, np.ndarray, np.ndarray, float]]:
+        """k-d trees over the donors of column ``target`` seen from receivers observing
+        ``observed``: one per set of those columns a donor observes, scaled so that the
+        Euclidean distance is ``nan_euclidean``'s. Built once per fitted imputer and
+        pattern (scoring a file chunk by chunk meets the same patterns again), kept beside
+        the imputer, not in it: not pickled, not copied, gone with it."""
+        from scipy.spatial import cKDTree
+
+        cache = _TREES.setdefault(self, {})
+        key = (target, tuple(observed.tolist()))
+        if key not in cache:
+            if len(cache) >= TREE_CACHE_SIZE:
+                cache.clear()
+            seen = ~np.isnan(donor_x)
+            codes = seen @ (1 << np.arange(seen.shape[1]))
+            trees = []
+            for code in np.unique(codes[codes > 0]):
+                members = np.flatnonzero(codes == code)
+                cols = np.flatnonzero(seen[members[0]])
+                scale = float(np.sqrt(n_features / len(cols)))
+                tree = cKDTree(donor_x[np.ix_(members, cols)] * scale)
+                trees.append((tree, members, cols, scale))
+            cache[key] = trees
+        return list(cache[key])
 
     def _tree_group(
         self,
         xq: np.ndarray,
-        donor_x: np.ndarray,
+        trees: list[tuple[Any, np.ndarray, np.ndarray, float]],
         donor_values: np.ndarray,
         *,
         tie: np.ndarray,
@@ -208,17 +252,7 @@ class FastKNNImputer(KNNImputer):
         """Values for receivers that all observe the columns of ``xq`` (no NaN in it), by
         k-d trees over the donors, one tree per set of those columns a donor observes; and
         whether each value is certain (no donor the trees did not return could tie)."""
-        from scipy.spatial import cKDTree
-
         k = self.n_neighbors
-        seen = ~np.isnan(donor_x)
-        keys = seen @ (1 << np.arange(seen.shape[1]))
-        trees = []
-        for key in np.unique(keys[keys > 0]):
-            members = np.flatnonzero(keys == key)
-            cols = np.flatnonzero(seen[members[0]])
-            scale = np.sqrt(n_features / len(cols))
-            trees.append((cKDTree(donor_x[np.ix_(members, cols)] * scale), members, cols, scale))
         values = np.full(len(xq), mean)
         sure = np.ones(len(xq), dtype=bool)
         if not trees:  # no donor shares a column: scikit-learn's all-NaN distances
