@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 from tabloop.data import _frame
 from tabloop.exceptions import DataError, FormulaError
 from tabloop.prepare._formula import Formula
-from tabloop.prepare._replay import StepReplay, Unclean, View
+from tabloop.prepare._replay import StepReplay, Unclean, View, signature
 from tabloop.prepare._replay_formula import compile_formula
 
 
@@ -77,12 +77,12 @@ class DeriveFeatures(TransformerMixin, BaseEstimator):
             replay = compile_formula(formula, kinds)
             kinds[name] = replay.kind
             replays.append((name, replay))
-        signature = ("derive", tuple((name, f.text) for name, f in self.formulas_.items()))
+        step = signature("derive", [(name, f.text) for name, f in self.formulas_.items()])
 
         def run(view: View) -> None:
-            view.trail = (*view.trail, signature)
+            trail = view.step(step)
             for name, replay in replays:
-                key = (view.trail, name)
+                key = (trail, name)
                 values, hollow = view.cols.memo(key, partial(_derive, view, raw, replay))
                 view.local[name] = values
                 if hollow:
@@ -138,13 +138,13 @@ class LogTransform(TransformerMixin, BaseEstimator):
         """:meth:`transform` on numpy columns (see :mod:`tabloop.prepare._replay`)."""
         check_is_fitted(self, "columns_")
         columns = list(self.columns_)
-        signature = ("log", tuple(columns))
+        step = signature("log", columns)
 
         def run(view: View) -> None:
-            view.trail = (*view.trail, signature)
+            trail = view.step(step)
             for column in columns:
                 values = view.num(column)
-                view.local[column] = view.cols.memo((view.trail, column), partial(_log1p, values))
+                view.local[column] = view.cols.memo((trail, column), partial(_log1p, values))
 
         return StepReplay(run, {**kinds, **dict.fromkeys(columns, "num")})
 

@@ -27,8 +27,9 @@ equal to its ``transform`` on generated rows.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -156,18 +157,26 @@ class RequestColumns:
         return self.memo(("text", name), convert)  # type: ignore[no-any-return]
 
 
-@dataclass
 class View:
     """One pipeline's view of a request: its :class:`RequestColumns` and the columns the
     pipeline's earlier steps added or replaced (``local``); ``empty`` names the derived
-    columns computed from a numeric column with no value in the request."""
+    columns computed from a numeric column with no value in the request; ``trail`` says
+    what the steps so far did, as a key: the same trail gives the same ``local``, so
+    pipelines with the same formulas share their derived columns through ``cols.memo``.
+    """
 
-    cols: RequestColumns
-    local: dict[str, np.ndarray] = field(default_factory=dict)
-    empty: set[str] = field(default_factory=set)
-    #: what the steps so far did, as a key: the same trail gives the same ``local`` (so
-    #: pipelines with the same formulas share their derived columns through ``cols.memo``)
-    trail: tuple[Any, ...] = ()
+    __slots__ = ("cols", "empty", "local", "trail")
+
+    def __init__(self, cols: RequestColumns) -> None:
+        self.cols = cols
+        self.local: dict[str, np.ndarray] = {}
+        self.empty: set[str] = set()
+        self.trail: tuple[str, ...] = ()
+
+    def step(self, signature: str) -> tuple[str, ...]:
+        """Record a step (its :func:`signature`) in the trail; the new trail."""
+        self.trail = (*self.trail, signature)
+        return self.trail
 
     @property
     def n(self) -> int:
@@ -185,6 +194,12 @@ class View:
         if values.dtype == bool:
             return ["true" if v else "false" for v in values]
         return [float_category_key(v) for v in values.tolist()]
+
+
+def signature(*parts: Any) -> str:
+    """A step's fitted state as an interned string: equal steps of different pipelines
+    give the same object, whose hash Python computes once."""
+    return sys.intern(repr(parts))
 
 
 @dataclass(frozen=True)
