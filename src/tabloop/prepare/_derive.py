@@ -15,7 +15,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from tabloop.data import _frame
+from tabloop.data import frame as _frame
 from tabloop.exceptions import DataError, FormulaError
 from tabloop.prepare._formula import Formula
 from tabloop.prepare._replay import StepReplay, Unclean, View, signature

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tabloop.data import _frame
+from tabloop.data import frame as _frame
 from tabloop.exceptions import FormulaError
 
 

@@ -19,8 +19,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from tabloop.data import _frame
-from tabloop.data._schema import infer_schema
+from tabloop.data import frame as _frame
+from tabloop.data import infer_schema
 from tabloop.exceptions import DataError, SchemaError
 from tabloop.prepare._replay import Block, StepReplay, Unsupported, View
 

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from tabloop.data._frame import (
+from tabloop.data.frame import (
     EXACT_INTEGER,
     Unclean,
     float_category_key,

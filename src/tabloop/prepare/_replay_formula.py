@@ -319,7 +319,7 @@ class _Compiler:
         return _Node("bool", missing)
 
     def lookup(self, bound: dict[str, ast.AST]) -> _Node:
-        from tabloop.data._frame import float_category_key
+        from tabloop.data.frame import float_category_key
 
         table = bound.get("table")
         if "column" not in bound or not isinstance(table, ast.Dict):

@@ -10,10 +10,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from tabloop.data import _frame
-from tabloop.data._predictive import single_feature_power
-from tabloop.data._schema import infer_schema
-from tabloop.data._task import infer_task
+from tabloop.data import frame as _frame
+from tabloop.data import infer_schema, infer_task, single_feature_power
 from tabloop.exceptions import DataError
 from tabloop.prepare._replay import StepReplay, View
 

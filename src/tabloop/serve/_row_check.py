@@ -19,7 +19,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from tabloop.data._frame import BOOL_STRINGS, EXACT_INTEGER, Unclean, strict_category_key
+from tabloop.data.frame import BOOL_STRINGS, EXACT_INTEGER, Unclean, strict_category_key
 
 if TYPE_CHECKING:
     from tabloop.data import Schema
