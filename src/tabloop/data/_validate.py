@@ -288,8 +288,8 @@ def _unseen(series: pd.Series, missing: np.ndarray, col: ColumnSchema) -> list[P
             kind="unseen_category",
             column=col.name,
             severity="error",
-            message=f"Column {col.name!r} has value(s) never seen in training: "
-            f"{', '.join(repr(v) for v in shown)}{' ...' if len(found) > len(shown) else ''} "
+            message=f"{_frame.unseen_message(col.name, shown)}"
+            f"{' ...' if len(found) > len(shown) else ''} "
             f"(first in row {row}); allowed: {allowed_text}.",
             count=int(unseen.sum()),
             first_row=row,

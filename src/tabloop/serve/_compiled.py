@@ -34,7 +34,7 @@ import numpy as np
 
 from tabloop.prepare import Block, Preprocess, RequestColumns, Unclean, Unsupported
 from tabloop.serve._row_check import RowCheck
-from tabloop.train._replay import SINGLE_THREAD_ROWS, Predict, replay_estimator
+from tabloop.train import SINGLE_THREAD_ROWS, Predict, replay_estimator
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -5,6 +5,7 @@ from tabloop.train._cluster import segment_profiles
 from tabloop.train._cv import align_classes, make_pipeline, predict_scores, score
 from tabloop.train._imputation import compare_imputation
 from tabloop.train._model import Member, TabloopModel
+from tabloop.train._replay import SINGLE_THREAD_ROWS, Predict, replay_estimator
 from tabloop.train._train import TrainResult, train
 from tabloop.train._zoo import DEFAULT_MODELS, ZOO, CatBoostModel, build_model
 
@@ -13,6 +14,8 @@ __all__ = [
     "CatBoostModel",
     "DEFAULT_MODELS",
     "Member",
+    "Predict",
+    "SINGLE_THREAD_ROWS",
     "TabloopModel",
     "TrainResult",
     "ZOO",
@@ -21,6 +24,7 @@ __all__ = [
     "compare_imputation",
     "make_pipeline",
     "predict_scores",
+    "replay_estimator",
     "score",
     "segment_profiles",
     "train",

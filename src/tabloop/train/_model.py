@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from tabloop.data import _frame
+from tabloop.data.frame import require_frame
 from tabloop.exceptions import EmptyDataError, SchemaError
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ class TabloopModel:
         """
         from tabloop.data import validate
 
-        _frame.require_frame(df)
+        require_frame(df)
         if len(df) == 0:
             raise EmptyDataError("The frame to predict has no rows.")
         report = validate(df, self.schema, allow_extra=allow_extra)
