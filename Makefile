@@ -52,6 +52,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/train_quality.py --repeats 3
 	$(BIN)/python benchmarks/serve_latency.py
 	$(BIN)/python benchmarks/serve_durability.py
+	$(BIN)/python benchmarks/batch_scoring.py --rows 200000 2000000
 
 clean:
 	rm -rf $(VENV) tabloop-demo .pytest_cache
