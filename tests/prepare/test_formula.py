@@ -119,3 +119,21 @@ def test_evaluation_failure_is_a_formula_error():
     df = pd.DataFrame({"s": ["a", "b"]})
     with pytest.raises(FormulaError, match="cannot evaluate"):
         Formula("s - 1").evaluate(df)
+
+
+def test_the_operator_table_is_keyed_by_the_config_grammar():
+    from tabloop.config import (
+        FORMULA_BINARY_OPERATORS,
+        FORMULA_COMPARISONS,
+        FORMULA_FUNCTIONS,
+        parse_formula,
+    )
+    from tabloop.prepare._formula import BINARY, COMPARE, TABLE
+
+    assert set(BINARY) == FORMULA_BINARY_OPERATORS
+    assert set(COMPARE) == FORMULA_COMPARISONS
+    assert {name: f.params for name, f in TABLE.items()} == FORMULA_FUNCTIONS
+    assert all(set(f.constant) <= set(f.params) for f in TABLE.values())
+    # config parses exactly what prepare evaluates
+    text = "lookup(course, {sleep: 1}) * x + where(y > 0, z, 0) + col('a b')"
+    assert parse_formula(text).columns == Formula(text).columns

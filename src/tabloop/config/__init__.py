@@ -1,12 +1,20 @@
 """The project file ``tabloop.yaml``: typed models, loading, and the names it may use.
 
 ``config`` sits below every stage and imports none (STYLE.md habit 16): the names the file
-may use (metrics, models, requirements, threshold objectives) are defined here and the
-stages import them from here. Reading the training table the file names is
+may use (metrics, models, requirements, threshold objectives, the formula grammar) are
+defined here and the stages import them from here. Reading the training table the file names is
 ``tabloop.data.load_training_data``; writing a new file from data is
 ``tabloop.workflows.init_project``.
 """
 
+from tabloop.config._formula_grammar import (
+    FORMULA_BINARY_OPERATORS,
+    FORMULA_COMPARISONS,
+    FORMULA_CONSTANTS,
+    FORMULA_FUNCTIONS,
+    ParsedFormula,
+    parse_formula,
+)
 from tabloop.config._load import config_from_dict, find_config, load_config
 from tabloop.config._models import (
     DataConfig,
@@ -40,12 +48,17 @@ __all__ = [
     "ESTIMATED_METRICS",
     "FAIRNESS_METRICS",
     "FAIRNESS_NAMES",
+    "FORMULA_BINARY_OPERATORS",
+    "FORMULA_COMPARISONS",
+    "FORMULA_CONSTANTS",
+    "FORMULA_FUNCTIONS",
     "FeaturesConfig",
     "HIGHER_IS_BETTER",
     "METRICS",
     "MODEL_ALIASES",
     "MODEL_NAMES",
     "Objective",
+    "ParsedFormula",
     "ProfileConfig",
     "ProjectConfig",
     "Requirement",
@@ -55,6 +68,7 @@ __all__ = [
     "config_from_dict",
     "find_config",
     "load_config",
+    "parse_formula",
     "parse_objective",
     "parse_requirement",
 ]

@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from tabloop.config._formula_grammar import parse_formula
 from tabloop.config._names import (
     FAIRNESS_METRICS,
     HIGHER_IS_BETTER,
@@ -88,10 +89,8 @@ class FeaturesConfig(_Section):
     @field_validator("derive")
     @classmethod
     def _formulas_parse(cls, value: dict[str, str]) -> dict[str, str]:
-        from tabloop.prepare import Formula
-
         for name, text in value.items():
-            Formula(text, name=name)  # FormulaError (a ValueError) names the key and the piece
+            parse_formula(text, name=name)  # FormulaError (a ValueError) names key and piece
         return value
 
     @model_validator(mode="after")
@@ -444,9 +443,7 @@ class RetrainConfig(_Section):
     @classmethod
     def _filter_parses(cls, value: str | None) -> str | None:
         if value is not None:
-            from tabloop.prepare import Formula
-
-            Formula(value)  # FormulaError quotes the formula and the offending piece
+            parse_formula(value)  # FormulaError quotes the formula and the offending piece
         return value
 
     @field_validator("metric")

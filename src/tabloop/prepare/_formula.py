@@ -4,13 +4,16 @@ Written by hand on purpose: ``pandas.eval`` has no ``where``/``lookup`` and reso
 attributes, and general "safe eval" libraries allow attribute access, so a formula could call
 ``age.to_csv(...)``. Here the grammar is closed: column names, numbers, strings, booleans,
 arithmetic, comparisons, ``and``/``or``/``not``, ``in [...]`` and a fixed set of functions.
-Anything else (attributes, subscripts, lambdas, comprehensions, unknown names) is rejected
-at parse time with the formula's key and the offending piece.
+The grammar (the names, each function's parameters, the parse-time check that rejects
+attributes, subscripts, lambdas, comprehensions and unknown functions with the formula's key
+and the offending piece) is ``tabloop.config.parse_formula``, so that ``config`` checks a
+project file's formulas without importing this stage.
 
-One table (:data:`BINARY`, :data:`COMPARE`, :data:`TABLE`) gives every operator and
-function its pandas form, used by :meth:`Formula.evaluate`, and its numpy form, used by
-the formula's replay (:mod:`tabloop.prepare._replay_formula`); an entry without a numpy
-form keeps the DataFrame path.
+One table (:data:`BINARY`, :data:`COMPARE`, :data:`TABLE`), keyed by the grammar's names
+and checked against them at import, gives every operator and function its pandas form, used
+by :meth:`Formula.evaluate`, and its numpy form, used by the formula's replay
+(:mod:`tabloop.prepare._replay_formula`); an entry without a numpy form keeps the DataFrame
+path.
 
 Functions
 ---------
@@ -34,12 +37,19 @@ import ast
 import difflib
 import operator
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from tabloop.config import (
+    FORMULA_BINARY_OPERATORS,
+    FORMULA_COMPARISONS,
+    FORMULA_CONSTANTS,
+    FORMULA_FUNCTIONS,
+    parse_formula,
+)
 from tabloop.data import frame as _frame
 from tabloop.exceptions import FormulaError
 
@@ -71,7 +81,6 @@ COMPARE: dict[type, Operator] = {
     ast.Gt: Operator(operator.gt, operator.gt),
     ast.GtE: Operator(operator.ge, operator.ge),
 }
-_CONSTANTS = {"True": True, "False": False, "None": None, "nan": np.nan}
 
 
 def _series(value: Any, index: pd.Index) -> pd.Series:
@@ -123,38 +132,65 @@ class Function:
     on a column with no value at all (an object column of nulls), where numpy gives NaN.
     """
 
-    params: tuple[str, ...]
     pandas: Callable[..., Any]
     numpy: Callable[..., Any] | None
     constant: tuple[str, ...] = ()
     fragile: bool = False
+    #: the parameters in order, from the grammar (``tabloop.config.FORMULA_FUNCTIONS``)
+    params: tuple[str, ...] = ()
 
 
 def _unary(fn: Callable[..., Any]) -> Function:
-    return Function(("x",), _elementwise(fn), fn, fragile=True)
+    return Function(_elementwise(fn), fn, fragile=True)
 
 
-TABLE: dict[str, Function] = {
-    "where": Function(("cond", "a", "b"), _where, np.where, fragile=True),
-    "lookup": Function(("column", "table", "default"), _lookup, _lookup_numpy, ("default",)),
-    "log": _unary(np.log),
-    "log1p": _unary(np.log1p),
-    "exp": _unary(np.exp),
-    "sqrt": _unary(np.sqrt),
-    "abs": _unary(np.abs),
-    "round": Function(("x", "digits"), _elementwise(_round), _round, ("digits",), True),
-    "clip": Function(("x", "low", "high"), _elementwise(_clip), _clip, ("low", "high"), True),
-    "minimum": Function(("a", "b"), _elementwise(np.minimum), np.minimum, fragile=True),
-    "maximum": Function(("a", "b"), _elementwise(np.maximum), np.maximum, fragile=True),
-    "isnull": Function(("x",), _elementwise(pd.isna), None),  # numpy: per column kind
-    "notnull": Function(("x",), _elementwise(pd.notna), None),
-    "fillna": Function(
-        ("x", "value"),
-        lambda x, value, *, index: _series(x, index).fillna(value),
-        _fillna_numpy,
-        ("value",),
-    ),
-}
+def _keyed_by_grammar(forms: dict[str, Function]) -> dict[str, Function]:
+    """``forms`` with each function's parameters from the grammar, which must name exactly
+    the same functions (and every constant argument among the parameters)."""
+    if list(forms) != list(FORMULA_FUNCTIONS):
+        raise RuntimeError(
+            "prepare/_formula.py's TABLE and config's FORMULA_FUNCTIONS name different "
+            f"functions: {sorted(set(forms) ^ set(FORMULA_FUNCTIONS))} (or a different order)."
+        )
+    table = {name: replace(f, params=FORMULA_FUNCTIONS[name]) for name, f in forms.items()}
+    for name, f in table.items():
+        if not set(f.constant) <= set(f.params):
+            raise RuntimeError(f"TABLE[{name!r}].constant {f.constant} not in {f.params}.")
+    return table
+
+
+def _keyed_by_operators(table: dict[type, Operator], grammar: frozenset[type]) -> None:
+    if set(table) != grammar:
+        raise RuntimeError(
+            "prepare/_formula.py's operators and config's grammar differ: "
+            f"{sorted(k.__name__ for k in set(table) ^ grammar)}."
+        )
+
+
+_keyed_by_operators(BINARY, FORMULA_BINARY_OPERATORS)
+_keyed_by_operators(COMPARE, FORMULA_COMPARISONS)
+TABLE: dict[str, Function] = _keyed_by_grammar(
+    {
+        "where": Function(_where, np.where, fragile=True),
+        "lookup": Function(_lookup, _lookup_numpy, ("default",)),
+        "log": _unary(np.log),
+        "log1p": _unary(np.log1p),
+        "exp": _unary(np.exp),
+        "sqrt": _unary(np.sqrt),
+        "abs": _unary(np.abs),
+        "round": Function(_elementwise(_round), _round, ("digits",), True),
+        "clip": Function(_elementwise(_clip), _clip, ("low", "high"), True),
+        "minimum": Function(_elementwise(np.minimum), np.minimum, fragile=True),
+        "maximum": Function(_elementwise(np.maximum), np.maximum, fragile=True),
+        "isnull": Function(_elementwise(pd.isna), None),  # numpy: per column kind
+        "notnull": Function(_elementwise(pd.notna), None),
+        "fillna": Function(
+            lambda x, value, *, index: _series(x, index).fillna(value),
+            _fillna_numpy,
+            ("value",),
+        ),
+    }
+)
 #: The functions a formula may call, by name (their pandas form).
 FUNCTIONS: dict[str, Callable[..., Any]] = {name: f.pandas for name, f in TABLE.items()}
 
@@ -171,13 +207,9 @@ class Formula:
     def __init__(self, text: str, *, name: str = "formula") -> None:
         self.text = text
         self.name = name
-        if not isinstance(text, str) or not text.strip():
-            raise FormulaError(f"{name}: expected a formula string; got {text!r}.")
-        try:
-            self._tree = ast.parse(text.strip(), mode="eval")
-        except SyntaxError as exc:
-            raise FormulaError(f"{name}: {text!r} is not a valid formula ({exc.msg}).") from None
-        self.columns: frozenset[str] = frozenset(self._check(self._tree.body))
+        self._parsed = parse_formula(text, name=name)  # the grammar: config/_formula_grammar.py
+        self._tree = self._parsed.tree
+        self.columns: frozenset[str] = self._parsed.columns
 
     def __repr__(self) -> str:
         return f"Formula({self.text!r})"
@@ -208,83 +240,13 @@ class Formula:
             result = result.astype("float64").replace([np.inf, -np.inf], np.nan)
         return result
 
-    # -- parse-time check: only the closed grammar ----------------------------------------
-    def _check(self, node: ast.AST) -> set[str]:
-        kind = type(node)
-        if kind is ast.Constant:
-            if not isinstance(node.value, int | float | str | bool | type(None)):
-                raise self._refuse(node, "this constant")
-            return set()
-        if kind is ast.Name:
-            return set() if node.id in _CONSTANTS else {node.id}
-        if kind is ast.BinOp and type(node.op) in BINARY:
-            return self._check(node.left) | self._check(node.right)
-        if kind is ast.UnaryOp and isinstance(node.op, ast.USub | ast.UAdd | ast.Not):
-            return self._check(node.operand)
-        if kind is ast.BoolOp:
-            return set().union(*(self._check(v) for v in node.values))
-        if kind is ast.Compare:
-            found = self._check(node.left)
-            for op, right in zip(node.ops, node.comparators, strict=True):
-                if isinstance(op, ast.In | ast.NotIn):
-                    if not isinstance(right, ast.List | ast.Tuple):
-                        raise self._refuse(
-                            right, "'in' needs a list of values, e.g. x in ['a', 'b']"
-                        )
-                elif type(op) not in COMPARE:
-                    raise self._refuse(node, "this comparison")
-                found |= self._check(right)
-            return found
-        if kind in (ast.List, ast.Tuple):
-            return set().union(set(), *(self._check(e) for e in node.elts))
-        if kind is ast.Dict:
-            for key in node.keys:
-                if not isinstance(key, ast.Constant | ast.Name):
-                    raise self._refuse(node, "dictionary keys must be values")
-            return set().union(set(), *(self._check(v) for v in node.values))
-        if kind is ast.Call:
-            return self._check_call(node)
-        raise self._refuse(node, type(node).__name__)
-
-    def _check_call(self, node: ast.Call) -> set[str]:
-        if not isinstance(node.func, ast.Name):
-            raise self._refuse(node.func, "calling anything but a listed function")
-        name = node.func.id
-        if name == "col":
-            if (
-                len(node.args) != 1
-                or not isinstance(node.args[0], ast.Constant)
-                or not isinstance(node.args[0].value, str)
-            ):
-                raise self._refuse(node, 'col() takes one column name, e.g. col("my column")')
-            return {node.args[0].value}
-        if name not in FUNCTIONS:
-            close = difflib.get_close_matches(name, [*FUNCTIONS, "col"], n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise FormulaError(
-                f"{self.name}: unknown function {name!r} in {self.text!r}.{hint} "
-                f"Available: {', '.join(sorted([*FUNCTIONS, 'col']))}."
-            )
-        found: set[str] = set()
-        for arg in [*node.args, *(k.value for k in node.keywords)]:
-            found |= self._check(arg)
-        if name == "lookup" and (len(node.args) < 2 or not isinstance(node.args[1], ast.Dict)):
-            raise self._refuse(node, "lookup(column, {value: number, ...}) needs a dictionary")
-        return found
-
-    def _refuse(self, node: ast.AST, what: str) -> FormulaError:
-        piece = ast.get_source_segment(self.text.strip(), node) or type(node).__name__
-        return FormulaError(
-            f"{self.name}: {what} is not allowed in a formula ({piece!r} in {self.text!r})."
-        )
-
     # -- evaluation --------------------------------------------------------------------------
     def _eval(self, node: ast.AST, df: pd.DataFrame) -> Any:
         kind = type(node)
         if kind is ast.Constant:
             return node.value
         if kind is ast.Name:
-            return _CONSTANTS[node.id] if node.id in _CONSTANTS else df[node.id]
+            return FORMULA_CONSTANTS[node.id] if node.id in FORMULA_CONSTANTS else df[node.id]
         if kind is ast.BinOp:
             return BINARY[type(node.op)].pandas(
                 self._eval(node.left, df), self._eval(node.right, df)
@@ -317,7 +279,7 @@ class Formula:
             args = [self._eval(a, df) for a in node.args]
             kwargs = {k.arg: self._eval(k.value, df) for k in node.keywords}
             return FUNCTIONS[name](*args, **kwargs, index=df.index)
-        raise self._refuse(node, type(node).__name__)  # unreachable after _check
+        raise self._parsed.refuse(node, type(node).__name__)  # unreachable after parsing
 
     def _compare(self, node: ast.Compare, df: pd.DataFrame) -> pd.Series:
         left = self._eval(node.left, df)
