@@ -4,7 +4,9 @@ A deliberate middle ground: these are public to the other tabloop packages, whic
 from here (``from tabloop.data.frame import json_safe``) and never from ``data._frame``, the
 module that defines them; they are not part of the user's API (``tabloop.__all__``,
 ``tabloop.data.__all__``). The import-linter contract in ``pyproject.toml`` lets only
-``tabloop.data`` import ``_frame``.
+``tabloop.data`` import ``_frame``. :class:`RowCheck` (``data/_row_check.py``), the
+records-level shortcut for :func:`tabloop.data.validate` that the service runs on request
+rows, is shared the same way.
 """
 
 from __future__ import annotations
@@ -34,10 +36,12 @@ from tabloop.data._frame import (
     to_numeric,
     unseen_message,
 )
+from tabloop.data._row_check import RowCheck
 
 __all__ = [
     "BOOL_STRINGS",
     "EXACT_INTEGER",
+    "RowCheck",
     "Unclean",
     "category_key",
     "category_keys",

@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tabloop.data.frame import RowCheck
 from tabloop.prepare import Block, Preprocess, RequestColumns, Unclean, Unsupported
-from tabloop.serve._row_check import RowCheck
 from tabloop.train import SINGLE_THREAD_ROWS, Predict, replay_estimator
 
 if TYPE_CHECKING:

@@ -1,7 +1,9 @@
-"""A records-level shortcut for schema validation: is this request certainly valid?
+"""A records-level shortcut for schema validation: are these rows certainly valid?
 
-Building a DataFrame and running :func:`tabloop.data.validate` costs about 0.5 ms for one
-row, more than the compiled prediction itself. :class:`RowCheck` answers a narrower
+It sits beside :func:`tabloop.data.validate`, whose errors it mirrors; the service
+(``tabloop.serve``) runs it on request rows, from ``tabloop.data.frame``. Building a
+DataFrame and running :func:`tabloop.data.validate` costs about 0.5 ms for one row, more
+than the compiled prediction itself. :class:`RowCheck` answers a narrower
 question on the JSON rows directly: would ``TabloopModel.check_input`` raise nothing? It
 answers "yes" only when sure; for anything else (any problem, and values it does not
 reason about such as numbers sent as text or datetime columns) it answers "not sure", and
@@ -19,10 +21,10 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from tabloop.data.frame import BOOL_STRINGS, EXACT_INTEGER, Unclean, strict_category_key
+from tabloop.data._frame import BOOL_STRINGS, EXACT_INTEGER, Unclean, strict_category_key
 
 if TYPE_CHECKING:
-    from tabloop.data import Schema
+    from tabloop.data._schema import Schema
 
 
 def _missing(value: Any) -> bool:
