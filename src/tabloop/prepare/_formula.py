@@ -214,6 +214,12 @@ class Formula:
     def __repr__(self) -> str:
         return f"Formula({self.text!r})"
 
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        # pickled as its text and parsed again when loaded: the parse tree's bytes vary with
+        # the process, and equal formulas must pickle (and fingerprint) equally so ensemble
+        # members share their derived features (TabloopModel.predict_scores)
+        return _formula_from_text, (self.text, self.name)
+
     def check_columns(self, available: Iterable[str]) -> None:
         """Raise :class:`FormulaError` for the first column the data does not have."""
         available = list(available)
@@ -294,3 +300,7 @@ class Formula:
             result = result & step.fillna(False).astype(bool)
             left = right
         return result
+
+
+def _formula_from_text(text: str, name: str) -> Formula:
+    return Formula(text, name=name)

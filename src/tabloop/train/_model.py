@@ -195,8 +195,10 @@ class _Plan:
 
 
 def _plan_of(pipe: Any) -> _Plan | None:
-    import hashlib
-    import pickle
+    # joblib's hash pickles sets and dicts in sorted order: two equal fitted steps get one
+    # fingerprint even when their sets were filled in different orders (plain pickle bytes
+    # then differ, and the sharing silently did not happen)
+    from joblib import hash as fingerprint
 
     steps = getattr(pipe, "steps", None)
     if not isinstance(steps, list) or not steps:
@@ -206,7 +208,7 @@ def _plan_of(pipe: Any) -> _Plan | None:
     for _, step in steps[:-1]:
         if step is None or step == "passthrough" or hasattr(step, "fit_resample"):
             continue  # what Pipeline skips at prediction time (samplers only resample fit)
-        chain = (*chain, hashlib.sha256(pickle.dumps(step, protocol=5)).hexdigest())
+        chain = (*chain, str(fingerprint(step)))
         prepared.append((chain, step))
     return _Plan(prepared, steps[-1][1])
 
