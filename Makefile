@@ -26,7 +26,7 @@ demo: $(VENV)/.installed
 
 # tests/test_layers.py runs lint-imports too, so a layer breach fails the suite
 test: $(VENV)/.installed-dev chromium
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 # The browser tests drive Debian's chromium: install it when missing (as root, or with sudo).
 # When that is impossible say so and go on: the other tests still run, the browser tests

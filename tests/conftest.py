@@ -102,3 +102,12 @@ def pg_url(postgres_url: str) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+#: Tests of several minutes: collected first, so that with ``make test``'s two pytest-xdist
+#: workers they run beside the rest of the suite instead of after it.
+LONGEST = ("tests/cli/test_cli.py::test_demo_runs_the_loop_and_says_where_to_look",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.nodeid not in LONGEST)
