@@ -265,7 +265,3 @@ def align_classes(model: Any, proba: np.ndarray, n_classes: int) -> np.ndarray:
 def covered(oof: np.ndarray) -> np.ndarray:
     """Rows that have an out-of-fold prediction."""
     return ~np.isnan(oof) if oof.ndim == 1 else ~np.isnan(oof).any(axis=1)
-
-
-# the old private name, for train/_model.py and serve/_compiled.py until they use align_classes
-_align_classes = align_classes
