@@ -160,6 +160,14 @@ def test_outcome_for_unknown_prediction_and_bad_shapes(http):
     assert mixed.status_code == 422 and mixed.json()["error"] == "mixed_keys"
 
 
+@pytest.mark.parametrize("path", ["/report", "/dashboard", "/dashboard/data"])
+@pytest.mark.parametrize("period", ["¹", "٣"])  # str.isdigit() is True, int() refuses '¹'
+def test_a_period_in_non_ascii_digits_is_422(http, path, period):
+    answer = http.get(path, params={"period": period})
+    assert answer.status_code == 422
+    assert answer.json()["message"].startswith("period must be a number")
+
+
 def test_bad_period(http):
     answer = http.get("/report", params={"period": "last"})
     assert answer.status_code == 422 and "'last'" in answer.json()["message"]
@@ -247,9 +255,12 @@ def test_a_lone_surrogate_is_422_and_never_logged(http, registered, escape):
 
 
 def test_a_chunk_too_large_for_any_window_is_one_chunk_or_a_422(http, registered):
-    assert post(http, "/predict", {"records": rows_of(registered["df"], 5)}).status_code == 200
-    rows = http.get("/monitor", params={"chunk": "99999999999999999999"})
-    assert rows.status_code == 200
+    answer = post(http, "/predict", {"records": rows_of(registered["df"], 5)})
+    assert answer.status_code == 200
+    # the 50/50 split may send all five rows to one arm: monitor the arm that has them
+    variant = answer.json()["predictions"][0]["variant"]
+    rows = http.get("/monitor", params={"chunk": "99999999999999999999", "variant": variant})
+    assert rows.status_code == 200, rows.text
     span = http.get("/monitor", params={"chunk": "99999999999999999999d"})
     assert span.status_code == 422 and "292 years" in span.json()["message"]
 

@@ -230,6 +230,18 @@ def test_mismatched_input_lengths(http, registered):
     assert answer.status_code == 422 and answer.json()["field"] == "inputs.0.shape"
 
 
+@pytest.mark.parametrize("length", [b"\xb9", b"12x", b"99999"])  # b"\xb9" is latin-1 '¹'
+def test_a_bad_binary_header_length_is_400(http, registered, length):
+    body = json.dumps({"inputs": tensors(registered, 2)}).encode()
+    answer = http.post(
+        "/v2/models/titanic/infer",
+        content=body,
+        headers={"content-type": "application/json", "inference-header-content-length": length},
+    )
+    assert answer.status_code == 400
+    assert answer.json()["message"].startswith("Inference-Header-Content-Length is")
+
+
 def test_unknown_column_is_named(http, registered):
     inputs = tensors(registered, 2)
     inputs.append({"name": "fares", "shape": [2], "datatype": "FP64", "data": [1.0, 2.0]})

@@ -24,7 +24,7 @@ def parse_period(value: str | None) -> Period:
         return None
     if value == "all":
         return "all"
-    if value.isdigit() and int(value) <= MAX_INT:
+    if value.isascii() and value.isdigit() and int(value) <= MAX_INT:  # not '¹' or '٣'
         return int(value)
     raise ApiError(
         422, "invalid_request", f"period must be a number, 'current' or 'all'; got {value!r}."

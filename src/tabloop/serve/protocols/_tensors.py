@@ -56,7 +56,8 @@ def read_infer_request(body: bytes, header_length: str | None) -> tuple[InferReq
     ``Inference-Header-Content-Length`` extension; empty without it)."""
     binary = b""
     if header_length is not None:
-        if not header_length.isdigit() or int(header_length) > len(body):
+        digits = header_length.isascii() and header_length.isdigit()  # not '¹' or '٣'
+        if not digits or int(header_length) > len(body):
             raise ApiError(
                 400,
                 "invalid_body",
