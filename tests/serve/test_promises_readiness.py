@@ -19,26 +19,9 @@ WAIT_S = 120  # the longest a probe may take to follow the database; never reach
 @pytest.fixture
 def own_postgres() -> Iterator[Any]:
     """tests/store/conftest.py's server of the test's own (a fixture there, so made here)."""
-    import os
-    import shutil
-    import tempfile
-    from pathlib import Path
+    from tests.store.conftest import running_own_postgres
 
-    from tests.store.conftest import OwnPostgres
-
-    pytest.importorskip("psycopg")
-    folder = Path(tempfile.mkdtemp(prefix="tabloop-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres")
-    try:
-        server = OwnPostgres(folder)
-        server.start()
-        try:
-            yield server
-        finally:
-            server.stop()
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    yield from running_own_postgres()
 
 
 def wait_for(http: TestClient, status: int) -> None:

@@ -122,6 +122,12 @@ class OwnPostgres:
 
 @pytest.fixture
 def own_postgres() -> Iterator[OwnPostgres]:
+    yield from running_own_postgres()
+
+
+def running_own_postgres() -> Iterator[OwnPostgres]:
+    """A started :class:`OwnPostgres` in a fresh folder, stopped and removed afterwards (the
+    body of the ``own_postgres`` fixture, for test modules outside tests/store)."""
     import os
     import shutil
     import tempfile

@@ -6,8 +6,6 @@ fold was fitted on (and every test row later than every training row)."""
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -41,14 +39,8 @@ class Recorder:
 
 
 @pytest.fixture
-def recorder(tmp_path, monkeypatch):
-    (tmp_path / "fold_recorder.py").write_text(RECORDER)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(sys.modules, "fold_recorder", raising=False)
-    import fold_recorder
-
-    yield fold_recorder.CALLS
-    sys.modules.pop("fold_recorder", None)
+def recorder(user_module):
+    return user_module("fold_recorder", RECORDER).CALLS
 
 
 def folds_seen(calls: list[tuple[str, list]], k: int) -> list[tuple[set, set]]:

@@ -6,8 +6,6 @@ the validation rows)."""
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -43,14 +41,8 @@ K = 4
 
 
 @pytest.fixture
-def recorder(tmp_path, monkeypatch):
-    (tmp_path / "prep_recorder.py").write_text(RECORDER)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(sys.modules, "prep_recorder", raising=False)
-    import prep_recorder
-
-    yield prep_recorder.CALLS
-    sys.modules.pop("prep_recorder", None)
+def recorder(user_module):
+    return user_module("prep_recorder", RECORDER).CALLS
 
 
 def test_median_imputation_is_fitted_on_each_folds_fitting_rows_only(recorder):
