@@ -5,8 +5,6 @@ with sklearn) and the larger gap in selection rate between women and men."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,17 +15,11 @@ import yaml
 from sklearn.metrics import log_loss
 
 from tabloop.config import load_config
+from tests.retrain.production import log_production
 
 FEATURES = ["gender", "age", "class", "embarked", "fare", "sibsp", "parch"]
 N_ORIGINAL = 1500
 HOLDOUT = 0.3
-T0 = datetime(2025, 6, 1, tzinfo=UTC)
-
-
-def plain(value: Any) -> Any:
-    if isinstance(value, float) and np.isnan(value):
-        return None
-    return value.item() if hasattr(value, "item") else value
 
 
 def write_project(folder: Path, **sections: Any) -> Any:
@@ -49,7 +41,6 @@ def titanic_loop(tmp_path, load):
     """``make(**challenger_sections)``: a champion without ``gender`` registered, the later
     passengers logged as production with their outcomes, and the challenger's config."""
     from tabloop import load_training_data, register
-    from tabloop.store import PredictionRecord, Store
     from tabloop.train import train
 
     # shuffled: the file lists the (mostly male) crew last
@@ -62,33 +53,9 @@ def titanic_loop(tmp_path, load):
     def make(**sections: Any) -> tuple[Any, pd.DataFrame]:
         champion = write_project(tmp_path, features={"drop": ["gender"]})
         register(train(load_training_data(champion), config=champion), config=champion)
-        records = [
-            PredictionRecord(
-                prediction_id=uuid.uuid4().hex,
-                created_at=T0 + timedelta(hours=i),
-                variant="champion",
-                model_name="titanic",
-                model_version="1",
-                entity_id=str(row["passenger"]),
-                request_id=None,
-                inputs={c: plain(row[c]) for c in FEATURES},
-                context={},
-                prediction=0,
-                score=0.5,
-                probabilities=None,
-                latency_ms=1.0,
-            )
-            for i, (_, row) in enumerate(fresh.iterrows())
-        ]
-        store = Store(champion.serve.store_url)
-        try:
-            store.open()
-            store.insert_predictions(records)
-            store.record_outcomes(
-                [(r.prediction_id, int(v)) for r, v in zip(records, fresh["survived"], strict=True)]
-            )
-        finally:
-            store.close()
+        log_production(
+            champion, fresh, fresh["survived"], entity="passenger", features=FEATURES, score=0.5
+        )
         return write_project(tmp_path, **sections), fresh
 
     return make

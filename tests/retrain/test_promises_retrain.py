@@ -9,8 +9,6 @@ known before the test runs and then checked with sklearn on the held-out rows.""
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +19,10 @@ import yaml
 from sklearn.metrics import mean_squared_error
 
 from tabloop.config import load_config
+from tests.retrain import production
 
 FEATURES = ["construction_year", "surface", "floor", "no_rooms", "district"]
-T0 = datetime(2025, 6, 1, tzinfo=UTC)
+T0 = production.T0
 N_PRODUCTION = 600
 HOLDOUT = 0.3
 
@@ -58,35 +57,9 @@ def register_champion(config: Any) -> None:
 
 def log_production(config: Any, rows: pd.DataFrame, outcomes: pd.Series) -> None:
     """Log ``rows`` as served by version 1, one an hour, with their outcomes."""
-    from tabloop.store import PredictionRecord, Store
-
-    records = [
-        PredictionRecord(
-            prediction_id=uuid.uuid4().hex,
-            created_at=T0 + timedelta(hours=i),
-            variant="champion",
-            model_name="apartments",
-            model_version="1",
-            entity_id=str(row["apt"]),
-            request_id=None,
-            inputs={c: row[c].item() if hasattr(row[c], "item") else row[c] for c in FEATURES},
-            context={},
-            prediction=0.0,
-            score=None,
-            probabilities=None,
-            latency_ms=1.0,
-        )
-        for i, (_, row) in enumerate(rows.iterrows())
-    ]
-    store = Store(config.serve.store_url)
-    try:
-        store.open()
-        store.insert_predictions(records)
-        store.record_outcomes(
-            [(r.prediction_id, float(v)) for r, v in zip(records, outcomes, strict=True)]
-        )
-    finally:
-        store.close()
+    production.log_production(
+        config, rows, outcomes, entity="apt", features=FEATURES, prediction=0.0
+    )
 
 
 def production_rows(datasets: Path) -> pd.DataFrame:
