@@ -69,6 +69,7 @@ def test_subpackages_declare_sorted_all():
     import tabloop.registry
     import tabloop.report
     import tabloop.retrain
+    import tabloop.scale
     import tabloop.serve
     import tabloop.serve.protocols
     import tabloop.store
@@ -90,6 +91,7 @@ def test_subpackages_declare_sorted_all():
         tabloop.registry,
         tabloop.report,
         tabloop.retrain,
+        tabloop.scale,
         tabloop.serve,
         tabloop.serve.protocols,
         tabloop.store,

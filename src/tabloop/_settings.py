@@ -43,6 +43,8 @@ class Settings:
         the embedded SQLite store ``<home>/mlflow.db``.
     store_url : SQLAlchemy URL of the prediction log (``TABLOOP_STORE_URL``); empty means
         the embedded SQLite file ``<home>/log.db``.
+    cluster : where batch work runs (``TABLOOP_CLUSTER``): ``local:N`` or a Dask scheduler
+        address; empty means in this process.
     """
 
     config_file: Path
@@ -50,6 +52,7 @@ class Settings:
     progress: bool
     tracking_uri: str
     store_url: str
+    cluster: str
 
 
 def get_settings() -> Settings:
@@ -60,4 +63,5 @@ def get_settings() -> Settings:
         progress=_read_bool("TABLOOP_PROGRESS", True),
         tracking_uri=_read("TABLOOP_TRACKING_URI", "").strip(),
         store_url=_read("TABLOOP_STORE_URL", "").strip(),
+        cluster=_read("TABLOOP_CLUSTER", "").strip(),
     )

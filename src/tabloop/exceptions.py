@@ -23,6 +23,7 @@ Each leaf also subclasses the built-in exception a user would already catch, so
     │   └── LogFullError                    the log cannot take more rows now: retry later
     ├── MonitorError (ValueError)           a window or reference cannot be monitored as asked
     ├── RetrainError (ValueError)           a challenger cannot be assembled or compared
+    ├── ClusterError (RuntimeError)         the Dask cluster does not answer or cannot run the work
     └── MissingDependencyError (ImportError) an optional extra is not installed
 
 Messages name the key, column or value at fault, say what was expected, and where there
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from tabloop.data import ValidationReport
 
 __all__ = [
+    "ClusterError",
     "ColumnNotFoundError",
     "ConfigError",
     "ConfigNotFoundError",
@@ -63,6 +65,18 @@ __all__ = [
 
 class TabloopError(Exception):
     """Base class of every error tabloop raises on purpose."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rebuilt without calling __init__, whose keyword-only arguments pickle's default
+        # (cls(*args)) would miss: an error raised on a Dask worker reaches the caller whole
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type[TabloopError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class ConfigError(TabloopError, ValueError):
@@ -165,6 +179,11 @@ class MonitorError(TabloopError, ValueError):
 
 class RetrainError(TabloopError, ValueError):
     """A retraining set cannot be assembled, or challenger and champion cannot be compared."""
+
+
+class ClusterError(TabloopError, RuntimeError):
+    """The Dask cluster named by ``--cluster`` / ``scale.cluster`` / ``TABLOOP_CLUSTER`` does
+    not answer, or its workers lack what the work needs (tabloop, a model library)."""
 
 
 class MissingDependencyError(TabloopError, ImportError):

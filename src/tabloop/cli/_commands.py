@@ -14,6 +14,14 @@ from tabloop.cli._output import console, print_profile_summary, print_validation
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="Project file (default: ./tabloop.yaml).")
 ]
+ClusterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--cluster",
+        help="Run on Dask: 'local:N' (N worker processes) or a scheduler 'tcp://host:8786' "
+        "(default: scale.cluster, TABLOOP_CLUSTER, else this process).",
+    ),
+]
 
 
 @app.command()
@@ -273,18 +281,30 @@ def rollback(config: ConfigOption = None) -> None:
 
 @app.command()
 def predict(
-    data: Annotated[Path, typer.Argument(help="CSV or Parquet file of new cases.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output CSV or Parquet file.")],
+    data: Annotated[
+        str, typer.Argument(help="CSV/Parquet file, a folder of them, or a glob ('in/*.csv').")
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", "-o", help="A .csv or .parquet file, or a folder (no suffix) of parts."
+        ),
+    ],
     model: Annotated[
         str | None,
         typer.Option("--model", help="models:/NAME@ALIAS or /VERSION (default: the champion)."),
     ] = None,
     config: ConfigOption = None,
+    cluster: ClusterOption = None,
 ) -> None:
-    """Append predictions to DATA and write OUT, in chunks (bounded memory)."""
+    """Append predictions to DATA and write OUT, in chunks (bounded memory), in this
+    process or on a Dask cluster."""
     from tabloop.config import load_config
     from tabloop.registry import predict_file
 
     project = load_config(config) if model is None or config is not None else None
-    done = predict_file(data, out, model=model, config=project)
-    console.print(f"{done['rows']:,} rows predicted with {done['model']} → [bold]{done['out']}[/]")
+    done = predict_file(data, out, model=model, config=project, cluster=cluster)
+    where = f" on {done['cluster']} ({done['workers']} workers)" if done["cluster"] else ""
+    console.print(
+        f"{done['rows']:,} rows predicted with {done['model']}{where} → [bold]{done['out']}[/]"
+    )

@@ -454,6 +454,23 @@ class RetrainConfig(_Section):
         return value
 
 
+class ScaleConfig(_Section):
+    """Where batch work (predict, monitor) runs; ``--cluster`` and ``TABLOOP_CLUSTER`` too."""
+
+    cluster: str | None = Field(
+        None, description="'local:N' (N worker processes) or a Dask scheduler 'tcp://host:8786'"
+    )
+
+    @field_validator("cluster")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None:
+            from tabloop.scale import parse_cluster_address
+
+            parse_cluster_address(value)  # a ValueError: pydantic names the key
+        return value
+
+
 class ProjectConfig(_Section):
     """The whole project file."""
 
@@ -470,6 +487,7 @@ class ProjectConfig(_Section):
     monitor: MonitorConfig = Field(default_factory=MonitorConfig)
     retrain: RetrainConfig = Field(default_factory=RetrainConfig)
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
+    scale: ScaleConfig = Field(default_factory=ScaleConfig)
 
     _root: Path = PrivateAttr(default_factory=Path.cwd)
     _source: Path | None = PrivateAttr(default=None)

@@ -1,6 +1,7 @@
 """Load tables (the project's training table too), infer and validate schemas, split, profile."""
 
 from tabloop.data._load import load_data, load_sql, read_chunks
+from tabloop.data._pieces import PIECE_ROWS, Piece, find_data_files, plan_pieces
 from tabloop.data._predictive import single_feature_power
 from tabloop.data._profile import Profile, profile
 from tabloop.data._reference import ReferenceProfile
@@ -13,6 +14,8 @@ from tabloop.data._validate import Problem, ValidationReport, validate
 __all__ = [
     "COLUMN_KINDS",
     "ColumnSchema",
+    "PIECE_ROWS",
+    "Piece",
     "Problem",
     "Profile",
     "ReferenceProfile",
@@ -22,11 +25,13 @@ __all__ = [
     "TrainTest",
     "ValidationReport",
     "check_target",
+    "find_data_files",
     "infer_schema",
     "infer_task",
     "load_data",
     "load_sql",
     "load_training_data",
+    "plan_pieces",
     "positive_label",
     "profile",
     "read_chunks",

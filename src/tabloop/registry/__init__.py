@@ -1,7 +1,8 @@
 """Register trained models in MLflow, move aliases, and predict with a registered model."""
 
+from tabloop.registry._batch import predict_file
 from tabloop.registry._package import ModelPackage, load_package
-from tabloop.registry._predict import load_model, predict, predict_file
+from tabloop.registry._predict import load_model, predict
 from tabloop.registry._registry import (
     CHALLENGER,
     CHAMPION,

@@ -2,15 +2,12 @@
 
 The model comes from the registry (``models:/NAME@champion`` by default, read from the
 project in the working directory) and validates its input before predicting. Files are
-predicted in chunks so memory stays bounded whatever their size.
+predicted by :mod:`tabloop.registry._batch`.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +23,6 @@ if TYPE_CHECKING:
     from tabloop.train import TabloopModel
 
 _MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alias>[\w-]+))$")
-CHUNK_ROWS = 50_000
 
 
 def load_model(
@@ -119,110 +115,6 @@ def predict(
     out = fitted.predict_frame(df)
     out["model_version"] = uri
     return out
-
-
-def predict_file(
-    source: str | Path,
-    out: str | Path,
-    *,
-    model: str | None = None,
-    config: ProjectConfig | None = None,
-    chunk_rows: int = CHUNK_ROWS,
-    threads: int | None = None,
-) -> dict[str, Any]:
-    """Predict a CSV or Parquet file into ``out`` (CSV or Parquet by suffix), chunk by chunk.
-
-    Both paths are checked before the model is loaded: ``source`` must be a readable,
-    non-empty table and ``out`` must end in one of ``OUTPUT_SUFFIXES`` in an existing folder.
-    Output goes to ``<out>.partial`` and is renamed only when every chunk succeeded, so a
-    bad row (reported with its column and value) never leaves half a file behind. Returns
-    ``{"rows", "out", "model"}``.
-
-    ``threads`` chunks (default: up to 2, one per core) are scored at the same time in
-    this process (the heavy parts, KNN search, BLAS and the boosters, release the GIL) and
-    written in input order; memory grows by one chunk per thread, not by a model copy.
-    """
-    from tabloop._progress import track
-    from tabloop.data import read_chunks
-
-    source, out = Path(source), Path(out)
-    _check_output(out)
-    chunks = read_chunks(source, rows=chunk_rows)
-    fitted, uri = load_model(model, config=config)
-    tmp = out.with_name(out.name + ".partial")
-    rows, writer = 0, None
-    workers = threads if threads is not None else min(2, os.cpu_count() or 1)
-    try:
-        scored_chunks = _in_order(
-            fitted.predict_frame, track(chunks, f"predicting {source.name}"), workers
-        )
-        for scored in scored_chunks:
-            scored["model_version"] = uri
-            if out.suffix.lower() == ".parquet":
-                import pyarrow as pa
-                import pyarrow.parquet as pq
-
-                table = pa.Table.from_pandas(scored, preserve_index=False)
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, table.schema)
-                writer.write_table(table.cast(writer.schema))
-            else:
-                scored.to_csv(tmp, mode="a" if rows else "w", header=not rows, index=False)
-            rows += len(scored)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    finally:
-        if writer is not None:
-            writer.close()
-    tmp.replace(out)
-    return {"rows": rows, "out": str(out), "model": uri}
-
-
-def _in_order(
-    func: Callable[[pd.DataFrame], pd.DataFrame], items: Iterable[pd.DataFrame], workers: int
-) -> Iterator[pd.DataFrame]:
-    """``func`` of each item, computed by up to ``workers`` threads (``workers`` items in
-    flight), yielded in input order; the first error is raised at its item's turn."""
-    if workers <= 1:
-        yield from map(func, items)
-        return
-    from concurrent.futures import ThreadPoolExecutor
-
-    pool = ThreadPoolExecutor(workers, thread_name_prefix="tabloop-predict")
-    pending: deque[Any] = deque()
-    try:
-        for item in items:
-            pending.append(pool.submit(func, item))
-            if len(pending) >= workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-#: What :func:`predict_file` writes, by the output's suffix.
-OUTPUT_SUFFIXES = (".csv", ".parquet")
-
-
-def _check_output(out: Path) -> None:
-    from tabloop.exceptions import DataError
-
-    if out.suffix.lower() not in OUTPUT_SUFFIXES:
-        suffix = f"suffix {out.suffix!r}" if out.suffix else "no suffix"
-        example = out.with_suffix(".csv").name
-        raise DataError(
-            f"Output file '{out}' has {suffix}; predictions are written as "
-            f"{' or '.join(OUTPUT_SUFFIXES)}. Name the output e.g. '{example}'."
-        )
-    if out.is_dir():
-        raise DataError(f"Output path '{out}' is a folder; expected a file name in it.")
-    if not out.parent.is_dir():
-        raise DataError(
-            f"Output folder '{out.parent}' does not exist; create it, or write '{out.name}' "
-            "to a folder that does."
-        )
 
 
 def _project_or_none() -> ProjectConfig | None:

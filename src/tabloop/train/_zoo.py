@@ -10,6 +10,7 @@ hyper-parameters to Optuna.
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,14 @@ from tabloop.exceptions import TrainError
 
 #: Threads for the gradient-boosting libraries (the machines we target have few cores).
 THREADS = -1
+
+
+def batch_threads() -> int:
+    """Threads CatBoost may use on a big batch: ``OMP_NUM_THREADS`` when set (a Dask
+    worker sets it to 1, so N workers on N cores do not fight over the cores; the OpenMP
+    libraries, LightGBM and XGBoost, follow it by themselves), else every core."""
+    value = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else THREADS
 
 
 @dataclass(frozen=True)
@@ -165,11 +174,11 @@ class CatBoostModel(BaseEstimator):
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        out = self.model_.predict(self._frame(X))
+        out = self.model_.predict(self._frame(X), thread_count=batch_threads())
         return np.asarray(out).reshape(len(X), -1)[:, 0] if self.task != "regression" else out
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        return self.model_.predict_proba(self._frame(X))
+        return self.model_.predict_proba(self._frame(X), thread_count=batch_threads())
 
     def compile_replay(self, task: str) -> Callable[[Any, bool], np.ndarray]:
         """``predict(block, single_thread)``: :meth:`predict_proba` (``predict`` for
@@ -192,7 +201,7 @@ class CatBoostModel(BaseEstimator):
                 lookup = [*names, "nan"]
                 codes = block.values[:, position]
                 rows[:, position] = [lookup[int(c) if c == c else -1] for c in codes]
-            threads = 1 if single else -1
+            threads = 1 if single else batch_threads()
             if task == "regression":
                 return np.asarray(model.predict(rows.tolist(), thread_count=threads), dtype=float)
             proba = np.asarray(model.predict_proba(rows.tolist(), thread_count=threads))

@@ -1,0 +1,69 @@
+"""Sources of many files: a file, a folder or a glob, cut into pieces at row groups."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from tabloop.data import Piece, find_data_files, plan_pieces
+from tabloop.exceptions import DataFileNotFoundError, EmptyDataError
+
+
+@pytest.fixture
+def files(tmp_path):
+    frame = pd.DataFrame({"x": range(2500), "y": [f"v{i}" for i in range(2500)]})
+    (tmp_path / "in" / "day=1").mkdir(parents=True)
+    frame.iloc[:1000].to_parquet(tmp_path / "in" / "day=1" / "a.parquet", row_group_size=300)
+    frame.iloc[1000:].to_csv(tmp_path / "in" / "b.csv", index=False)
+    (tmp_path / "in" / "_SUCCESS").write_text("")
+    (tmp_path / "in" / ".hidden.csv").write_text("x\n1\n")
+    (tmp_path / "in" / "notes.txt.md").write_text("not data")
+    return tmp_path, frame
+
+
+def test_a_folder_gives_its_data_files_recursively_and_skips_markers(files):
+    tmp_path, _ = files
+    found = find_data_files(tmp_path / "in")
+    assert found == [str(tmp_path / "in" / "b.csv"), str(tmp_path / "in" / "day=1" / "a.parquet")]
+
+
+def test_a_glob_gives_the_files_it_matches_sorted(files):
+    tmp_path, _ = files
+    assert find_data_files(str(tmp_path / "in" / "**" / "*.parquet")) == [
+        str(tmp_path / "in" / "day=1" / "a.parquet")
+    ]
+
+
+def test_a_glob_that_matches_nothing_says_so(tmp_path):
+    with pytest.raises(DataFileNotFoundError, match=r"No file matches '.*\*\.parquet'"):
+        find_data_files(str(tmp_path / "*.parquet"))
+
+
+def test_a_folder_without_data_files_says_what_was_looked_for(tmp_path):
+    with pytest.raises(DataFileNotFoundError, match="holds no CSV or Parquet file"):
+        find_data_files(tmp_path)
+
+
+def test_parquet_is_cut_at_row_groups_and_rows_keep_their_place_in_the_file(files):
+    tmp_path, frame = files
+    pieces = plan_pieces(find_data_files(tmp_path / "in"), rows=500)
+    parquet = [p for p in pieces if p.kind == ".parquet"]
+    # row groups of 300, 300, 300, 100 grouped up to >= 500 rows
+    assert [(p.first_row, p.rows, p.row_groups) for p in parquet] == [
+        (0, 600, (0, 1)),
+        (600, 400, (2, 3)),
+    ]
+    second = pd.concat(parquet[1].read(chunk_rows=150))
+    assert list(second.index) == list(range(600, 1000))
+    pd.testing.assert_frame_equal(second, frame.iloc[600:1000])
+    csv = next(p for p in pieces if p.kind == ".csv")
+    assert csv == Piece(str(tmp_path / "in" / "b.csv"), ".csv")
+    rows = pd.concat(csv.read(chunk_rows=700))
+    assert list(rows.index) == list(range(1500))
+    assert rows["y"].tolist() == frame["y"].iloc[1000:].tolist()
+
+
+def test_files_without_rows_give_no_piece_and_none_at_all_is_an_error(tmp_path):
+    pd.DataFrame({"x": pd.Series([], dtype=float)}).to_parquet(tmp_path / "empty.parquet")
+    with pytest.raises(EmptyDataError, match="No rows in '.*empty.parquet'"):
+        plan_pieces([str(tmp_path / "empty.parquet")])
