@@ -3,16 +3,36 @@
 :class:`Store` reads and writes the log (SQLite or PostgreSQL, schema managed by the Alembic
 migrations in ``migrations/``); :class:`LogWriter` writes it in batches off the request path,
 spooling to files when the database is away. See ``_writer.py`` for the durability note.
+
+The typed reader spreads the logged inputs and context into typed columns without decoding
+a row in Python: :func:`split_log` cuts a window into time ranges, :func:`log_schema`
+declares one type per column over them, :func:`read_range` reads one range as a DataFrame
+(a page at a time), and :func:`export_log` writes a window as Parquet partitioned by day.
+See ``_typed.py`` and ``_schema.py`` for the notes.
 """
 
+from tabloop.store._export import ExportResult, export_log
+from tabloop.store._ranges import LogRange, split_log
 from tabloop.store._records import OutcomeResult, PredictionRecord
+from tabloop.store._schema import Column, LogSchema
 from tabloop.store._store import SchemaStatus, Store
+from tabloop.store._typed import LOG_COLUMNS, log_schema, read_pages, read_range
 from tabloop.store._writer import LogWriter
 
 __all__ = [
+    "Column",
+    "ExportResult",
+    "LOG_COLUMNS",
+    "LogRange",
+    "LogSchema",
     "LogWriter",
     "OutcomeResult",
     "PredictionRecord",
     "SchemaStatus",
     "Store",
+    "export_log",
+    "log_schema",
+    "read_pages",
+    "read_range",
+    "split_log",
 ]

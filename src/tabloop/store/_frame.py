@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 _OBJECTS = ("inputs", "context", "probabilities")  # dicts stay dicts
 _FLOATS = ("score", "latency_ms")
@@ -37,3 +40,20 @@ def to_frame(rows: Sequence[Sequence[Any]], columns: list[str]) -> pd.DataFrame:
         else:
             data[name] = pd.Series(column, dtype=None if column else object)
     return pd.DataFrame(data)
+
+
+def arrow_to_frame(tables: Sequence[pa.Table], schema: pa.Schema) -> pd.DataFrame:
+    """Typed pages of the log (Arrow tables of ``schema``) as one DataFrame.
+
+    Arrow's own conversion, with the dtypes of :func:`to_frame` where they differ: an int64
+    column with nulls becomes float64 with NaN (as pandas infers it from values), except
+    ``outcome_batch``, Int64; a bool column with nulls holds objects; a ``null`` column
+    holds None; text is pandas' string dtype.
+    """
+    import pyarrow as pa
+
+    table = pa.concat_tables(tables) if tables else schema.empty_table()
+    frame = table.to_pandas(split_blocks=True)
+    if "outcome_batch" in frame.columns:
+        frame["outcome_batch"] = frame["outcome_batch"].astype("Int64")
+    return frame

@@ -434,6 +434,19 @@ class Store:
             ) from exc
 
 
+@contextmanager
+def opened(store: Store | str, doing: str) -> Iterator[sa.Connection]:
+    """A read connection to ``store`` (a :class:`Store`, or a URL: a store of its own, closed
+    afterwards), database errors raised as :class:`StoreError` saying what was being done."""
+    log = Store(store) if isinstance(store, str) else store
+    try:
+        with log._errors(doing), log._engine_().connect() as conn:
+            yield conn
+    finally:
+        if log is not store:
+            log.close()
+
+
 def _row(record: PredictionRecord, period: int) -> dict[str, Any]:
     return {
         "prediction_id": str(record.prediction_id),
