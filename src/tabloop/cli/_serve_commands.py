@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,7 +12,9 @@ from tabloop.cli._app import app
 from tabloop.cli._commands import ConfigOption
 from tabloop.cli._output import console
 
-store_app = typer.Typer(help="The prediction log: its schema revision and upgrades.")
+store_app = typer.Typer(
+    help="The prediction log: its schema revision, upgrades and a Parquet export."
+)
 app.add_typer(store_app, name="store")
 
 # The bounds of serve.port and serve.workers in tabloop.yaml
@@ -107,3 +110,47 @@ def store_upgrade(config: ConfigOption = None) -> None:
         console.print(f"{store.url} is already at revision {after}.")
     else:
         console.print(f"{store.url}: upgraded from {before or '(empty)'} to {after}.")
+
+
+@store_app.command("export")
+def store_export(
+    folder: Annotated[
+        Path, typer.Argument(help="Folder to write: new, empty, or replaced with --overwrite.")
+    ],
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Window start, inclusive (ISO date or time; UTC by default)."),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Window end, exclusive (ISO date or time).")
+    ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite", help="Replace FOLDER if it holds files (once the export is complete)."
+        ),
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Write the log (all periods, with outcomes) as Parquet partitioned by day
+    (FOLDER/day=YYYY-MM-DD/part-N.parquet), inputs and context as typed columns.
+
+    Nothing is written on a bad or empty window or a failure half-way: the files are
+    written beside FOLDER and moved into place at the end.
+    """
+    from tabloop.store import export_log
+
+    store = _store(config)
+    try:
+        result = export_log(store, folder, since=since, until=until, overwrite=overwrite)
+    finally:
+        store.close()
+    days = sorted(result.days)
+    span = days[0] if len(days) == 1 else f"{days[0]} to {days[-1]}"
+    console.print(
+        f"Exported {result.rows:,} predictions of {len(days)} day(s) ({span}) and "
+        f"{len(result.columns)} columns to {result.folder}",
+        markup=False,
+    )
+    for note in result.notes:
+        console.print(f"note: {note}", markup=False)
