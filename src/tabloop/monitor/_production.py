@@ -2,13 +2,18 @@
 
 The monitor works on one frame whatever the source: the model's input columns and the
 logged context columns side by side, plus the reserved columns below. The log keeps
-inputs and context as JSON objects per prediction; they are spread into columns here, once.
+inputs and context as JSON objects per prediction; :func:`read_log` reads them already
+spread into typed columns by the store's typed reader (``tabloop.store.read_range``: the
+database and Arrow decode them, never a Python loop over rows), so :func:`from_log` only
+picks the columns. A frame of :meth:`Store.predictions` (the objects as dicts) is still
+accepted and spread by the same rules.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -19,26 +24,73 @@ from tabloop.exceptions import MonitorError
 TIME, PREDICTION, SCORE, OUTCOME = "created_at", "prediction", "score", "outcome"
 VARIANT, VERSION, PREDICTION_ID = "variant", "model_version", "prediction_id"
 RESERVED = (TIME, PREDICTION, SCORE, OUTCOME, VARIANT, VERSION, PREDICTION_ID)
+#: The log's own columns :func:`read_log` returns beside the spread request fields
+LOG_READ = (
+    PREDICTION_ID, TIME, VARIANT, "model_name", VERSION, "entity_id", PREDICTION, SCORE, OUTCOME,
+)  # fmt: skip
+_RANGE_ROWS = 250_000  # rows per range of the schema pass
+
+if TYPE_CHECKING:
+    from tabloop.store import Store
 
 
-def read_log(config: Any, *, variant: str | None = None) -> tuple[pd.DataFrame, str]:
-    """Every logged prediction of the project (all periods), and the log's URL for messages."""
+def read_log(
+    config: Any,
+    *,
+    variant: str | None = None,
+    since: str | datetime | None = None,
+    until: str | datetime | None = None,
+) -> tuple[pd.DataFrame, str]:
+    """Every logged prediction of the project (all periods; ``since`` inclusive, ``until``
+    exclusive when given), and the log's URL for messages.
+
+    The frame holds the columns of :data:`LOG_READ` and one typed column per input key and
+    per context key that is not an input, none named like those (the store's rules, see
+    ``tabloop.store.LogSchema``); :func:`from_log` turns it into the monitor's frame.
+    """
     from tabloop.store import Store
 
     store = Store(Store.project_url(config))
     try:
         store.open()
-        return store.predictions(period="all", variant=variant), store.url
+        return read_typed(store, variant=variant, since=since, until=until), store.url
     finally:
         store.close()
 
 
-def from_log(log: pd.DataFrame) -> pd.DataFrame:
-    """The frame of :meth:`Store.predictions` with ``inputs`` and ``context`` spread out.
+def read_typed(
+    store: Store | str,
+    *,
+    variant: str | None = None,
+    since: str | datetime | None = None,
+    until: str | datetime | None = None,
+) -> pd.DataFrame:
+    """The window of ``store`` as :func:`read_log`'s typed frame, read range by range."""
+    from tabloop.store import LogRange, log_schema, read_range, split_log
 
-    A context column that is also an input keeps the input's value (they are the same
-    request field). Columns that only some rows carry are missing (NaN) elsewhere.
+    ranges = split_log(store, since=since, until=until, variant=variant, part_rows=_RANGE_ROWS)
+    if not ranges:
+        return read_range(store, LogRange(None, None, variant), columns=LOG_READ)
+    schema = log_schema(store, ranges)
+    frames = [read_range(store, part, schema=schema, columns=LOG_READ) for part in ranges]
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def from_log(log: pd.DataFrame) -> pd.DataFrame:
+    """The monitor's frame of logged rows: the reserved columns, then the request fields.
+
+    ``log`` is :func:`read_log`'s typed frame, or a frame of :meth:`Store.predictions`
+    whose ``inputs`` and ``context`` are spread here. A context column that is also an input
+    keeps the input's value (they are the same request field); a request field named like
+    a reserved column never shadows it. Columns that only some rows carry are missing
+    elsewhere. A field holding values of several kinds (numbers and text) is text in the
+    typed frame (numbers as their JSON text).
     """
+    if not {"inputs", "context", "latency_ms", "outcome_batch"} <= set(log.columns):
+        spread = [c for c in log.columns if c not in LOG_READ]
+        kept = [PREDICTION_ID, TIME, VARIANT, VERSION, PREDICTION, SCORE, OUTCOME, *spread]
+        return log[kept].reset_index(drop=True)
+    # a frame of Store.predictions: the same rules as the store's LogSchema.columns
     inputs = _spread(log["inputs"])
     context = _spread(log["context"])
     context = context.drop(columns=[c for c in context.columns if c in inputs.columns])
