@@ -45,6 +45,25 @@ def bootstrap_counts(
         done += b
 
 
+def poisson_counts(
+    weights: np.ndarray, *, n_boot: int = N_BOOT, seed: int = 0
+) -> Iterator[np.ndarray]:
+    """Yield ``(chunk, n)`` replicate counts, ``n_boot`` rows in total: ``Poisson(weights)``.
+
+    Row ``i`` stands for ``weights[i]`` rows; each row's Poisson(1) bootstrap weight summed
+    over them is ``Poisson(weights[i])``, so this is the Poisson bootstrap of the expanded
+    rows, drawn in ``O(n_boot x n)`` whatever the counts.
+    """
+    rng = np.random.default_rng(seed)
+    n = len(weights)
+    chunk = max(1, min(n_boot, MAX_CELLS // max(n, 1)))
+    done = 0
+    while done < n_boot:
+        b = min(chunk, n_boot - done)
+        yield rng.poisson(weights, size=(b, n))
+        done += b
+
+
 def percentile_interval(
     replicates: np.ndarray, confidence: float = 0.95
 ) -> tuple[float | None, float | None]:

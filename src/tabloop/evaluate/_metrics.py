@@ -33,7 +33,12 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from tabloop.config import METRICS
-from tabloop.evaluate._bootstrap import N_BOOT, bootstrap_counts, percentile_interval
+from tabloop.evaluate._bootstrap import (
+    N_BOOT,
+    bootstrap_counts,
+    percentile_interval,
+    poisson_counts,
+)
 
 #: Metrics that need predicted probabilities; skipped when ``proba`` is None.
 PROBA_METRICS = frozenset({"roc_auc", "pr_auc", "log_loss", "brier"})
@@ -50,6 +55,7 @@ def score_metrics(
     n_boot: int = N_BOOT,
     confidence: float = 0.95,
     seed: int = 0,
+    weights: ArrayLike | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Every metric of ``task`` with a percentile-bootstrap confidence interval.
 
@@ -73,6 +79,12 @@ def score_metrics(
         Coverage of the percentile interval.
     seed : int, default=0
         Seed of the resampling; the same seed gives the same intervals.
+    weights : array-like of int, optional
+        Row ``i`` stands for ``weights[i]`` identical rows (a table of counts, e.g. the
+        monitor's merged partition statistics): every value equals the one on the expanded
+        rows. The bootstrap is then the Poisson bootstrap: a replicate weighs row ``i``
+        ``Poisson(weights[i])``, the distribution of the sum of ``weights[i]`` independent
+        Poisson(1) row weights, so it does not depend on how the rows were grouped.
 
     Returns
     -------
@@ -115,12 +127,18 @@ def score_metrics(
         raise ValueError(f"n_boot must be an integer >= 0; got {n_boot!r}.")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must lie strictly between 0 and 1; got {confidence!r}.")
-    scorer, confusion, n = _prepare(task, y_true, prediction, proba)
-    values = scorer(np.ones((1, n)))
+    counts = None if weights is None else _weights(weights, len(np.asarray(y_true)))
+    scorer, confusion, n = _prepare(task, y_true, prediction, proba, counts)
+    values = scorer(np.ones((1, n)) if counts is None else counts[None, :])
     replicates: dict[str, list[np.ndarray]] = {name: [] for name in values}
     if n_boot > 0:
-        for counts in bootstrap_counts(n, n_boot=n_boot, seed=seed):
-            for name, array in scorer(counts.astype(np.float64)).items():
+        draws = (
+            bootstrap_counts(n, n_boot=n_boot, seed=seed)
+            if counts is None
+            else poisson_counts(counts, n_boot=n_boot, seed=seed)
+        )
+        for drawn in draws:
+            for name, array in scorer(drawn.astype(np.float64)).items():
                 replicates[name].append(array)
 
     out: dict[str, dict[str, Any]] = {}
@@ -138,7 +156,11 @@ def score_metrics(
 
 
 def _prepare(
-    task: str, y_true: ArrayLike, prediction: ArrayLike, proba: ArrayLike | None
+    task: str,
+    y_true: ArrayLike,
+    prediction: ArrayLike,
+    proba: ArrayLike | None,
+    weights: np.ndarray | None = None,
 ) -> tuple[Scorer, dict[str, list] | None, int]:
     """Validate the inputs; return the task's scorer, the confusion matrix and the row count."""
     y, pred = _column("y_true", y_true), _column("prediction", prediction)
@@ -156,17 +178,19 @@ def _prepare(
             raise ValueError(
                 f"proba must be None for a regression task; got shape {np.shape(proba)}."
             )
-        scorer, confusion = _regression_scorer(_numbers("y_true", y), _numbers("prediction", pred))
+        scorer, confusion = _regression_scorer(
+            _numbers("y_true", y), _numbers("prediction", pred), weights
+        )
     elif task == "binary":
         y, pred = _codes("y_true", y, 2, "binary"), _codes("prediction", pred, 2, "binary")
         p = None if proba is None else _binary_proba(proba, n)
-        scorer, confusion = _binary_scorer(y, pred, p), _confusion(y, pred, 2)
+        scorer, confusion = _binary_scorer(y, pred, p), _confusion(y, pred, 2, weights)
     else:
         p = None if proba is None else _multiclass_proba(proba, n)
         k = p.shape[1] if p is not None else None
         y, pred = _codes("y_true", y, k, "multiclass"), _codes("prediction", pred, k, "multiclass")
         k = k if k is not None else int(max(y.max(), pred.max())) + 1
-        scorer, confusion = _multiclass_scorer(y, pred, p, k), _confusion(y, pred, k)
+        scorer, confusion = _multiclass_scorer(y, pred, p, k), _confusion(y, pred, k, weights)
 
     return scorer, confusion, n
 
@@ -244,9 +268,12 @@ def _multiclass_scorer(y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None
     return score
 
 
-def _regression_scorer(y: np.ndarray, pred: np.ndarray) -> tuple[Scorer, None]:
+def _regression_scorer(
+    y: np.ndarray, pred: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[Scorer, None]:
     error = pred - y
-    centred = y - y.mean()  # R²'s total sum of squares without cancellation on large values
+    # R²'s total sum of squares without cancellation on large values
+    centred = y - np.average(y, weights=weights)
     ape = np.abs(error) / np.maximum(np.abs(y), np.finfo(np.float64).eps)  # sklearn's MAPE
     matrix = np.column_stack([np.abs(error), error**2, ape, centred, centred**2])
 
@@ -322,10 +349,22 @@ def _row_log_loss(p_true: np.ndarray) -> np.ndarray:
     return -np.log(np.clip(p_true, eps, 1 - eps))
 
 
-def _confusion(y: np.ndarray, pred: np.ndarray, k: int) -> dict[str, list]:
+def _confusion(
+    y: np.ndarray, pred: np.ndarray, k: int, weights: np.ndarray | None = None
+) -> dict[str, list]:
     matrix = np.zeros((k, k), dtype=np.int64)
-    np.add.at(matrix, (y, pred), 1)
+    np.add.at(matrix, (y, pred), 1 if weights is None else weights.astype(np.int64))
     return {"labels": list(range(k)), "matrix": matrix.tolist()}
+
+
+def _weights(weights: ArrayLike, n: int) -> np.ndarray:
+    array = np.asarray(weights)
+    if array.shape != (n,) or array.dtype.kind not in "iu" or (array < 0).any():
+        raise ValueError(
+            f"weights must be {n} non-negative integer counts, one per row of y_true; got "
+            f"an array of shape {array.shape} and dtype {array.dtype}."
+        )
+    return array.astype(np.float64)
 
 
 def _column(name: str, values: ArrayLike) -> np.ndarray:
