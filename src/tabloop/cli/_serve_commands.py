@@ -115,7 +115,10 @@ def store_upgrade(config: ConfigOption = None) -> None:
 @store_app.command("export")
 def store_export(
     folder: Annotated[
-        Path, typer.Argument(help="Folder to write: new, empty, or replaced with --overwrite.")
+        Path,
+        typer.Argument(
+            metavar="DIR", help="Folder to write: new, empty, or replaced with --overwrite."
+        ),
     ],
     since: Annotated[
         str | None,
@@ -127,16 +130,16 @@ def store_export(
     overwrite: Annotated[
         bool,
         typer.Option(
-            "--overwrite", help="Replace FOLDER if it holds files (once the export is complete)."
+            "--overwrite", help="Replace DIR if it holds files (once the export is complete)."
         ),
     ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Write the log (all periods, with outcomes) as Parquet partitioned by day
-    (FOLDER/day=YYYY-MM-DD/part-N.parquet), inputs and context as typed columns.
+    (DIR/day=YYYY-MM-DD/part-N.parquet), inputs and context as typed columns.
 
     Nothing is written on a bad or empty window or a failure half-way: the files are
-    written beside FOLDER and moved into place at the end.
+    written beside DIR and moved into place at the end.
     """
     from tabloop.store import export_log
 

@@ -14,15 +14,15 @@ See ``_typed.py`` and ``_schema.py`` for the notes.
 from tabloop.store._export import ExportResult, export_log
 from tabloop.store._ranges import LogRange, split_log
 from tabloop.store._records import OutcomeResult, PredictionRecord
-from tabloop.store._schema import Column, LogSchema
+from tabloop.store._schema import LogColumn, LogSchema
 from tabloop.store._store import SchemaStatus, Store
 from tabloop.store._typed import LOG_COLUMNS, log_schema, read_pages, read_range
 from tabloop.store._writer import LogWriter
 
 __all__ = [
-    "Column",
     "ExportResult",
     "LOG_COLUMNS",
+    "LogColumn",
     "LogRange",
     "LogSchema",
     "LogWriter",

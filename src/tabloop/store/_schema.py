@@ -18,7 +18,7 @@ The declared type of a column, from the kinds seen (null never counts):
 * anything else — numbers and text, booleans and numbers, objects or arrays, integers
   beyond int64 — → ``string``: text values as they are, the others as their JSON text
   (``3``, ``2.5``, ``true``, ``{"a":1}``). Nothing is lost, and the choice is listed in
-  :attr:`Column.note`. The database renders those values (see ``_json_sql.py``).
+  :attr:`LogColumn.note`. The database renders those values (see ``_json_sql.py``).
 
 Which fields become columns follows ``tabloop.monitor``'s ``from_log``: every input key;
 the context keys that are not also inputs (an input and a context key of the same name
@@ -55,7 +55,7 @@ _PARSED = {
 
 
 @dataclass(frozen=True)
-class Column:
+class LogColumn:
     """One typed column of the log: where its values come from and the type declared.
 
     ``source`` is the JSON column, ``key`` the object key (None for ``prediction`` and
@@ -126,12 +126,12 @@ class LogSchema:
         leading = [key for (src, key) in self.first if src == source and key in present]
         return leading + sorted(present - set(leading))
 
-    def value(self, source: Source) -> Column:
+    def value(self, source: Source) -> LogColumn:
         """The column of a value read whole: ``prediction`` or ``outcome``."""
         kinds = self.kinds.get((source, None), frozenset())
-        return Column(source, source, None, kinds, *declare(kinds))
+        return LogColumn(source, source, None, kinds, *declare(kinds))
 
-    def probabilities(self) -> Column | None:
+    def probabilities(self) -> LogColumn | None:
         """The ``probabilities`` column: a struct of float64 per class when every value is a
         number, else the objects' JSON text; None when no row has probabilities."""
         labels = self.keys("probabilities")
@@ -139,17 +139,17 @@ class LogSchema:
             return None
         kinds = frozenset().union(*(self.kinds[("probabilities", k)] for k in labels))
         if kinds - {"null", "integer", "real", "bigint"}:
-            return Column("probabilities", "probabilities", None, kinds, "string", True)
-        return Column("probabilities", "probabilities", None, kinds, "struct", False)
+            return LogColumn("probabilities", "probabilities", None, kinds, "string", True)
+        return LogColumn("probabilities", "probabilities", None, kinds, "struct", False)
 
-    def columns(self, reserved: Collection[str] = ()) -> list[Column]:
+    def columns(self, reserved: Collection[str] = ()) -> list[LogColumn]:
         """The spread columns: inputs, then context keys that are not inputs, none named in
         ``reserved``."""
-        spread: list[Column] = []
+        spread: list[LogColumn] = []
         for source, key in self._fields():
             if key not in reserved:
                 kinds = self.kinds[(source, key)]
-                spread.append(Column(key, source, key, kinds, *declare(kinds)))
+                spread.append(LogColumn(key, source, key, kinds, *declare(kinds)))
         return spread
 
     def shadowed(self, reserved: Collection[str]) -> list[str]:

@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from tabloop.store._json_sql import json_text, kinds_query, raw_time, rendered, source_column
-from tabloop.store._ranges import LogRange
+from tabloop.store._ranges import LogRange, window
 from tabloop.store._records import dumps, loads
-from tabloop.store._schema import OBJECTS, VALUES, Column, LogSchema
+from tabloop.store._schema import OBJECTS, VALUES, LogColumn, LogSchema
 from tabloop.store._store import opened
 from tabloop.store._tables import outcomes, predictions
 
@@ -114,7 +114,7 @@ def _first_row(conn: sa.Connection, part: LogRange) -> tuple[Any, ...]:
 
 def typed_columns(
     schema: LogSchema, columns: Sequence[str] = LOG_COLUMNS, *, reserved: Sequence[str] = ()
-) -> tuple[list[str], list[Column]]:
+) -> tuple[list[str], list[LogColumn]]:
     """The log columns read (``columns`` in the log's order, ``probabilities`` only when some
     row has them) and the spread columns (none named like a log column or ``reserved``)."""
     unknown = [name for name in columns if name not in LOG_COLUMNS]
@@ -128,7 +128,7 @@ def typed_columns(
     return wanted, schema.columns({*columns, *reserved})
 
 
-def arrow_schema(schema: LogSchema, names: Sequence[str], spread: Sequence[Column]) -> pa.Schema:
+def arrow_schema(schema: LogSchema, names: Sequence[str], spread: Sequence[LogColumn]) -> pa.Schema:
     """The Arrow schema of a typed read: the log columns ``names``, then ``spread``."""
     import pyarrow as pa
 
@@ -185,12 +185,14 @@ def read_pages(
         plan = _Plan(conn.dialect.name, schema, names, spread)
         after: tuple[Any, str] | None = None
         while True:
-            query = plan.query.where(part.where())
-            if after is not None:
+            if after is None:
+                query = plan.query.where(part.where())
+            else:  # the keyset: after the last row read, the index range starting at its time
                 at, pid = after
                 time = predictions.c.created_at
-                query = query.where(
-                    (time > at) | ((time == at) & (predictions.c.prediction_id > pid))
+                query = plan.query.where(
+                    window(at, part.until, part.variant),
+                    (time > at) | (predictions.c.prediction_id > pid),
                 )
             rows = conn.execute(query.limit(page_rows)).all()
             if not rows:
@@ -210,7 +212,7 @@ class _Plan:
     """
 
     def __init__(
-        self, dialect: str, schema: LogSchema, names: Sequence[str], spread: Sequence[Column]
+        self, dialect: str, schema: LogSchema, names: Sequence[str], spread: Sequence[LogColumn]
     ) -> None:
         import pyarrow as pa
 
