@@ -11,10 +11,12 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 
 from tabloop.exceptions import StoreError
 from tabloop.store import PredictionRecord, Store, export_log
+from tests.store.conftest import T0
 
 DAY0 = datetime(2026, 12, 1, tzinfo=UTC)
 CODES: list[Any] = [3, "x7", 2.5, None, True, {"a": 1}]
@@ -91,7 +93,7 @@ def test_export_writes_one_folder_per_day_with_typed_columns(filled, tmp_path):
     assert folders == [f"day={day}" for day in sorted(days)]
     for day, rows in days.items():
         files = list((tmp_path / "out" / f"day={day}").glob("*.parquet"))
-        assert sum(pa.parquet.read_metadata(f).num_rows for f in files) == rows
+        assert sum(pq.read_metadata(f).num_rows for f in files) == rows
 
     table = read_back(tmp_path / "out")
     by_id = {r.prediction_id: r for r in recs}
@@ -211,3 +213,30 @@ def test_floats_keep_every_digit_and_numbers_as_text_keep_their_json(store, make
     table = read_back(tmp_path / "out")
     assert table["x"].to_pylist() == [x, 1e-300]
     assert table["mixed"].to_pylist() == [json.dumps(x), "t"]
+
+
+def test_keys_with_quotes_dots_and_spaces_keep_their_values(store, make_record, tmp_path):
+    odd = ['a"b', "x.y", "with space", "[0]", "ünï"]
+    store.insert_predictions(
+        [
+            make_record(0, inputs={key: 1 for key in odd}, context={}),
+            make_record(1, inputs={key: "t" for key in odd[:3]} | {odd[3]: 2.5}, context={}),
+        ]
+    )
+    export_log(store, tmp_path / "out")
+    table = read_back(tmp_path / "out")
+    for key in odd[:3]:  # numbers and text: text
+        assert table[key].to_pylist() == ["1", "t"], key
+    assert table["[0]"].to_pylist() == [1.0, 2.5]
+    assert table["ünï"].to_pylist() == [1, None]
+
+
+def test_a_day_with_more_rows_than_a_file_takes_gets_several_parts(store, make_record, tmp_path):
+    store.insert_predictions([make_record(i) for i in range(9)])
+    # pages of 2 rows; a part takes pages until it holds 3 rows or more: 2+2, 2+2, 1
+    result = export_log(store, tmp_path / "out", page_rows=2, file_rows=3)
+    day = tmp_path / "out" / f"day={T0.date().isoformat()}"
+    parts = sorted(p.name for p in day.iterdir())
+    assert parts == ["part-0.parquet", "part-1.parquet", "part-2.parquet"]
+    assert [pq.read_metadata(day / p).num_rows for p in parts] == [4, 4, 1]
+    assert result.rows == 9 and read_back(tmp_path / "out").num_rows == 9

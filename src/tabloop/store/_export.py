@@ -76,6 +76,7 @@ def export_log(
     until: str | datetime | None = None,
     overwrite: bool = False,
     page_rows: int = PAGE_ROWS,
+    file_rows: int = FILE_ROWS,
 ) -> ExportResult:
     """Write the prediction log (all periods, predictions joined with their outcomes) to
     ``folder`` as Parquet partitioned by day, with inputs and context as typed columns.
@@ -87,6 +88,8 @@ def export_log(
     :class:`LogSchema`), and :attr:`ExportResult.notes` says so. Nothing is written when
     the window is empty, a bound is not a date, or ``folder`` exists and is not empty
     without ``overwrite``; a failure half-way leaves ``folder`` as it was (module note).
+    ``page_rows`` predictions are read per query; a day's file is closed, and the next part
+    started, once it holds at least ``file_rows`` rows.
 
     Examples
     --------
@@ -150,7 +153,7 @@ def export_log(
                     "nothing was written. Check the permissions of its parent folder."
                 ) from exc
             try:
-                with _DayFiles(aside, types) as files:
+                with _DayFiles(aside, types, file_rows) as files:
                     for part in ranges:
                         for page in read_pages(
                             log,
@@ -241,10 +244,10 @@ def _move_into_place(aside: Path, target: Path) -> None:
 
 class _DayFiles:
     """One open Parquet writer at a time: pages arrive in time order, so a day's rows are
-    contiguous; a day gets a new part every ``FILE_ROWS`` rows."""
+    contiguous; a day starts a new part once a part holds ``file_rows`` rows."""
 
-    def __init__(self, folder: Path, schema: pa.Schema) -> None:
-        self.folder, self.schema = folder, schema
+    def __init__(self, folder: Path, schema: pa.Schema, file_rows: int) -> None:
+        self.folder, self.schema, self.file_rows = folder, schema, file_rows
         self.rows = 0
         self.days: dict[str, int] = {}
         self._writer: Any = None
@@ -270,7 +273,7 @@ class _DayFiles:
     def _write(self, day: str, rows: pa.Table) -> None:
         import pyarrow.parquet as pq
 
-        if day != self._day or self._in_file >= FILE_ROWS:
+        if day != self._day or self._in_file >= self.file_rows:
             self._close()
             self._part = self._part + 1 if day == self._day else 0
             self._day, self._in_file = day, 0
