@@ -239,32 +239,84 @@ def calibration_check(
     _check_simulation(n_sim, confidence)
     y = _as_labels(y_true, len(p))
     labelled = ~np.isnan(y)
-    return _calibration(p[labelled], y[labelled], n_sim, confidence, np.random.default_rng(seed))
+    groups = _labelled_groups(p[labelled], y[labelled])
+    return _calibration(*groups, n_sim, confidence, np.random.default_rng(seed))
 
 
 # -- computation --------------------------------------------------------------------------------
+def estimated_from_cells(
+    table: pd.DataFrame,
+    *,
+    threshold: float,
+    n_sim: int = N_SIM,
+    confidence: float = 0.95,
+    seed: int = 0,
+    labelled: bool = True,
+) -> dict[str, Any] | None:
+    """:func:`estimated_performance` from the monitor's table of counts (``_performance.cells``):
+    the rows with a score, their outcome codes (1 positive, 0 negative, -1 not labelled).
+    None when no row has a score. Equal to the call on the rows the table counts (without
+    ``y_true`` when ``labelled`` is False: the estimate alone, as chunks show it)."""
+    score = table["score"].to_numpy(dtype=float)
+    ok = np.isfinite(score)
+    if not ok.any():
+        return None
+    rows = table[ok]
+    p = _as_probability(rows["score"].to_numpy(dtype=float))
+    _check_threshold(threshold)
+    _check_simulation(n_sim, confidence)
+    counts = rows["count"].to_numpy(dtype=float)
+    y = rows["y"].to_numpy(dtype=float)
+    values, inverse = np.unique(p, return_inverse=True)
+    all_counts = np.bincount(inverse.reshape(-1), weights=counts, minlength=len(values))
+    known = y >= 0
+    groups = _weighted_groups(p[known], counts[known], y[known]) if labelled else None
+    rng = np.random.default_rng(seed)
+    return _estimate_groups(values, all_counts, groups, threshold, n_sim, confidence, rng)
+
+
 def _estimate(p, y, threshold, n_sim, confidence, rng) -> dict[str, Any]:
+    values, counts = _score_groups(p)[:2]
+    labelled = None if y is None else _labelled_groups(p[~np.isnan(y)], y[~np.isnan(y)])
+    return _estimate_groups(values, counts, labelled, threshold, n_sim, confidence, rng)
+
+
+def _labelled_groups(p: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Distinct probabilities of labelled rows, their row counts and positives."""
+    return _weighted_groups(p, np.ones(len(p)), y)
+
+
+def _weighted_groups(p: np.ndarray, counts: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
+    values, inverse = np.unique(p, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    rows = np.bincount(inverse, weights=counts, minlength=len(values))
+    positives = np.bincount(inverse, weights=counts * y, minlength=len(values))
+    return values, rows, positives
+
+
+def _estimate_groups(
+    all_values, all_counts, labelled, threshold, n_sim, confidence, rng
+) -> dict[str, Any]:
+    """The estimate from score groups: every row's (values, counts), and the labelled rows'
+    (values, counts, positives), or None when outcomes were not given."""
     out: dict[str, Any] = {
         "threshold": float(threshold),
-        "n": len(p),
+        "n": int(round(float(all_counts.sum()))),
         "n_labelled": None,
         "confidence": float(confidence),
         "n_sim": int(n_sim),
-        "estimated": _estimated(*_score_groups(p)[:2], threshold, n_sim, confidence, rng),
+        "estimated": _estimated(all_values, all_counts, threshold, n_sim, confidence, rng),
         "labelled": None,
         "calibration": None,
         "warning": None,
     }
-    if y is None:
+    if labelled is None:
         return out
-    labelled = ~np.isnan(y)
-    out["n_labelled"] = n_labelled = int(labelled.sum())
+    values, counts, positives = labelled
+    out["n_labelled"] = n_labelled = int(round(float(counts.sum())))
     if n_labelled == 0:
         return out
-    p, y = p[labelled], y[labelled]
-    values, counts, inverse = _score_groups(p)
     estimated = _estimated(values, counts, threshold, n_sim, confidence, rng)
-    positives = np.bincount(inverse, weights=y, minlength=len(values))
     split = int(np.searchsorted(values, threshold))
     realised = _metrics(positives, counts - positives, split)
     out["labelled"] = {
@@ -276,7 +328,9 @@ def _estimate(p, y, threshold, n_sim, confidence, rng) -> dict[str, Any]:
         },
         "inside": {name: _inside(realised[name], estimated["metrics"][name]) for name in realised},
     }
-    out["calibration"] = calibration = _calibration(p, y, n_sim, confidence, rng)
+    out["calibration"] = calibration = _calibration(
+        values, counts, positives, n_sim, confidence, rng
+    )
     if calibration["calibrated"] is False:
         out["warning"] = (
             f"The probabilities look miscalibrated on the {n_labelled} labelled rows "
@@ -353,8 +407,9 @@ def _simulate(values, counts, split, n_sim, rng) -> dict[str, np.ndarray]:
     return simulated
 
 
-def _calibration(p, y, n_sim, confidence, rng) -> dict[str, Any]:
-    n = len(p)
+def _calibration(values, counts, positives, n_sim, confidence, rng) -> dict[str, Any]:
+    """Calibration from the labelled rows' score groups: distinct probabilities, rows, positives."""
+    n = int(round(float(counts.sum())))
     edges = np.linspace(0.0, 1.0, ECE_BINS + 1)
     out: dict[str, Any] = {
         "n": n,
@@ -368,10 +423,10 @@ def _calibration(p, y, n_sim, confidence, rng) -> dict[str, Any]:
     }
     if n == 0:
         return out
-    which = np.minimum((p * ECE_BINS).astype(np.int64), ECE_BINS - 1)
-    rows = np.bincount(which, minlength=ECE_BINS)
-    p_sum = np.bincount(which, weights=p, minlength=ECE_BINS)
-    y_sum = np.bincount(which, weights=y, minlength=ECE_BINS)
+    which = np.minimum((values * ECE_BINS).astype(np.int64), ECE_BINS - 1)
+    rows = np.rint(np.bincount(which, weights=counts, minlength=ECE_BINS)).astype(np.int64)
+    p_sum = np.bincount(which, weights=counts * values, minlength=ECE_BINS)
+    y_sum = np.bincount(which, weights=positives, minlength=ECE_BINS)
     ece = float(np.abs(y_sum - p_sum).sum() / n)
     # ECE of labels drawn from the probabilities themselves: its noise floor at this n
     mean_p = _ratio(p_sum, rows)
@@ -379,8 +434,8 @@ def _calibration(p, y, n_sim, confidence, rng) -> dict[str, Any]:
     null = np.abs(drawn - p_sum).sum(axis=1) / n
     limit = float(np.quantile(null, confidence))
     out.update(
-        brier=float(np.mean((p - y) ** 2)),
-        brier_if_calibrated=float(np.mean(p * (1 - p))),
+        brier=float((positives * (1 - values) ** 2 + (counts - positives) * values**2).sum() / n),
+        brier_if_calibrated=float((counts * values * (1 - values)).sum() / n),
         ece=ece,
         ece_limit=limit,
         bins=[

@@ -19,6 +19,8 @@ from tabloop.evaluate import fairness_audit
 from tabloop.monitor._performance import encode_labels, outcome_codes
 from tabloop.monitor._production import OUTCOME, PREDICTION
 
+#: Key columns of the counts table besides the protected and segment columns.
+_Y, _PRED, _HUMAN = "\x00y", "\x00pred", "\x00human"
 _TRUE = {"true", "1", "yes", "y"}
 _FALSE = {"false", "0", "no", "n"}
 
@@ -33,23 +35,53 @@ def production_fairness(
 ) -> tuple[dict[str, Any] | None, str | None]:
     """``({"model": audit, "human": audit | None, "histograms": ...}, None)`` or
     ``(None, why)`` when the audit cannot run (a column is not logged, nothing labelled)."""
-    needed = [*settings.protected, *([settings.segment] if settings.segment else [])]
+    table = fairness_cells(frame, settings, classes=classes)
+    return fairness_from_cells(table, settings, n_boot=n_boot, seed=seed)
+
+
+def fairness_cells(frame: pd.DataFrame, settings: Any, *, classes: list[Any]) -> Any:
+    """The labelled rows reduced to counts per (segment, protected values, outcome,
+    prediction, human decision), mergeable across partitions (``_performance.merge_cells``);
+    a sentence instead when a needed column is not in ``frame``."""
+    needed = _needed(settings)
     absent = [c for c in needed if c not in frame.columns]
     if absent:
-        return None, (
+        return (
             f"fairness: column {absent[0]!r} is not in the production rows; log it with "
             "serve.context (or include it in the --data file)"
         )
     y = outcome_codes(frame[OUTCOME], classes)
     pred_all = encode_labels(frame[PREDICTION], classes)
     labelled = np.isfinite(y) & (pred_all >= 0)
-    if not labelled.any():
-        return None, "fairness: no labelled rows in this window"
     rows = frame[labelled]
-    pred = pred_all[labelled]
+    columns: dict[str, Any] = {c: _keys(rows[c]) for c in needed}
+    columns[_Y], columns[_PRED] = y[labelled], pred_all[labelled]
+    human_column = getattr(settings, "human_decision", None)
+    if human_column and human_column in frame.columns:
+        columns[_HUMAN] = _binary(rows[human_column])
+    table = pd.DataFrame(columns)
+    return table.groupby(list(table.columns), dropna=False).size().rename("count").reset_index()
+
+
+def fairness_from_cells(
+    table: Any, settings: Any, *, n_boot: int, seed: int = 0
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The audits from merged :func:`fairness_cells` tables (or the sentence one returned).
+
+    The counts are expanded to one row per labelled row (a small integer and the keys by
+    reference) and audited by :func:`tabloop.evaluate.fairness_audit`, whose result depends
+    on the counts only: the figures equal the audit of the rows themselves.
+    """
+    if isinstance(table, str):
+        return None, table
+    if not len(table):
+        return None, "fairness: no labelled rows in this window"
+    rows = table.loc[np.repeat(table.index.to_numpy(), table["count"].to_numpy())]
+    rows = rows.reset_index(drop=True)
+    y, pred = rows[_Y].to_numpy(dtype=float), rows[_PRED].to_numpy(dtype=np.int64)
     common = {
-        "sensitive": rows[list(settings.protected)].reset_index(drop=True),
-        "segment": rows[settings.segment].reset_index(drop=True) if settings.segment else None,
+        "sensitive": rows[list(settings.protected)],
+        "segment": rows[settings.segment] if settings.segment else None,
         "metric": settings.metric,
         "min_group_size": settings.min_group_size,
         "max_gap": settings.max_gap,
@@ -57,20 +89,20 @@ def production_fairness(
         "n_boot": n_boot,
         "seed": seed,
     }
-    model = fairness_audit(y[labelled], pred, **common)
+    model = fairness_audit(y, pred, **common)
     out: dict[str, Any] = {"model": model.to_dict(), "human": None}
     out["histograms"] = {"model": model.histogram()}
     human_column = getattr(settings, "human_decision", None)
     if human_column:
-        if human_column not in frame.columns:
+        if _HUMAN not in rows.columns:
             out["human_note"] = (
                 f"human_decision column {human_column!r} is not in the production rows"
             )
         else:
-            decision = _binary(rows[human_column])
+            decision = rows[_HUMAN].to_numpy(dtype=float)
             known = np.isfinite(decision)
             human = fairness_audit(
-                y[labelled][known],
+                y[known],
                 decision[known].astype(int),
                 **{
                     **common,
@@ -83,6 +115,17 @@ def production_fairness(
             out["human"] = human.to_dict()
             out["histograms"]["human"] = human.histogram()
     return out, None
+
+
+def _keys(values: pd.Series) -> np.ndarray:
+    """Category keys as Python strings, None where missing (a group of its own)."""
+    keys = category_keys(values.reset_index(drop=True)).astype(object)
+    return keys.where(keys.notna(), None).to_numpy(dtype=object)
+
+
+def _needed(settings: Any) -> list[str]:
+    needed = [*settings.protected, *([settings.segment] if settings.segment else [])]
+    return list(dict.fromkeys(needed))
 
 
 def _binary(values: pd.Series) -> np.ndarray:

@@ -14,9 +14,10 @@ Chunks below ``min_chunk_rows`` are drawn but not judged.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,16 +27,35 @@ import pandas as pd
 from tabloop.data.frame import json_safe
 from tabloop.exceptions import MonitorError
 from tabloop.monitor import _production as prod
-from tabloop.monitor._performance import SHORT_METRICS, by_segment, compare_with_test, realised
+from tabloop.monitor._column_stats import KLL_K, kll_rank_error
+from tabloop.monitor._partition import (
+    ChunkStats,
+    PartitionStats,
+    Plan,
+    count_rows,
+    file_partitions,
+    merge_all,
+    partition_statistics,
+    sample_rows,
+    time_unit,
+)
+from tabloop.monitor._performance import (
+    SHORT_METRICS,
+    by_segment_from_cells,
+    compare_with_test,
+    realised_from_cells,
+)
 from tabloop.monitor._requirements import check_production, failed
-from tabloop.monitor._windows import chunk_labels, chunk_order, parse_time, select
+from tabloop.monitor._windows import _ROWS, parse_time
 
 if TYPE_CHECKING:
     from tabloop.config import ProjectConfig
     from tabloop.registry import ModelPackage
 
 #: What the progress bar counts.
-STEPS = ("drift", "multivariate drift", "performance", "fairness", "chunks")
+STEPS = ("statistics", "drift", "multivariate drift", "performance", "fairness", "chunks")
+#: ``map(func, items) -> list``: runs the map step (the built-in one, or a cluster's).
+Mapper = Callable[[Callable[[Any], Any], Iterable[Any]], list[Any]]
 #: Bootstrap replicates per chunk and per segment (the whole window uses monitor.bootstrap).
 SMALL_BOOT = 200
 
@@ -77,6 +97,8 @@ def monitor(
     config: ProjectConfig | None = None,
     *,
     data: str | Path | pd.DataFrame | None = None,
+    partitions: Iterable[Any] | None = None,
+    map: Mapper | None = None,  # noqa: A002 - the cluster hook's name in the docs
     model: str | None = None,
     since: str | datetime | None = None,
     until: str | datetime | None = None,
@@ -93,7 +115,13 @@ def monitor(
     data : a CSV/Parquet file or a DataFrame of production rows (model inputs, context,
         ``prediction``, optionally ``score``/``probability``, the outcome as ``outcome``
         or the target's name, and a time column); default: the project's prediction log,
-        rows predicted by this model version.
+        rows predicted by this model version. A file is read in partitions of about
+        200,000 rows (Parquet row groups, CSV chunks), so memory stays bounded.
+    partitions : instead of ``data``, an iterable of partitions of such rows: DataFrames, or
+        zero-argument callables that load one (so a cluster worker reads its own piece).
+    map : ``map(func, items) -> list`` of results in input order; the map step runs
+        ``func`` on every partition through it (default: the built-in map, in this
+        process). A cluster runner's ``.map`` computes the statistics where the data is.
     model : ``models:/NAME@alias`` or ``models:/NAME/VERSION``; default: the champion.
     since, until : the window (``since`` inclusive, ``until`` exclusive; ISO text or datetime).
     chunk : ``'1d'``, ``'1w'``, ``'12h'`` or a row count; default ``monitor.chunk``.
@@ -106,6 +134,9 @@ def monitor(
     --------
     >>> report = monitor(since="2025-03-01", chunk="1w")  # doctest: +SKIP
     >>> report.passed, report.save("reports")  # doctest: +SKIP
+    >>> from concurrent.futures import ProcessPoolExecutor  # doctest: +SKIP
+    >>> with ProcessPoolExecutor(2) as pool:  # doctest: +SKIP
+    ...     report = monitor(data="production.parquet", map=lambda f, xs: list(pool.map(f, xs)))
     """
     from tabloop.config import load_config
     from tabloop.registry import load_package
@@ -114,14 +145,18 @@ def monitor(
     settings = config.monitor
     package = load_package(model, config=config)
     start, end = parse_time(since, name="since"), parse_time(until, name="until")
-    frame, source = _production_rows(config, package, data, variant)
-    frame = select(frame, time=prod.TIME, since=start, until=end)
-    if len(frame) == 0:
+    if start is not None and end is not None and start >= end:
+        raise MonitorError(f"--since {start} is not before --until {end}: the window is empty.")
+    profile = package.reference_profile()
+    if profile is None:
         raise MonitorError(
-            f"The window holds no production rows ({_window_text(start, end)}, {source}); "
-            "widen --since/--until, or send predictions first."
+            f"Model {package.uri} has no reference summary (reference_profile.json): it was "
+            "registered by an older tabloop. Retrain and register it again (`tabloop "
+            "train`) to monitor drift against its training data."
         )
-    frame = frame.reset_index(drop=True)
+    chunk = chunk or settings.chunk
+    items, source, normalise = _partitions(config, package, data, partitions, variant)
+    plan = _plan(config, package, profile, chunk, start, end, normalise, seed)
     from tabloop._progress import Bars
 
     with Bars() as bars:
@@ -131,52 +166,118 @@ def monitor(
             bars.update(bar, description=f"monitor: {name}")
             bars.advance(bar)
 
-        chunk = chunk or settings.chunk
-        data = _monitor_frame(frame, package, config, source, start, end, chunk, seed, step)
+        stats = map_partitions(plan, items, map=map)
+        if stats.rows == 0:
+            raise MonitorError(
+                f"The window holds no production rows ({_window_text(start, end)}, {source}); "
+                "widen --since/--until, or send predictions first."
+            )
+        step("statistics")
+        data = _report(stats, plan, package, config, source, start, end, step)
     _alert(data, config.monitor.alert_webhook, set(already_alerted))
     return MonitorReport(data)
 
 
-def _monitor_frame(
-    frame: pd.DataFrame,
+def map_partitions(
+    plan: Plan, items: Iterable[Any], *, map: Mapper | None = None
+) -> PartitionStats:  # noqa: A002
+    """The map and merge steps: every partition's statistics through ``map``, merged."""
+    mapper = map if map is not None else _local_map
+    if plan.chunk is not None and _ROWS.match(plan.chunk):
+        items = items if isinstance(items, Sequence) else list(items)
+        sizes = mapper(partial(count_rows, plan), items)
+        offsets = np.concatenate(([0], np.cumsum(sizes, dtype=np.int64)))
+        tasks: Iterable[Any] = [(i, item, int(offsets[i])) for i, item in enumerate(items)]
+    else:
+        tasks = ((i, item, 0) for i, item in enumerate(items))
+    if map is not None:
+        tasks = list(tasks)
+    return merge_all(list(mapper(partial(partition_statistics, plan), tasks)))
+
+
+def _local_map(func: Any, items: Iterable[Any]) -> list[Any]:
+    """The one-process map: one partition loaded at a time (``items`` may be lazy)."""
+    return [func(item) for item in items]
+
+
+def _plan(
+    config: ProjectConfig,
+    package: ModelPackage,
+    profile: Any,
+    chunk: str | None,
+    start: pd.Timestamp | None,
+    end: pd.Timestamp | None,
+    normalise: bool,
+    seed: int,
+) -> Plan:
+    settings, model = config.monitor, package.model
+    if chunk is not None and not _ROWS.match(chunk):
+        time_unit(chunk)  # a bad span fails here, before any row is read
+    fairness = settings.fairness or config.evaluate.fairness
+    return Plan(
+        profile=profile,
+        columns=tuple(_drift_columns(config, package, profile, None)),
+        task=model.task,
+        classes=tuple(model.classes or []),
+        segment=settings.segment,
+        fairness=fairness if model.task == "binary" else None,
+        chunk=chunk,
+        since=start,
+        until=end,
+        normalise=normalise,
+        outcome=config.data.target,
+        time=config.data.time,
+        sample_columns=tuple(model.inputs) if settings.drift.multivariate else (),
+        seed=seed,
+    )
+
+
+def _report(
+    stats: PartitionStats,
+    plan: Plan,
     package: ModelPackage,
     config: ProjectConfig,
     source: str,
     start: pd.Timestamp | None,
     end: pd.Timestamp | None,
-    chunk: str | None,
-    seed: int,
     step: Any,
 ) -> dict[str, Any]:
+    """The report from the merged statistics: the ``statistics`` step of the maintainer note."""
     settings = config.monitor
-    task, model = package.model.task, package.model
+    task, model, seed = package.model.task, package.model, plan.seed
     classes = list(model.classes or [])
     notes: list[str] = []
-    profile = package.reference_profile()
-    if profile is None:
-        raise MonitorError(
-            f"Model {package.uri} has no reference summary (reference_profile.json): it was "
-            "registered by an older tabloop. Retrain and register it again (`tabloop "
-            "train`) to monitor drift against its training data."
-        )
-    columns = _drift_columns(config, package, profile, frame)
-    drift = _drift(profile, frame, columns, settings)
+    profile = plan.profile
+    columns = _drift_columns(config, package, profile, stats.present)
+    drift = _drift(profile, stats.columns, columns, stats.rows, settings)
     drift_dict = drift.to_dict()
+    drift_dict["sketch"] = {
+        "k": KLL_K,
+        "rank_error": kll_rank_error(KLL_K),
+        "note": (
+            f"KS and Wasserstein of numeric columns come from a KLL quantile sketch (k={KLL_K}),"
+            f" exact up to {KLL_K:,} present values; beyond, KS is within "
+            f"{kll_rank_error(KLL_K):.3%} of the exact statistic and W1 / std within that "
+            "times the column's range / std (99% confidence; per column in 'sketch')"
+        ),
+    }
     step("drift")
-    drift_dict["multivariate"] = _multivariate(package, frame, settings, notes, seed)
+    drift_dict["multivariate"] = _multivariate(package, stats, settings, notes, seed)
     step("multivariate drift")
 
-    labelled = int(frame[prod.OUTCOME].notna().sum())
-    performance = realised(frame, task=task, classes=classes, n_boot=settings.bootstrap, seed=seed)
+    window = _collapse(stats.cells, [])
+    labelled = int(window.loc[window["has_outcome"], "count"].sum())
+    performance = realised_from_cells(
+        window, task=task, classes=classes, n_boot=settings.bootstrap, seed=seed
+    )
     test_metrics = package.meta.get("metrics", {})
     performance["comparison"] = compare_with_test(performance["metrics"], test_metrics)
     if settings.segment:
-        if settings.segment in frame.columns:
+        if settings.segment in stats.present:
             performance["segments"] = {
                 "column": settings.segment,
-                "rows": by_segment(
-                    frame,
-                    settings.segment,
+                "rows": by_segment_from_cells(
+                    _collapse(stats.cells, ["segment"]),
                     task=task,
                     classes=classes,
                     n_boot=SMALL_BOOT,
@@ -192,14 +293,13 @@ def _monitor_frame(
         notes.append("no outcomes in this window yet: realised performance is not available")
     step("performance")
 
-    estimated = _estimated(frame, model, task)
-    fairness_settings = settings.fairness or config.evaluate.fairness
+    estimated = _estimated(window, model, task)
     fairness, fairness_note = None, None
-    if fairness_settings is not None and task == "binary":
-        from tabloop.monitor._fairness import production_fairness
+    if plan.fairness is not None:
+        from tabloop.monitor._fairness import fairness_from_cells
 
-        fairness, fairness_note = production_fairness(
-            frame, fairness_settings, classes=classes, n_boot=settings.bootstrap, seed=seed
+        fairness, fairness_note = fairness_from_cells(
+            stats.fairness, plan.fairness, n_boot=settings.bootstrap, seed=seed
         )
         if fairness_note:
             notes.append(fairness_note)
@@ -217,10 +317,8 @@ def _monitor_frame(
         fairness=(fairness or {}).get("model"),
         fairness_note=fairness_note,
     )
-    chunks = _chunks(frame, profile, columns, package, config, chunk, seed)
+    chunks = _chunks(stats, plan, columns, package, config)
     step("chunks")
-    versions = sorted(str(v) for v in frame[prod.VERSION].dropna().unique() if str(v))
-    times = frame[prod.TIME].dropna()
     report = {
         "project": config.name,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -236,13 +334,14 @@ def _monitor_frame(
         "window": {
             "since": None if start is None else start.isoformat(),
             "until": None if end is None else end.isoformat(),
-            "first": None if times.empty else times.min().isoformat(),
-            "last": None if times.empty else times.max().isoformat(),
-            "rows": len(frame),
+            "first": None if stats.first is None else stats.first.isoformat(),
+            "last": None if stats.last is None else stats.last.isoformat(),
+            "rows": stats.rows,
             "labelled": labelled,
-            "labelled_share": labelled / len(frame),
-            "model_versions": versions,
-            "chunk": chunk,
+            "labelled_share": labelled / stats.rows,
+            "model_versions": sorted(stats.versions),
+            "chunk": plan.chunk,
+            "partitions": stats.partitions,
         },
         "drift": drift_dict,
         "performance": performance,
@@ -277,15 +376,25 @@ def _alert(report: dict[str, Any], webhook: str | None, already: set[str]) -> No
     report["alert"] = send_alert(webhook, alert_payload(report))
 
 
-def _production_rows(
-    config: ProjectConfig, package: ModelPackage, data: Any, variant: str | None
-) -> tuple[pd.DataFrame, str]:
-    if data is not None:
+def _partitions(
+    config: ProjectConfig,
+    package: ModelPackage,
+    data: Any,
+    partitions: Iterable[Any] | None,
+    variant: str | None,
+) -> tuple[Iterable[Any], str, bool]:
+    """The partitions to map, a description of the source, and whether they are file rows
+    (normalised by ``from_file`` and sorted by time in the map) or the log's frame."""
+    if data is not None or partitions is not None:
         if variant is not None:
             raise MonitorError("--variant selects rows of the log; it cannot filter --data.")
-        frame = prod.from_file(data, outcome=config.data.target, time=config.data.time)
-        name = "a DataFrame" if isinstance(data, pd.DataFrame) else f"file {data}"
-        return frame.sort_values(prod.TIME, kind="stable"), name
+        if data is not None and partitions is not None:
+            raise MonitorError("Pass data= or partitions=, not both.")
+        if partitions is not None:
+            return partitions, "partitions", True
+        if isinstance(data, pd.DataFrame):
+            return [data], "a DataFrame", True
+        return file_partitions(data), f"file {data}", True
     log, url = prod.read_log(config, variant=variant)
     frame = prod.from_log(log)
     if package.uri.startswith("models:/"):
@@ -303,12 +412,13 @@ def _production_rows(
             )
         frame = frame[mine]
     where = f"the log at {url}" + (f", variant {variant!r}" if variant else "")
-    return frame, f"{where}, model version {package.version}"
+    return [frame.reset_index(drop=True)], f"{where}, model version {package.version}", False
 
 
 def _drift_columns(
-    config: ProjectConfig, package: ModelPackage, profile: Any, frame: pd.DataFrame
+    config: ProjectConfig, package: ModelPackage, profile: Any, present: Collection[str] | None
 ) -> list[str]:
+    """The columns judged for drift; ``present=None``: every candidate (the map's list)."""
     chosen = config.monitor.drift.columns
     if chosen:
         unknown = [c for c in chosen if c not in profile.columns]
@@ -319,7 +429,9 @@ def _drift_columns(
             )
         return list(chosen)
     wanted = [*package.model.inputs, *config.serve.context, prod.PREDICTION, prod.SCORE]
-    wanted += [c for c in profile.columns if c in frame.columns and c not in prod.RESERVED]
+    wanted += [
+        c for c in profile.columns if (present is None or c in present) and c not in prod.RESERVED
+    ]
     seen: dict[str, None] = {}
     for column in wanted:
         if column in profile.columns and column != config.data.target:
@@ -327,23 +439,32 @@ def _drift_columns(
     return list(seen)
 
 
-def _drift(profile: Any, frame: pd.DataFrame, columns: list[str], settings: Any) -> Any:
-    from tabloop.monitor._drift import drift_report
+def _drift(
+    profile: Any,
+    stats: dict[str, Any],
+    columns: list[str],
+    rows: int,
+    settings: Any,
+    *,
+    detail: bool = True,
+) -> Any:
+    from tabloop.monitor._drift import drift_from_stats
 
-    return drift_report(
+    return drift_from_stats(
         profile,
-        frame,
+        {c: stats[c] for c in columns if c in stats},
+        detail=detail,
         columns=columns,
+        n_current=rows,
         threshold_numeric=settings.drift.numeric_threshold,
         threshold_categorical=settings.drift.categorical_threshold,
         threshold_missing=settings.drift.missing_threshold,
         alpha=settings.drift.alpha,
-        missing="report",
     )
 
 
 def _multivariate(
-    package: ModelPackage, frame: pd.DataFrame, settings: Any, notes: list[str], seed: int
+    package: ModelPackage, stats: PartitionStats, settings: Any, notes: list[str], seed: int
 ) -> dict[str, Any] | None:
     if not settings.drift.multivariate:
         return None
@@ -352,73 +473,114 @@ def _multivariate(
         notes.append(f"model {package.uri} has no reference sample: no multivariate drift")
         return None
     model = package.model
-    columns = [c for c in model.inputs if c in frame.columns and c in reference.columns]
+    sample = sample_rows(stats.sample)
+    present = [] if sample is None else list(sample.columns)
+    columns = [c for c in model.inputs if c in present and c in reference.columns]
     kinds = {c.name: c.kind for c in model.schema if c.name in columns}
     columns = [c for c in columns if kinds.get(c) in ("numeric", "categorical", "boolean")]
-    if not columns or len(frame) < 20:
+    if sample is None or not columns or stats.rows < 20:
         notes.append("multivariate drift needs at least 20 production rows and one input column")
         return None
     from tabloop.monitor._multivariate import domain_classifier
 
     try:
-        return domain_classifier(reference, frame, columns=columns, kinds=kinds, seed=seed)
+        result = domain_classifier(reference, sample, columns=columns, kinds=kinds, seed=seed)
     except MonitorError as exc:
         notes.append(f"multivariate drift skipped: {exc}")
         return None
+    result["sample"] = (
+        f"trained on a uniform sample of {len(sample):,} of the window's {stats.rows:,} rows, "
+        f"drawn across its {stats.partitions} partition(s) (each row gets a seeded random key;"
+        " the smallest keys are kept)"
+    )
+    return result
 
 
-def _estimated(frame: pd.DataFrame, model: Any, task: str) -> dict[str, Any] | None:
+def _estimated(
+    window: pd.DataFrame, model: Any, task: str, *, labelled: bool = True
+) -> dict[str, Any] | None:
     if task != "binary":
         return None
-    score = pd.to_numeric(frame[prod.SCORE], errors="coerce").to_numpy(dtype=float)
-    ok = np.isfinite(score)
-    if not ok.any():
-        return None
-    from tabloop.monitor._estimated import estimated_performance
-    from tabloop.monitor._performance import outcome_codes
+    from tabloop.monitor._estimated import estimated_from_cells
 
-    y = outcome_codes(frame[prod.OUTCOME], list(model.classes))
     threshold = 0.5 if model.threshold is None else float(model.threshold)
-    return estimated_performance(score[ok], threshold=threshold, y_true=y[ok])
+    return estimated_from_cells(window, threshold=threshold, labelled=labelled)
 
 
 def _estimated_metrics(estimated: dict[str, Any] | None) -> dict[str, Any] | None:
     return None if estimated is None else estimated["estimated"]["metrics"]
 
 
+def _collapse(table: pd.DataFrame | None, keep: list[str]) -> pd.DataFrame:
+    """The counts summed over the chunk (and segment) keys not in ``keep``."""
+    assert table is not None
+    keys = [*keep, "score", "y", "pred", "has_outcome"]
+    return table.groupby(keys, dropna=False, sort=True)["count"].sum().reset_index()
+
+
+def _chunk_labels(stats: PartitionStats, plan: Plan) -> dict[int, str]:
+    """Chunk key -> label (the label the whole-frame monitor gave those rows)."""
+    keys = sorted(set(stats.chunks) | set(stats.cells["chunk"].unique().tolist()))
+    rows = _ROWS.match(plan.chunk or "")
+    if rows:
+        size = min(int(rows[1]), max(stats.rows, 1))
+        return {k: f"rows {k * size + 1}-{min((k + 1) * size, stats.rows)}" for k in keys}
+    span, unit = time_unit(plan.chunk or "")
+    assert stats.first is not None
+    origin = stats.first.floor("D")
+    labels = {}
+    for key in keys:
+        index = (key * unit - origin.value) // span
+        start = origin + pd.Timedelta(index * span, unit="ns")
+        labels[key] = start.strftime("%Y-%m-%dT%H:%M")
+    return labels
+
+
 def _chunks(
-    frame: pd.DataFrame,
-    profile: Any,
+    stats: PartitionStats,
+    plan: Plan,
     columns: list[str],
     package: ModelPackage,
     config: ProjectConfig,
-    chunk: str | None,
-    seed: int,
 ) -> list[dict[str, Any]]:
-    if chunk is None:
+    if plan.chunk is None:
         return []
     settings = config.monitor
     task, classes = package.model.task, list(package.model.classes or [])
-    labels = chunk_labels(frame, time=prod.TIME, chunk=chunk)
+    labels = _chunk_labels(stats, plan)
+    merged: dict[str, ChunkStats] = {}
+    for key in sorted(stats.chunks):
+        label = labels[key]
+        merged[label] = (
+            merged[label].merge(stats.chunks[key]) if label in merged else stats.chunks[key]
+        )
+    assert stats.cells is not None
+    table = stats.cells  # sorted by chunk key, and each label's keys are consecutive
+    chunk_of = table["chunk"].to_numpy()
+    first_key = {label: min(k for k in labels if labels[k] == label) for label in merged}
+    last_key = {label: max(k for k in labels if labels[k] == label) for label in merged}
     out = []
-    for label in chunk_order(labels):
-        part = frame[labels == label]
-        judged = len(part) >= settings.min_chunk_rows
-        row: dict[str, Any] = {"chunk": label, "rows": len(part), "judged": judged}
-        row["labelled"] = int(part[prod.OUTCOME].notna().sum())
-        drift = _drift(profile, part, columns, settings)
+    for label, chunk in merged.items():
+        start = int(np.searchsorted(chunk_of, first_key[label], side="left"))
+        stop = int(np.searchsorted(chunk_of, last_key[label], side="right"))
+        part = table.iloc[start:stop]  # segments and chunk keys are not summed: not needed
+        judged = chunk.rows >= settings.min_chunk_rows
+        row: dict[str, Any] = {"chunk": label, "rows": chunk.rows, "judged": judged}
+        row["labelled"] = int(part.loc[part["has_outcome"], "count"].sum())
+        drift = _drift(plan.profile, chunk.columns, columns, chunk.rows, settings, detail=False)
         row["share_drifted"] = drift.share_drifted
         row["drifted_columns"] = list(drift.drifted_columns)
-        perf = realised(
+        perf = realised_from_cells(
             part,
             task=task,
             classes=classes,
             n_boot=SMALL_BOOT if judged else 0,
-            seed=seed,
+            seed=plan.seed,
             names=SHORT_METRICS[task],
+            curve=False,
         )
         row["metrics"] = perf["metrics"]
-        estimated = _estimated(part, package.model, task)
+        estimated = _estimated(part, package.model, task, labelled=False)
         row["estimated"] = _estimated_metrics(estimated)
         row["requirements"] = (
             check_production(

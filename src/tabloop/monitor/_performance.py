@@ -25,13 +25,18 @@ SHORT_METRICS = {
 }
 #: Segments shown at most (the largest by labelled rows).
 MAX_SEGMENTS = 30
+#: Score bins of the bootstrap replicates when there are many more distinct scores.
+BOOT_BINS = 256
+MISSING = "(missing)"
 
 
 def encode_labels(values: pd.Series, classes: list[Any]) -> np.ndarray:
     """Class codes of ``values`` (-1 where missing or not a class)."""
-    keys = category_keys(values.reset_index(drop=True))
+    codes, uniques = pd.factorize(values.reset_index(drop=True))
+    keys = category_keys(pd.Series(uniques, dtype=object if not len(uniques) else None))
     lookup = {category_key(c): i for i, c in enumerate(classes)}
-    return keys.map(lookup).fillna(-1).to_numpy(dtype=int)
+    per_unique = keys.map(lookup).fillna(-1).to_numpy(dtype=int)
+    return np.append(per_unique, -1)[codes]  # the missing code -1 picks the last entry
 
 
 def outcome_codes(values: pd.Series, classes: list[Any]) -> np.ndarray:
@@ -41,39 +46,57 @@ def outcome_codes(values: pd.Series, classes: list[Any]) -> np.ndarray:
     return codes
 
 
-def labelled_arrays(frame: pd.DataFrame, *, task: str, classes: list[Any]) -> dict[str, Any]:
-    """``y``, ``pred`` (codes or values), ``proba`` and the row mask they come from.
+def cells(
+    frame: pd.DataFrame,
+    *,
+    task: str,
+    classes: list[Any],
+    by: dict[str, Any] | None = None,
+) -> pd.DataFrame:
+    """The rows reduced to a table of counts, mergeable across partitions (:func:`merge_cells`).
 
-    ``unknown`` counts labelled rows whose outcome (or prediction) is not a class of the
-    model; they are left out of every metric.
+    One row per distinct (``by`` keys, ``score``, ``y``, ``pred``, ``has_outcome``) with its
+    ``count``: ``y`` and ``pred`` are class codes (-1 where missing or not a class) or, for
+    regression, numbers; ``score`` is the positive-class probability (binary) or NaN. A row
+    without an outcome keeps only its score (the prediction is not needed for it). Every
+    realised metric, segment figure and estimate is a function of these counts.
     """
     has_outcome = frame[OUTCOME].notna().to_numpy()
     if task == "regression":
         y = pd.to_numeric(frame[OUTCOME], errors="coerce").to_numpy(dtype=float)
         pred = pd.to_numeric(frame[PREDICTION], errors="coerce").to_numpy(dtype=float)
-        ok = has_outcome & np.isfinite(y) & np.isfinite(pred)
-        return {
-            "y": y[ok],
-            "pred": pred[ok],
-            "proba": None,
-            "mask": ok,
-            "unknown": int((has_outcome & ~ok).sum()),
-        }
-    y = encode_labels(frame[OUTCOME], classes)
-    pred = encode_labels(frame[PREDICTION], classes)
-    ok = has_outcome & (y >= 0) & (pred >= 0)
-    proba = None
+        pred = np.where(has_outcome, pred, np.nan)
+    else:
+        y = encode_labels(frame[OUTCOME], classes)
+        pred = np.where(has_outcome, encode_labels(frame[PREDICTION], classes), -1)
+    score = np.full(len(frame), np.nan)
     if task == "binary" and SCORE in frame.columns:
         score = pd.to_numeric(frame[SCORE], errors="coerce").to_numpy(dtype=float)
-        if np.isfinite(score[ok]).all():
-            proba = score[ok]
-    return {
-        "y": y[ok],
-        "pred": pred[ok],
-        "proba": proba,
-        "mask": ok,
-        "unknown": int((has_outcome & ~ok).sum()),
-    }
+    table = pd.DataFrame(
+        {
+            **{k: np.asarray(v) for k, v in (by or {}).items()},
+            "score": score,
+            "y": y,
+            "pred": pred,
+            "has_outcome": has_outcome,
+        }
+    )
+    return _count(table)
+
+
+def merge_cells(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """Sum the counts of equal keys: the merge of :func:`cells` tables (associative)."""
+    tables = [t for t in tables if t is not None]
+    if len(tables) == 1:
+        return tables[0]
+    both = pd.concat(tables, ignore_index=True)
+    keys = [c for c in both.columns if c != "count"]
+    return both.groupby(keys, dropna=False, sort=True)["count"].sum().reset_index()
+
+
+def _count(table: pd.DataFrame) -> pd.DataFrame:
+    keys = list(table.columns)
+    return table.groupby(keys, dropna=False, sort=True).size().rename("count").reset_index()
 
 
 def realised(
@@ -90,28 +113,113 @@ def realised(
     Returns ``{"labelled", "unknown_labels", "metrics": {...}}``; ``metrics`` is empty when
     no row is labelled (the caller reports "no outcomes yet", it is not an error).
     """
-    arrays = labelled_arrays(frame, task=task, classes=classes)
-    n = len(arrays["y"])
-    out: dict[str, Any] = {"labelled": n, "unknown_labels": arrays["unknown"], "metrics": {}}
+    table = cells(frame, task=task, classes=classes)
+    return realised_from_cells(
+        table, task=task, classes=classes, n_boot=n_boot, seed=seed, names=names
+    )
+
+
+def realised_from_cells(
+    table: pd.DataFrame,
+    *,
+    task: str,
+    classes: list[Any],
+    n_boot: int,
+    seed: int = 0,
+    names: tuple[str, ...] | None = None,
+    curve: bool = True,
+) -> dict[str, Any]:
+    """:func:`realised` from a table of counts (:func:`cells`); ``curve=False`` leaves out
+    the ROC curve (chunks and segments do not draw it).
+
+    Values equal those on the rows the table counts. Intervals are the Poisson bootstrap
+    over the table's cells (``score_metrics(weights=...)``), drawn from the merged counts,
+    so they do not depend on how the rows were partitioned. Above ``2 x`` :data:`BOOT_BINS`
+    labelled cells (binary, with scores) the replicates are drawn on the scores pooled into
+    :data:`BOOT_BINS` bins of equal labelled rows within each outcome and prediction, and
+    the interval is shifted by the metric's exact value minus its pooled value: the
+    confusion-count metrics' replicates keep their distribution (the shift is 0); the
+    ranking and probability ones (ROC-AUC, PR-AUC, log loss, Brier) see a bin's scores as
+    one, whose bias the shift removes to first order. The cost is ``O(n_boot x BOOT_BINS)``
+    whatever the rows.
+    """
+    has = table["has_outcome"].to_numpy(dtype=bool)
+    y, pred = table["y"].to_numpy(), table["pred"].to_numpy()
+    if task == "regression":
+        ok = has & np.isfinite(y) & np.isfinite(pred)
+    else:
+        ok = has & (y >= 0) & (pred >= 0)
+    counts = table["count"].to_numpy(dtype=np.int64)
+    n = int(counts[ok].sum())
+    out: dict[str, Any] = {
+        "labelled": n,
+        "unknown_labels": int(counts[has & ~ok].sum()),
+        "metrics": {},
+    }
     if n == 0:
         return out
+    y, pred = y[ok], pred[ok]
+    if task != "regression":
+        y, pred = y.astype(np.int64), pred.astype(np.int64)
+    score = table["score"].to_numpy(dtype=float)[ok]
+    proba = score if task == "binary" and np.isfinite(score).all() else None
+    weights = counts[ok]
+    coarse = n_boot > 0 and len(y) > 2 * BOOT_BINS and proba is not None
     metrics = score_metrics(
         task,
-        arrays["y"],
-        prediction=arrays["pred"],
-        proba=arrays["proba"],
-        n_boot=n_boot,
+        y,
+        prediction=pred,
+        proba=proba,
+        n_boot=0 if coarse else n_boot,
         seed=seed,
+        weights=weights,
     )
+    if coarse:
+        pooled = _pooled(y, pred, score, weights)
+        intervals = score_metrics(
+            task, pooled[0], prediction=pooled[1], proba=pooled[2], n_boot=n_boot, seed=seed,
+            weights=pooled[3],
+        )  # fmt: skip
+        for name, entry in metrics.items():
+            pooled_entry = intervals.get(name) or {}
+            if name == "confusion_matrix" or entry.get("value") is None:
+                continue
+            if pooled_entry.get("value") is None or pooled_entry.get("ci_low") is None:
+                continue
+            shift = entry["value"] - pooled_entry["value"]
+            entry["ci_low"] = pooled_entry["ci_low"] + shift
+            entry["ci_high"] = pooled_entry["ci_high"] + shift
     if "confusion_matrix" in metrics:
         matrix = metrics.pop("confusion_matrix")
         matrix["labels"] = [classes[i] for i in matrix["labels"]]
         out["confusion_matrix"] = matrix
     keep = names or METRICS[task]
     out["metrics"] = {k: v for k, v in metrics.items() if k in keep}
-    if task == "binary" and arrays["proba"] is not None and len(np.unique(arrays["y"])) == 2:
-        out["roc_curve"] = _roc_curve(arrays["y"], arrays["proba"])
+    if curve and task == "binary" and proba is not None and len(np.unique(y)) == 2:
+        out["roc_curve"] = _roc_curve(y, proba, weights)
     return out
+
+
+def _pooled(
+    y: np.ndarray, pred: np.ndarray, score: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """Cells pooled for the bootstrap: scores into :data:`BOOT_BINS` bins of equal labelled
+    rows, per (bin, outcome, prediction) the rows and their mean score."""
+    order = np.lexsort((y, score))
+    before = np.cumsum(weights[order]) - weights[order]
+    which = np.empty(len(y), dtype=np.int64)
+    which[order] = np.floor(before / weights.sum() * BOOT_BINS).astype(np.int64)
+    key = (which * 2 + y) * 2 + pred
+    keys, inverse = np.unique(key, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    rows = np.bincount(inverse, weights=weights)
+    mass = np.bincount(inverse, weights=weights * score)
+    return (
+        (keys // 2) % 2,
+        keys % 2,
+        np.clip(mass / rows, 0.0, 1.0),
+        np.rint(rows).astype(np.int64),
+    )
 
 
 def compare_with_test(production: dict[str, Any], test: dict[str, Any]) -> list[dict[str, Any]]:
@@ -146,21 +254,35 @@ def by_segment(
 ) -> list[dict[str, Any]]:
     """Realised metrics within each value of ``column`` (the largest :data:`MAX_SEGMENTS`),
     with the number of predictions and of labelled rows per value."""
-    keys = category_keys(frame[column].reset_index(drop=True)).fillna("(missing)")
-    labelled_rows = frame[OUTCOME].notna().to_numpy()
-    counts = pd.DataFrame({"key": keys, "labelled": labelled_rows}).groupby("key")["labelled"]
-    table = pd.DataFrame({"rows": counts.size(), "labelled": counts.sum()})
-    table = table.sort_values(["labelled", "rows"], ascending=False).head(MAX_SEGMENTS)
+    table = cells(frame, task=task, classes=classes, by={"segment": segment_keys(frame[column])})
+    return by_segment_from_cells(table, task=task, classes=classes, n_boot=n_boot, seed=seed)
+
+
+def segment_keys(values: pd.Series) -> np.ndarray:
+    """The segment of each row: its category key, ``(missing)`` where missing."""
+    return category_keys(values.reset_index(drop=True)).fillna(MISSING).to_numpy(dtype=object)
+
+
+def by_segment_from_cells(
+    table: pd.DataFrame, *, task: str, classes: list[Any], n_boot: int, seed: int = 0
+) -> list[dict[str, Any]]:
+    """:func:`by_segment` from a table of counts with a ``segment`` key."""
+    counts = table["count"].to_numpy(dtype=np.int64)
+    labelled = np.where(table["has_outcome"].to_numpy(dtype=bool), counts, 0)
+    sums = pd.DataFrame({"key": table["segment"], "rows": counts, "labelled": labelled})
+    per = sums.groupby("key")[["rows", "labelled"]].sum()
+    per = per.sort_values(["labelled", "rows"], ascending=False).head(MAX_SEGMENTS)
     rows = []
-    for key, stats in table.iterrows():
-        part = frame[(keys == key).to_numpy()]
-        result = realised(
+    for key, stats in per.iterrows():
+        part = table[(table["segment"] == key).to_numpy()]
+        result = realised_from_cells(
             part,
             task=task,
             classes=classes,
             n_boot=n_boot,
             seed=seed,
             names=SHORT_METRICS[task],
+            curve=False,
         )
         rows.append(
             {
@@ -173,10 +295,12 @@ def by_segment(
     return rows
 
 
-def _roc_curve(y: np.ndarray, score: np.ndarray, points: int = 200) -> dict[str, list[float]]:
+def _roc_curve(
+    y: np.ndarray, score: np.ndarray, weights: np.ndarray, points: int = 200
+) -> dict[str, list[float]]:
     from sklearn.metrics import roc_curve
 
-    fpr, tpr, _ = roc_curve(y, score)
+    fpr, tpr, _ = roc_curve(y, score, sample_weight=weights)
     if len(fpr) > points:
         keep = np.unique(np.linspace(0, len(fpr) - 1, points).round().astype(int))
         fpr, tpr = fpr[keep], tpr[keep]

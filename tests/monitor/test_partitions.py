@@ -1,0 +1,279 @@
+"""Map -> merge -> statistics: partitions of a window give the whole frame's figures.
+
+Exact statistics (counts, chi-squared, Jensen-Shannon, PSI, confusion metrics, ROC-AUC,
+fairness values and gaps) equal scipy's and sklearn's on the whole frame to 1e-9 whether the
+rows come in 1, 3 or 7 partitions; KS and Wasserstein come from KLL sketches and stay within
+the error bound the report states.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from functools import reduce
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from scipy.spatial.distance import jensenshannon
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    f1_score,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
+
+from tabloop.data import ReferenceProfile
+from tabloop.monitor import monitor
+from tabloop.monitor._column_stats import KLL_K, column_stats
+from tabloop.monitor._drift import PSI_EPSILON, drift_from_stats
+from tabloop.monitor._estimated import estimated_from_cells, estimated_performance
+from tabloop.monitor._fairness import fairness_cells, fairness_from_cells
+from tabloop.monitor._performance import cells, merge_cells, realised_from_cells
+from tests.monitor.test_monitor import project  # noqa: F401  (the fixture)
+
+KINDS = {"x": "numeric", "k": "numeric", "plan": "categorical", "flag": "boolean"}
+PARTS = [1, 3, 7]
+
+
+def _frame(n: int, seed: int, *, shift: float = 0.0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame(
+        {
+            "x": rng.gamma(2.0, 1.0 + shift, n),
+            "k": rng.poisson(3 + shift, n).astype(float),
+            "plan": rng.choice(["basic", "plus", "pro", "max"], n, p=[0.4, 0.3, 0.2, 0.1]),
+            "flag": rng.random(n) < 0.3 + shift / 5,
+        }
+    )
+    df.loc[df.index[::41], "x"] = np.nan
+    df.loc[df.index[::31], "plan"] = None
+    return df
+
+
+def _split(frame: pd.DataFrame, parts: int) -> list[pd.DataFrame]:
+    """Unequal, contiguous partitions."""
+    cuts = np.sort(np.random.default_rng(parts).choice(np.arange(1, len(frame)), parts - 1, False))
+    bounds = [0, *cuts.tolist(), len(frame)]
+    return [
+        frame.iloc[a:b].reset_index(drop=True) for a, b in zip(bounds, bounds[1:], strict=False)
+    ]
+
+
+def _merged_columns(profile: ReferenceProfile, frame: pd.DataFrame, parts: int) -> dict:
+    per_part = [{c: column_stats(profile[c], p[c]) for c in KINDS} for p in _split(frame, parts)]
+    return {c: reduce(lambda a, b: a.merge(b), [s[c] for s in per_part]) for c in KINDS}
+
+
+@pytest.fixture(scope="module")
+def drift_data() -> tuple[ReferenceProfile, pd.DataFrame, pd.DataFrame]:
+    reference = _frame(6000, 0)
+    current = _frame(30_000, 1, shift=0.15)  # more than KLL_K values: the sketch estimates
+    return ReferenceProfile.from_frame(reference, kinds=KINDS), reference, current
+
+
+@pytest.mark.parametrize("parts", PARTS)
+def test_categorical_counts_chi2_js_and_psi_equal_scipy_for_any_partitioning(drift_data, parts):
+    profile, reference, current = drift_data
+    merged = _merged_columns(profile, current, parts)
+    report = drift_from_stats(profile, merged, columns=list(KINDS), n_current=len(current))
+    found = report.column("plan")
+    ref_counts = reference["plan"].value_counts()
+    cur_counts = current["plan"].value_counts()
+    keys = sorted(ref_counts.index)
+    table = np.array([[ref_counts[k] for k in keys], [cur_counts[k] for k in keys]])
+    chi2 = stats.chi2_contingency(table)
+    assert found.statistic == pytest.approx(chi2.statistic, rel=1e-9)
+    assert found.p_value == pytest.approx(chi2.pvalue, rel=1e-9, abs=1e-300)
+    shares = table / table.sum(axis=1, keepdims=True)
+    assert found.effect == pytest.approx(jensenshannon(shares[0], shares[1], base=2), rel=1e-9)
+    psi = np.sum((shares[1] - shares[0]) * np.log(shares[1] / shares[0]))
+    assert found.psi == pytest.approx(psi, rel=1e-9)
+    population = {r["value"]: r["current_count"] for r in found.population}
+    assert population == {**cur_counts.to_dict(), "(missing)": current["plan"].isna().sum()}
+    assert found.missing_current == current["plan"].isna().mean()
+
+
+@pytest.mark.parametrize("parts", PARTS)
+def test_numeric_psi_is_exact_and_ks_wasserstein_within_the_sketch_bound(drift_data, parts):
+    profile, reference, current = drift_data
+    merged = _merged_columns(profile, current, parts)
+    found = drift_from_stats(profile, merged, columns=["x"], n_current=len(current)).column("x")
+    a, b = reference["x"].dropna().to_numpy(), current["x"].dropna().to_numpy()
+    assert profile["x"].exact  # the reference is lossless: any error is the sketch's
+    assert not found.sketch["exact"] and found.sketch["k"] == KLL_K
+    ks = stats.ks_2samp(a, b).statistic
+    assert abs(found.statistic - ks) <= found.sketch["ks_error"]
+    w1 = stats.wasserstein_distance(a, b) / a.std()
+    assert abs(found.effect - w1) <= found.sketch["effect_error"]
+    assert found.drifted  # the verdict of the exact figures: a material, detectable shift
+    edges = np.quantile(a, np.arange(1, 10) / 10, method="inverted_cdf")
+    bins = np.searchsorted(np.unique(edges), b, side="left")
+    ref_bins = np.searchsorted(np.unique(edges), a, side="left")
+    cur = np.bincount(bins, minlength=len(np.unique(edges)) + 1) / len(b)
+    ref = np.bincount(ref_bins, minlength=len(np.unique(edges)) + 1) / len(a)
+    cur, ref = np.where(cur > 0, cur, PSI_EPSILON), np.where(ref > 0, ref, PSI_EPSILON)
+    assert found.psi == pytest.approx(np.sum((cur - ref) * np.log(cur / ref)), rel=1e-9)
+    assert found.missing_current == current["x"].isna().mean()
+
+
+def test_a_small_window_is_exact_in_the_sketch_too(drift_data):
+    profile, reference, current = drift_data
+    small = current.head(KLL_K // 2)
+    merged = _merged_columns(profile, small, 3)
+    found = drift_from_stats(profile, merged, columns=["x"], n_current=len(small)).column("x")
+    a, b = reference["x"].dropna().to_numpy(), small["x"].dropna().to_numpy()
+    assert found.sketch["exact"] and found.sketch["ks_error"] == 0
+    assert found.statistic == pytest.approx(stats.ks_2samp(a, b).statistic, rel=1e-12)
+    w1 = stats.wasserstein_distance(a, b) / a.std()
+    assert found.effect == pytest.approx(w1, rel=1e-9)
+
+
+def _scored(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    score = rng.beta(2, 3, n).round(4)  # ties, as real scores have
+    truth = rng.random(n) < score
+    labelled = rng.random(n) < 0.6
+    return pd.DataFrame(
+        {
+            "prediction": np.where(score >= 0.4, "yes", "no"),
+            "score": score,
+            "outcome": pd.Series(np.where(truth, "yes", "no"), dtype=object).where(labelled),
+            "race": rng.choice(["a", "b", "c", None], n, p=[0.5, 0.3, 0.15, 0.05]),
+            "department": rng.choice(["north", "south"], n),
+            "searched": rng.random(n) < 0.7,
+        }
+    )
+
+
+@pytest.mark.parametrize("parts", PARTS)
+def test_realised_metrics_from_merged_cells_equal_sklearn(parts):
+    frame = _scored(20_000, 3)
+    classes = ["no", "yes"]
+    table = merge_cells([cells(p, task="binary", classes=classes) for p in _split(frame, parts)])
+    out = realised_from_cells(table, task="binary", classes=classes, n_boot=100, seed=1)
+    rows = frame[frame["outcome"].notna()]
+    y, pred = (rows["outcome"] == "yes").to_numpy(), (rows["prediction"] == "yes").to_numpy()
+    metrics = out["metrics"]
+    assert out["labelled"] == len(rows)
+    expected = {
+        "accuracy": accuracy_score(y, pred),
+        "balanced_accuracy": balanced_accuracy_score(y, pred),
+        "precision": precision_score(y, pred),
+        "recall": recall_score(y, pred),
+        "f1": f1_score(y, pred),
+        "roc_auc": roc_auc_score(y, rows["score"]),
+    }
+    for name, value in expected.items():
+        assert metrics[name]["value"] == pytest.approx(value, rel=1e-9, abs=1e-12)
+        assert metrics[name]["ci_low"] <= value <= metrics[name]["ci_high"]
+    # the Poisson bootstrap is drawn on the merged counts: the same for any partitioning
+    whole = realised_from_cells(
+        cells(frame, task="binary", classes=classes),
+        task="binary",
+        classes=classes,
+        n_boot=100,
+        seed=1,
+    )
+    assert out["metrics"] == whole["metrics"]
+    matrix = pd.crosstab(y, pred).to_numpy().tolist()
+    assert out["confusion_matrix"]["matrix"] == matrix
+
+
+@pytest.mark.parametrize("parts", PARTS)
+def test_cbpe_from_merged_cells_equals_the_estimate_on_the_rows(parts):
+    frame = _scored(8000, 5)
+    classes = ["no", "yes"]
+    table = merge_cells([cells(p, task="binary", classes=classes) for p in _split(frame, parts)])
+    found = estimated_from_cells(table, threshold=0.4)
+    y = frame["outcome"].map({"yes": 1.0, "no": 0.0})
+    expected = estimated_performance(frame["score"], threshold=0.4, y_true=y)
+    assert found is not None
+    for name, entry in expected["estimated"]["metrics"].items():
+        for key, value in entry.items():
+            assert found["estimated"]["metrics"][name][key] == pytest.approx(value, rel=1e-9)
+    assert found["labelled"]["realised"] == expected["labelled"]["realised"]
+    for key in ("brier", "ece", "brier_if_calibrated"):
+        assert found["calibration"][key] == pytest.approx(expected["calibration"][key], rel=1e-9)
+
+
+class _Fairness:
+    protected = ("race",)
+    segment = "department"
+    metric = "precision"
+    min_group_size = 30
+    max_gap = 0.05
+    intersections = True
+    human_decision = "searched"
+
+
+@pytest.mark.parametrize("parts", PARTS)
+def test_fairness_from_merged_counts_equals_groupby_precision_and_the_gap(parts):
+    frame = _scored(12_000, 7)
+    settings = _Fairness()
+    tables = [fairness_cells(p, settings, classes=["no", "yes"]) for p in _split(frame, parts)]
+    audit, note = fairness_from_cells(merge_cells(tables), settings, n_boot=200, seed=0)
+    assert note is None and audit is not None
+    rows = frame[frame["outcome"].notna()].assign(race=lambda d: d["race"].fillna("(missing)"))
+    positive = rows[rows["prediction"] == "yes"]
+    precision = positive.groupby("race")["outcome"].apply(lambda s: (s == "yes").mean())
+    by_group = {
+        r["group"]: r["value"] for r in audit["model"]["by_group"] if r["segment"] == "(all)"
+    }
+    for race, value in precision.items():
+        assert by_group[race] == pytest.approx(value, rel=1e-9)
+    gap = next(g for g in audit["model"]["gaps"] if g["segment"] == "(all)")
+    counted = positive["race"].value_counts()
+    values = precision[counted[counted >= 30].index]
+    assert gap["gap"] == pytest.approx(values.max() - values.min(), rel=1e-9)
+    # identical for any partitioning: intervals too (they depend on the counts only)
+    whole, _ = fairness_from_cells(
+        fairness_cells(frame, settings, classes=["no", "yes"]), settings, n_boot=200, seed=0
+    )
+    assert audit == whole
+
+
+def _pooled_map(func: Any, items: Any) -> list[Any]:
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(func, items))
+
+
+def _without_sample_dependent(report: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in report.items() if k not in ("generated_at", "source")}
+    out["drift"] = {k: v for k, v in report["drift"].items() if k != "multivariate"}
+    out["window"] = {k: v for k, v in report["window"].items() if k != "partitions"}
+    out["requirements"] = [
+        r for r in report["requirements"] if "multivariate" not in r["expression"]
+    ]
+    return out
+
+
+def test_a_process_pool_map_over_partitions_gives_the_whole_frame_report(
+    project,  # noqa: F811 - the fixture imported above
+    stops_model,
+):
+    from tabloop.examples import traffic_stops
+
+    config = project(
+        segment="search_authorization",
+        chunk="2d",
+        min_chunk_rows=30,
+        fairness={"protected": ["race"], "segment": "department", "min_group_size": 10},
+    )
+    production = traffic_stops(1200, seed=5, production=True)
+    scored = stops_model["result"].model.predict_frame(production, validate=False)
+    scored["created_at"] = pd.Timestamp("2025-03-01", tz="UTC") + pd.to_timedelta(
+        np.arange(len(scored)) * 7, unit="min"
+    )
+    scored = scored.rename(columns={"contraband": "outcome"})
+    whole = monitor(config, data=scored).to_dict()
+    loaders = [part for part in _split(scored, 7)]
+    split = monitor(config, partitions=loaders, map=_pooled_map).to_dict()
+    assert split["window"]["partitions"] == 7 and whole["window"]["partitions"] == 1
+    assert "7 partition(s)" in split["drift"]["multivariate"]["sample"]
+    assert _without_sample_dependent(split) == _without_sample_dependent(whole)
+    rows = monitor(config, partitions=loaders, chunk="100").to_dict()["chunks"]
+    assert [c["rows"] for c in rows] == [100] * 12
