@@ -147,19 +147,25 @@ def make_data(path: Path, rows: int) -> None:
 
 
 # -- measurement --------------------------------------------------------------------------------
-def run(cmd: list[str], *, cwd: Path, env: dict[str, str]) -> dict[str, Any]:
-    """Run ``cmd``; its wall time and the peak summed RSS of it and its descendants."""
+def run(
+    cmd: list[str], *, cwd: Path, env: dict[str, str], check: bool = True, **popen: Any
+) -> dict[str, Any]:
+    """Run ``cmd``; its wall time, the peak summed RSS of it and its descendants
+    (``rss_mb``) and the peak RSS of any one of them (``process_mb``). With ``check``
+    False a failure is returned as ``error`` (its last stderr line) instead of exiting."""
     load = os.getloadavg()[0]
     started = time.perf_counter()
     proc = subprocess.Popen(
-        cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
-    peak = [0]
+        cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        **popen,
+    )  # fmt: skip
+    peak = [0, 0]
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            peak[0] = max(peak[0], _tree_rss(proc.pid))
+            total, largest = _tree_rss(proc.pid)
+            peak[0], peak[1] = max(peak[0], total), max(peak[1], largest)
             done.wait(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -168,17 +174,22 @@ def run(cmd: list[str], *, cwd: Path, env: dict[str, str]) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     done.set()
     sampler.join()
-    if proc.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed:\n{stderr[-3000:]}")
-    return {
+    result = {
         "seconds": seconds,
         "rss_mb": peak[0] / 1024,
+        "process_mb": peak[1] / 1024,
         "load": (load, os.getloadavg()[0]),
     }
+    if proc.returncode != 0:
+        if check:
+            sys.exit(f"{' '.join(cmd)} failed:\n{stderr[-3000:]}")
+        lines = [x for x in stderr.strip().splitlines() if x.strip()]
+        result["error"] = lines[-1] if lines else f"exit {proc.returncode}"
+    return result
 
 
-def _tree_rss(pid: int) -> int:
-    """Summed VmRSS (KB) of ``pid`` and its descendants."""
+def _tree_rss(pid: int) -> tuple[int, int]:
+    """Summed VmRSS (KB) of ``pid`` and its descendants, and the largest one's."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -188,7 +199,7 @@ def _tree_rss(pid: int) -> int:
                 continue
             parent = int(stat.rsplit(")", 1)[1].split()[1])
             children.setdefault(parent, []).append(int(entry))
-    total, todo = 0, [pid]
+    total, largest, todo = 0, 0, [pid]
     while todo:
         current = todo.pop()
         todo += children.get(current, [])
@@ -196,9 +207,10 @@ def _tree_rss(pid: int) -> int:
             for line in Path(f"/proc/{current}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1])
+                    largest = max(largest, int(line.split()[1]))
         except OSError:
             pass
-    return total
+    return total, largest
 
 
 def compare(a: Path, b: Path) -> str:
