@@ -67,3 +67,16 @@ def test_files_without_rows_give_no_piece_and_none_at_all_is_an_error(tmp_path):
     pd.DataFrame({"x": pd.Series([], dtype=float)}).to_parquet(tmp_path / "empty.parquet")
     with pytest.raises(EmptyDataError, match="No rows in '.*empty.parquet'"):
         plan_pieces([str(tmp_path / "empty.parquet")])
+
+
+def test_urls_are_read_through_fsspec_folder_glob_and_pieces(files):
+    """A URL source (here ``file://``; ``s3://`` and ``gs://`` take the same path with
+    their filesystem package installed) is listed, cut and read like a local path."""
+    tmp_path, frame = files
+    url = f"file://{tmp_path / 'in'}"
+    found = find_data_files(url)
+    assert found == [f"{url}/b.csv", f"{url}/day=1/a.parquet"]
+    assert find_data_files(f"{url}/*/*.parquet") == [f"{url}/day=1/a.parquet"]
+    pieces = plan_pieces(found, rows=500)
+    rows = pd.concat(chunk for piece in pieces for chunk in piece.read(chunk_rows=400))
+    assert sorted(rows["x"].tolist()) == list(range(2500))
