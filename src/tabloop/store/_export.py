@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tabloop.exceptions import StoreError
-from tabloop.store._ranges import check_window, parse_bound, split_log
-from tabloop.store._schema import LogSchema
+from tabloop.store._ranges import LogRange, check_window, parse_bound, split_log
+from tabloop.store._schema import LogColumn, LogSchema
 from tabloop.store._store import Store
 from tabloop.store._typed import (
     LOG_COLUMNS,
@@ -117,50 +117,20 @@ def export_log(
     log = Store(store) if isinstance(store, str) else store
     try:
         _check_schema(log)
-        ranges = split_log(log, since=start, until=end, part_rows=RANGE_ROWS)
-        total = sum(part.rows for part in ranges)
-        if total == 0:
-            raise StoreError(
-                f"The prediction log at {log.url} holds no predictions {_describe(start, end)}; "
-                "nothing was written. Widen --since/--until (`tabloop store status` shows "
-                "the log)."
-            )
         with Bars() as bars:
-            reading = bars.add("Reading column types", len(ranges))
-            schemas = []
-            for part in ranges:
-                schemas.append(log_schema(log, [part]))
-                bars.advance(reading)
-            schema = LogSchema.combine(schemas)
+            ranges, schema = _survey(log, start, end, bars)
             names, spread = typed_columns(schema, LOG_COLUMNS, reserved=[DAY])
             types = arrow_schema(schema, names, spread)
             result = ExportResult(target, 0, since=start, until=end)
             result.columns = {f.name: str(f.type) for f in types}
-            result.notes = [c.note for c in spread if c.note]
-            for column in (schema.value("prediction"), schema.value("outcome")):
-                if column.note:
-                    result.notes.append(column.note)
-            result.notes += [
-                f"{name} not exported: a column of the export has its name"
-                for name in schema.shadowed({*LOG_COLUMNS, DAY})
-            ]
-            writing = bars.add("Writing Parquet", total)
-            try:
-                aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
-            except OSError as exc:
-                raise StoreError(
-                    f"Could not create a folder beside {target}: {exc.strerror or exc}; "
-                    "nothing was written. Check the permissions of its parent folder."
-                ) from exc
+            result.notes = _notes(schema, spread)
+            aside = _aside(target)
             try:
                 with _DayFiles(aside, types, file_rows) as files:
+                    writing = bars.add("Writing Parquet", sum(part.rows for part in ranges))
                     for part in ranges:
                         for page in read_pages(
-                            log,
-                            part,
-                            schema=schema,
-                            reserved=[DAY],
-                            page_rows=page_rows,
+                            log, part, schema=schema, reserved=[DAY], page_rows=page_rows
                         ):
                             files.write(page)
                             bars.advance(writing, len(page))
@@ -180,6 +150,46 @@ def export_log(
         if log is not store:
             log.close()
     return result
+
+
+def _survey(
+    log: Store, start: datetime | None, end: datetime | None, bars: Any
+) -> tuple[list[LogRange], LogSchema]:
+    """The window's ranges and its schema (one schema query per range, for the progress
+    bar); :class:`StoreError` when the window is empty."""
+    ranges = split_log(log, since=start, until=end, part_rows=RANGE_ROWS)
+    if not ranges:
+        raise StoreError(
+            f"The prediction log at {log.url} holds no predictions {_describe(start, end)}; "
+            "nothing was written. Widen --since/--until (`tabloop store status` shows the log)."
+        )
+    reading = bars.add("Reading column types", len(ranges))
+    schemas = []
+    for part in ranges:
+        schemas.append(log_schema(log, [part]))
+        bars.advance(reading)
+    return ranges, LogSchema.combine(schemas)
+
+
+def _notes(schema: LogSchema, spread: list[LogColumn]) -> list[str]:
+    """The columns declared text for their mixed kinds, and the request fields left out."""
+    whole = [schema.value("prediction"), schema.value("outcome")]
+    notes = [c.note for c in (*whole, *spread) if c.note]
+    return notes + [
+        f"{name} not exported: a column of the export has its name"
+        for name in schema.shadowed({*LOG_COLUMNS, DAY})
+    ]
+
+
+def _aside(target: Path) -> Path:
+    """A new hidden folder beside ``target`` to write the export into."""
+    try:
+        return Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    except OSError as exc:
+        raise StoreError(
+            f"Could not create a folder beside {target}: {exc.strerror or exc}; nothing was "
+            "written. Check the permissions of its parent folder."
+        ) from exc
 
 
 def _describe(since: datetime | None, until: datetime | None) -> str:
