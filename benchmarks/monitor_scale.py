@@ -16,8 +16,8 @@ department with the officers' decision as the baseline, CBPE, daily chunks.
 ``--run DIR [--label L]`` runs ``tabloop monitor --data DIR/production.parquet`` in a fresh
 process under ``/usr/bin/time -v`` and prints the wall time and peak RSS (and writes the
 report to DIR/reports-L); ``--source SRC`` runs another checkout's ``src`` (the code before
-the change, from ``git archive``) for a before/after in one run. ``--profile`` runs it under cProfile instead and prints the top
-functions by cumulative time.
+the change, from ``git archive``) for a before/after in one run. ``--profile`` runs it
+under cProfile instead and prints the top functions by cumulative time.
 """
 
 from __future__ import annotations
@@ -110,10 +110,11 @@ def run(folder: Path, label: str, profile: bool, source: Path | None) -> None:
     )
     seconds = time.perf_counter() - started
     peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
+    times = re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", done.stderr)
     print(done.stdout[-3000:])
     print(
-        f"[{label}] exit {done.returncode}, wall {seconds:.1f} s, peak RSS "
-        f"{int(peak[1]) / 1024:.0f} MB"
+        f"[{label}] exit {done.returncode}, wall {seconds:.1f} s, CPU (user + system) "
+        f"{sum(map(float, times)):.1f} s, peak RSS {int(peak[1]) / 1024:.0f} MB"
         if peak
         else done.stderr[-3000:]
     )

@@ -125,19 +125,17 @@ def column_stats(
 ) -> ColumnStats:
     """The statistics of ``series`` against the reference column ``summary`` describes
     (``k``: the size of a numeric column's KLL sketch)."""
-    return column_stats_by_run(summary, series, [0, len(series)], k=k)[0]
+    return column_stats_by_run(summary, series, [(0, len(series), k)])[0]
 
 
 def column_stats_by_run(
     summary: NumericSummary | CategoricalSummary,
     series: pd.Series,
-    bounds: list[int] | np.ndarray,
-    *,
-    k: int = KLL_K,
+    runs: list[tuple[int, int, int]],
 ) -> list[ColumnStats]:
-    """The statistics of each run ``series[bounds[i]:bounds[i + 1]]`` (the chunks of a
-    partition), hashing and binning the column once."""
-    runs = list(zip(bounds[:-1], bounds[1:], strict=True))
+    """The statistics of each run ``(start, stop, k)``: ``series[start:stop]`` with a KLL
+    sketch of size ``k`` (a partition's chunks, and the partition whole), hashing and
+    binning the column once."""
     if not isinstance(summary, NumericSummary):
         return _categorical_runs(series, summary.kind, runs)
     missing = missing_mask(series)
@@ -149,7 +147,7 @@ def column_stats_by_run(
     hist = np.searchsorted(summary.hist_edges[1:-1], numbers, side="right")
     psi_bins, hist_bins = len(summary.psi_edges) + 1, max(len(summary.hist_edges) - 1, 1)
     out: list[ColumnStats] = []
-    for start, stop in runs:
+    for start, stop, k in runs:
         keep = finite[start:stop]
         x = numbers[start:stop][keep]
         stats = NumericStats(
@@ -170,7 +168,7 @@ def column_stats_by_run(
     return out
 
 
-def _categorical_runs(series: pd.Series, kind: str, runs: list[tuple[int, int]]) -> list[Any]:
+def _categorical_runs(series: pd.Series, kind: str, runs: list[tuple[int, int, int]]) -> list[Any]:
     """Counts per category key in each run: the keys of :func:`count_keys`, computed once on
     the distinct values (``tests/monitor/test_partitions.py`` checks both agree)."""
     codes, uniques = pd.factorize(series)
@@ -178,18 +176,16 @@ def _categorical_runs(series: pd.Series, kind: str, runs: list[tuple[int, int]])
     keys = pd.Index(pd.unique(of_unique), dtype=object)
     lookup = np.append(keys.get_indexer(of_unique), -1)  # the missing code -1: the last entry
     per_row = lookup[codes]
+    alphabetical = np.argsort(np.argsort(keys.to_numpy(dtype=str)))  # each key's rank by text
     out: list[Any] = []
-    for start, stop in runs:
-        part = per_row[start:stop]
-        counts = np.bincount(part + 1, minlength=len(keys) + 1)
-        present = counts[1:] > 0
-        by_key = pd.Series(counts[1:][present], index=keys[present], dtype="int64")
+    for start, stop, _ in runs:
+        counts = np.bincount(per_row[start:stop] + 1, minlength=len(keys) + 1)
+        present = np.flatnonzero(counts[1:])
+        order = present[np.lexsort((alphabetical[present], -counts[1:][present]))]
+        by_key = pd.Series(counts[1:][order], index=keys[order], dtype="int64")
         out.append(
             CategoricalStats(
-                rows=int(stop - start),
-                missing=int(counts[0]),
-                counts=sort_counts(by_key),
-                kind=kind,
+                rows=int(stop - start), missing=int(counts[0]), counts=by_key, kind=kind
             )
         )
     return out

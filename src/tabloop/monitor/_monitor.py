@@ -42,6 +42,7 @@ from tabloop.monitor._partition import (
 from tabloop.monitor._performance import (
     SHORT_METRICS,
     by_segment_from_cells,
+    compact,
     compare_with_test,
     realised_from_cells,
 )
@@ -514,8 +515,7 @@ def _estimated_metrics(estimated: dict[str, Any] | None) -> dict[str, Any] | Non
 def _collapse(table: pd.DataFrame | None, keep: list[str]) -> pd.DataFrame:
     """The counts summed over the chunk (and segment) keys not in ``keep``."""
     assert table is not None
-    keys = [*keep, "score", "y", "pred", "has_outcome"]
-    return table.groupby(keys, dropna=False, sort=True)["count"].sum().reset_index()
+    return compact(table, [*keep, "score", "y", "pred", "has_outcome"])
 
 
 def _chunk_labels(stats: PartitionStats, plan: Plan) -> dict[int, str]:
@@ -555,7 +555,8 @@ def _chunks(
             merged[label].merge(stats.chunks[key]) if label in merged else stats.chunks[key]
         )
     assert stats.cells is not None
-    table = stats.cells  # sorted by chunk key, and each label's keys are consecutive
+    order = np.argsort(stats.cells["chunk"].to_numpy(), kind="stable")
+    table = stats.cells.iloc[order]  # by chunk key: each label's keys are consecutive
     chunk_of = table["chunk"].to_numpy()
     first_key = {label: min(k for k in labels if labels[k] == label) for label in merged}
     last_key = {label: max(k for k in labels if labels[k] == label) for label in merged}

@@ -43,8 +43,8 @@ import pandas as pd
 from tabloop.exceptions import MonitorError
 from tabloop.monitor import _production as prod
 from tabloop.monitor._column_stats import (
+    KLL_K,
     ColumnStats,
-    column_stats,
     column_stats_by_run,
     merge_columns,
 )
@@ -180,18 +180,18 @@ def partition_statistics(plan: Plan, task: tuple[int, Any, int]) -> PartitionSta
         last=times.max() if times.notna().any() else None,
         versions=frozenset(str(v) for v in frame[prod.VERSION].dropna().unique() if str(v)),
         present=present,
-        columns={c: column_stats(plan.profile[c], frame[c]) for c in columns},
         sample_rows=plan.sample_rows,
     )
-    if plan.chunk is not None and n:
-        bounds = np.append(np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]), n)
-        runs = {
-            c: column_stats_by_run(plan.profile[c], frame[c], bounds, k=CHUNK_KLL_K)
-            for c in columns
-        }
-        for i, start in enumerate(bounds[:-1]):
-            stats = {c: runs[c][i] for c in columns}
-            out.chunks[int(keys[start])] = ChunkStats(int(bounds[i + 1] - start), stats)
+    bounds = np.append(np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]), n) if n else []
+    chunked = plan.chunk is not None and n > 0
+    runs = [(int(a), int(b), CHUNK_KLL_K) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    runs = [*(runs if chunked else []), (0, n, KLL_K)]  # the chunks, then the partition whole
+    stats = {c: column_stats_by_run(plan.profile[c], frame[c], runs) for c in columns}
+    out.columns = {c: stats[c][-1] for c in columns}
+    if chunked:
+        for i, (start, stop, _) in enumerate(runs[:-1]):
+            chunk = {c: stats[c][i] for c in columns}
+            out.chunks[int(keys[start])] = ChunkStats(stop - start, chunk)
     by: dict[str, Any] = {"chunk": keys}
     if plan.segment and plan.segment in frame.columns:
         by["segment"] = segment_keys(frame[plan.segment])

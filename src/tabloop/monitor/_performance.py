@@ -26,7 +26,7 @@ SHORT_METRICS = {
 #: Segments shown at most (the largest by labelled rows).
 MAX_SEGMENTS = 30
 #: Score bins of the bootstrap replicates when there are many more distinct scores.
-BOOT_BINS = 256
+BOOT_BINS = 128
 MISSING = "(missing)"
 
 
@@ -81,22 +81,43 @@ def cells(
             "has_outcome": has_outcome,
         }
     )
-    return _count(table)
+    return compact(table.assign(count=np.ones(len(table), dtype=np.int64)))
 
 
 def merge_cells(tables: list[pd.DataFrame]) -> pd.DataFrame:
-    """Sum the counts of equal keys: the merge of :func:`cells` tables (associative)."""
+    """The merge of :func:`cells` tables: their rows together (associative). Equal keys
+    are summed by :func:`compact`, once, where the merged table is used."""
     tables = [t for t in tables if t is not None]
     if len(tables) == 1:
         return tables[0]
-    both = pd.concat(tables, ignore_index=True)
-    keys = [c for c in both.columns if c != "count"]
-    return both.groupby(keys, dropna=False, sort=True)["count"].sum().reset_index()
+    return pd.concat(tables, ignore_index=True)
 
 
-def _count(table: pd.DataFrame) -> pd.DataFrame:
-    keys = list(table.columns)
-    return table.groupby(keys, dropna=False, sort=True).size().rename("count").reset_index()
+def compact(table: pd.DataFrame, keys: list[str] | None = None) -> pd.DataFrame:
+    """One row per distinct ``keys`` (default: every column but ``count``), counts summed,
+    sorted by the keys: the canonical form of a table, whatever the partitions it came from.
+
+    Object keys (segments) sort as text, missing last; NaN scores are one key.
+    """
+    keys = keys if keys is not None else [c for c in table.columns if c != "count"]
+    counts = table["count"].to_numpy(dtype=np.int64)
+    if len(table) == 0:
+        return table[[*keys, "count"]].reset_index(drop=True)
+    columns = {name: table[name].to_numpy() for name in keys}
+    sortable = []
+    for values in columns.values():
+        if values.dtype.kind == "O":
+            codes, _ = pd.factorize(values, sort=True, use_na_sentinel=True)
+            values = np.where(codes < 0, np.iinfo(np.int64).max, codes)
+        sortable.append(values.astype(np.float64, copy=False))
+    order = np.lexsort(sortable[::-1])
+    ranked = np.column_stack(sortable)[order]
+    differs = (ranked[1:] != ranked[:-1]) & ~(np.isnan(ranked[1:]) & np.isnan(ranked[:-1]))
+    starts = np.flatnonzero(np.r_[True, differs.any(axis=1)])
+    first = order[starts]
+    out = pd.DataFrame({name: values[first] for name, values in columns.items()})
+    out["count"] = np.add.reduceat(counts[order], starts)
+    return out
 
 
 def realised(
@@ -133,8 +154,9 @@ def realised_from_cells(
     the ROC curve (chunks and segments do not draw it).
 
     Values equal those on the rows the table counts. Intervals are the Poisson bootstrap
-    over the table's cells (``score_metrics(weights=...)``), drawn from the merged counts,
-    so they do not depend on how the rows were partitioned. Above ``2 x`` :data:`BOOT_BINS`
+    over the table's cells (``score_metrics(weights=...)``), drawn from the counts summed
+    per (score, outcome, prediction) (:func:`compact`), so they do not depend on how the
+    rows were partitioned. Above ``2 x`` :data:`BOOT_BINS`
     labelled cells (binary, with scores) the replicates are drawn on the scores pooled into
     :data:`BOOT_BINS` bins of equal labelled rows within each outcome and prediction, and
     the interval is shifted by the metric's exact value minus its pooled value: the
@@ -143,6 +165,7 @@ def realised_from_cells(
     one, whose bias the shift removes to first order. The cost is ``O(n_boot x BOOT_BINS)``
     whatever the rows.
     """
+    table = compact(table, ["score", "y", "pred", "has_outcome"])
     has = table["has_outcome"].to_numpy(dtype=bool)
     y, pred = table["y"].to_numpy(), table["pred"].to_numpy()
     if task == "regression":

@@ -276,13 +276,17 @@ def _drift(drift: dict[str, Any]) -> Section:
             rows,
         )
     )
+    sketch = drift.get("sketch")
+    if sketch and any(not (c.get("sketch") or {}).get("exact", True) for c in cols):
+        s.blocks.append(Text(f"{sketch['note']}."))
     multi = drift.get("multivariate")
     if multi:
         auc = multi.get("auc")
+        sample = f" It was {multi['sample']}." if multi.get("sample") else ""
         s.blocks.append(
             Text(
                 f"Multivariate: a classifier tells reference from production rows with "
-                f"cross-validated ROC-AUC {_fmt(auc, 3)} (0.5 = indistinguishable).",
+                f"cross-validated ROC-AUC {_fmt(auc, 3)} (0.5 = indistinguishable).{sample}",
                 tone="warn" if auc is not None and auc >= 0.6 else None,
             )
         )
