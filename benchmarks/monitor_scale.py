@@ -16,7 +16,8 @@ department with the officers' decision as the baseline, CBPE, daily chunks.
 ``--run DIR [--label L]`` runs ``tabloop monitor --data DIR/production.parquet`` in a fresh
 process under ``/usr/bin/time -v`` and prints the wall time and peak RSS (and writes the
 report to DIR/reports-L); ``--source SRC`` runs another checkout's ``src`` (the code before
-the change, from ``git archive``) for a before/after in one run. ``--profile`` runs it
+the change, from ``git archive HEAD~N src | tar -x -C DIR``), and ``--before SRC`` runs that
+and then this checkout, for a before/after in one run. ``--profile`` runs it
 under cProfile instead and prints the top functions by cumulative time.
 """
 
@@ -135,10 +136,16 @@ def main() -> None:
     parser.add_argument(
         "--source", type=Path, help="run another checkout's src (e.g. the code before the change)"
     )
+    parser.add_argument(
+        "--before", type=Path, help="run SRC (the code before), then this checkout, in one run"
+    )
     args = parser.parse_args()
     if args.setup:
         setup(args.folder.resolve(), args.rows)
-    if args.run or args.profile:
+    if args.before:  # one run: the code before the change, then this checkout's
+        run(args.folder.resolve(), "before", False, args.before)
+        run(args.folder.resolve(), "after", False, None)
+    elif args.run or args.profile:
         run(args.folder.resolve(), args.label, args.profile, args.source)
 
 

@@ -277,3 +277,15 @@ def test_a_process_pool_map_over_partitions_gives_the_whole_frame_report(
     assert _without_sample_dependent(split) == _without_sample_dependent(whole)
     rows = monitor(config, partitions=loaders, chunk="100").to_dict()["chunks"]
     assert [c["rows"] for c in rows] == [100] * 12
+
+
+@pytest.mark.parametrize("parts", PARTS)
+def test_a_numeric_column_with_few_values_keeps_exact_counts_beyond_the_sketch(drift_data, parts):
+    profile, reference, current = drift_data
+    merged = _merged_columns(profile, current, parts)
+    found = drift_from_stats(profile, merged, columns=["k"], n_current=len(current)).column("k")
+    a, b = reference["k"].to_numpy(), current["k"].to_numpy()
+    assert len(b) > KLL_K and found.sketch["exact"] and found.sketch["ks_error"] == 0
+    assert found.statistic == pytest.approx(stats.ks_2samp(a, b).statistic, rel=1e-12)
+    w1 = stats.wasserstein_distance(a, b) / a.std()
+    assert found.effect == pytest.approx(w1, rel=1e-9)

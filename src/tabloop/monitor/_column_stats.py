@@ -10,9 +10,10 @@ can compute them where the rows are (:mod:`tabloop.monitor._partition`):
   (``count_keys``); exact, so chi-squared, Jensen-Shannon and PSI equal the whole-frame
   figures;
 - a numeric column: rows, missing rows, counts on the reference's PSI bins and chart bins
-  (exact, so PSI and the chart are too), the smallest and largest value, and a KLL quantile
-  sketch (Apache DataSketches, ``k =`` :data:`KLL_K`) of the present values for KS and
-  Wasserstein-1.
+  (exact, so PSI and the chart are too), the smallest and largest value, and for KS and
+  Wasserstein-1 the count of each distinct present value while there are at most
+  :data:`EXACT_VALUES` of them (ages, counts, hours: exact, merged by union), always with a
+  KLL quantile sketch (Apache DataSketches, ``k =`` :data:`KLL_K`) that takes over beyond.
 
 *The sketch's error.* While a column holds at most ``k`` present values the sketch keeps them
 all and KS and W1 are exact. Beyond, DataSketches states a normalised rank error ``eps``
@@ -36,6 +37,8 @@ from tabloop.data.reference import CategoricalSummary, NumericSummary, present_n
 
 #: Size parameter of the KLL sketches (see the module note for its error).
 KLL_K = 4000
+#: Numeric columns with at most this many distinct values keep exact counts instead.
+EXACT_VALUES = 2048
 
 
 def kll_rank_error(k: int = KLL_K) -> float:
@@ -57,6 +60,8 @@ class NumericStats:
     high: float = -np.inf
     sketch: bytes = b""  # a serialised KLL sketch; empty when no value is present
     k: int = KLL_K
+    # the distinct present values and their counts, while there are at most EXACT_VALUES
+    exact: tuple[np.ndarray, np.ndarray] | None = None
     kind: str = "numeric"
 
     @property
@@ -73,13 +78,18 @@ class NumericStats:
             high=max(self.high, other.high),
             sketch=_merge_sketches(self.sketch, other.sketch),
             k=self.k,
+            exact=_merge_exact(self.exact, other.exact),
         )
 
     def distribution(self) -> tuple[np.ndarray, np.ndarray, bool]:
-        """The sketch's distinct values (sorted), their cumulative weights with a leading 0
-        (``F(t) = c[searchsorted(values, t, 'right')]``), and whether it is exact."""
+        """The distinct values (sorted), their cumulative weights with a leading 0
+        (``F(t) = c[searchsorted(values, t, 'right')]``), and whether they are exact: the
+        exact counts while they are kept, else the sketch's (exact too up to ``k`` values)."""
         from datasketches import kll_doubles_sketch
 
+        if self.exact is not None:
+            values, counts = self.exact
+            return values, np.concatenate(([0.0], np.cumsum(counts, dtype=np.float64))), True
         sketch = kll_doubles_sketch.deserialize(self.sketch)
         pairs = np.array(list(sketch), dtype=np.float64).reshape(-1, 2)
         values, inverse = np.unique(pairs[:, 0], return_inverse=True)
@@ -143,6 +153,10 @@ def column_stats_by_run(
     if invalid.any():
         present_numbers(series, role="current data")  # raises the MonitorError naming the value
     finite = np.isfinite(numbers)
+    distinct, code = np.unique(numbers[finite], return_inverse=True)
+    codes = np.full(len(numbers), -1, dtype=np.int64)
+    codes[finite] = code.reshape(-1)
+    few = len(distinct) <= EXACT_VALUES
     psi = np.searchsorted(summary.psi_edges, numbers, side="left")
     hist = np.searchsorted(summary.hist_edges[1:-1], numbers, side="right")
     psi_bins, hist_bins = len(summary.psi_edges) + 1, max(len(summary.hist_edges) - 1, 1)
@@ -157,6 +171,9 @@ def column_stats_by_run(
             hist_counts=_pad(np.bincount(hist[start:stop][keep]), hist_bins),
             k=k,
         )
+        if few:
+            counts = np.bincount(codes[start:stop][keep], minlength=len(distinct))
+            stats.exact = (distinct[counts > 0], counts[counts > 0])
         if len(x):
             from datasketches import kll_doubles_sketch
 
@@ -214,6 +231,19 @@ def _pad(counts: np.ndarray, size: int) -> np.ndarray:
     out = np.zeros(size, dtype=np.int64)
     out[: len(counts)] = counts[:size]
     return out
+
+
+def _merge_exact(left: Any, right: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """Union of two exact value counts; None (the sketch takes over) beyond EXACT_VALUES."""
+    if left is None or right is None:
+        return None
+    values = np.union1d(left[0], right[0])
+    if len(values) > EXACT_VALUES:
+        return None
+    counts = np.zeros(len(values), dtype=np.int64)
+    counts[np.searchsorted(values, left[0])] += left[1]
+    counts[np.searchsorted(values, right[0])] += right[1]
+    return values, counts
 
 
 def _merge_sketches(left: bytes, right: bytes) -> bytes:
