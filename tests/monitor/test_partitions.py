@@ -289,3 +289,36 @@ def test_a_numeric_column_with_few_values_keeps_exact_counts_beyond_the_sketch(d
     assert found.statistic == pytest.approx(stats.ks_2samp(a, b).statistic, rel=1e-12)
     w1 = stats.wasserstein_distance(a, b) / a.std()
     assert found.effect == pytest.approx(w1, rel=1e-9)
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "csv"])
+def test_a_file_read_in_partitions_gives_the_whole_frame_report(
+    project,  # noqa: F811 - the fixture imported above
+    stops_model,
+    tmp_path,
+    suffix,
+):
+    from tabloop.examples import traffic_stops
+    from tabloop.monitor._partition import ParquetPiece, file_partitions
+
+    config = project(chunk="150")
+    production = traffic_stops(1000, seed=9, production=True)
+    scored = stops_model["result"].model.predict_frame(production, validate=False)
+    scored = scored.rename(columns={"contraband": "outcome", "date": "created_at"})
+    path = tmp_path / f"production.{suffix}"
+    if suffix == "parquet":
+        scored.to_parquet(path, row_group_size=100)
+    else:
+        scored.to_csv(path, index=False)
+    pieces = list(file_partitions(path, rows=250))
+    assert (
+        [len(p() if callable(p) else p) for p in pieces] == [300, 300, 300, 100]
+        if (suffix == "parquet")
+        else [250] * 4
+    )
+    assert all(isinstance(p, ParquetPiece) for p in pieces) == (suffix == "parquet")
+    whole = monitor(config, data=path).to_dict()
+    split = monitor(config, partitions=file_partitions(path, rows=250)).to_dict()
+    assert split["window"]["partitions"] == 4
+    assert _without_sample_dependent(split) == _without_sample_dependent(whole)
+    assert [c["rows"] for c in split["chunks"]] == [150] * 6 + [100]

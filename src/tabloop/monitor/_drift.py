@@ -453,13 +453,13 @@ def _categorical_drift(
     threshold: float,
     detail: bool = True,
 ) -> ColumnDrift:
-    by_key, missing_count, rows = stats.counts, stats.missing, stats.rows
+    missing_count, rows = stats.missing, stats.rows
     lookup = _positions(ref)
-    position = np.fromiter((lookup.get(k, -1) for k in by_key.index), np.int64, len(by_key))
+    position = np.fromiter((lookup.get(k, -1) for k in stats.keys), np.int64, len(stats.keys))
     seen = position >= 0
     current_counts = np.zeros(len(ref.categories), dtype="int64")
-    current_counts[position[seen]] = by_key.to_numpy()[seen]
-    unseen = by_key[~seen]
+    current_counts[position[seen]] = stats.values[seen]
+    unseen_keys, unseen = stats.keys[~seen], stats.values[~seen]
     keys = list(ref.categories)
     ref_row, cur_row = [ref.counts], [current_counts]
     if ref.other:  # rare reference categories were pooled: unseen values may be among them
@@ -468,10 +468,10 @@ def _categorical_drift(
         cur_row.append(np.array([unseen.sum()], dtype="int64"))
         new: dict[str, int] = {}
     else:
-        keys += [str(k) for k in unseen.index]
+        keys += [str(k) for k in unseen_keys]
         ref_row.append(np.zeros(len(unseen), dtype="int64"))
-        cur_row.append(unseen.to_numpy(dtype="int64"))
-        new = {str(k): int(c) for k, c in unseen.iloc[:TOP_NEW].items()}
+        cur_row.append(unseen.astype("int64"))
+        new = {str(k): int(c) for k, c in zip(unseen_keys[:TOP_NEW], unseen[:TOP_NEW], strict=True)}
     table = np.vstack([np.concatenate(ref_row), np.concatenate(cur_row)])
     common = _missing_fields(ref.n, ref.missing, rows, missing_count)
     first_new = len(keys) if ref.other else len(ref.categories)

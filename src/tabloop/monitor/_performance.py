@@ -90,7 +90,9 @@ def merge_cells(tables: list[pd.DataFrame]) -> pd.DataFrame:
     tables = [t for t in tables if t is not None]
     if len(tables) == 1:
         return tables[0]
-    return pd.concat(tables, ignore_index=True)
+    merged = pd.concat(tables, ignore_index=True)
+    merged.attrs = {}  # concat keeps equal attrs: the rows together are not compact any more
+    return merged
 
 
 def compact(table: pd.DataFrame, keys: list[str] | None = None) -> pd.DataFrame:
@@ -100,6 +102,8 @@ def compact(table: pd.DataFrame, keys: list[str] | None = None) -> pd.DataFrame:
     Object keys (segments) sort as text, missing last; NaN scores are one key.
     """
     keys = keys if keys is not None else [c for c in table.columns if c != "count"]
+    if table.attrs.get("compact") == keys and list(table.columns) == [*keys, "count"]:
+        return table  # compacted already (attrs survive pandas' copies and slices)
     counts = table["count"].to_numpy(dtype=np.int64)
     if len(table) == 0:
         return table[[*keys, "count"]].reset_index(drop=True)
@@ -117,6 +121,7 @@ def compact(table: pd.DataFrame, keys: list[str] | None = None) -> pd.DataFrame:
     first = order[starts]
     out = pd.DataFrame({name: values[first] for name, values in columns.items()})
     out["count"] = np.add.reduceat(counts[order], starts)
+    out.attrs["compact"] = list(keys)
     return out
 
 
