@@ -30,3 +30,19 @@ def test_a_bad_row_in_a_later_chunk_leaves_no_output_and_no_partial_file(
     assert_one_line_error(result, "'vehicle_age'", "'ancient'")
     assert not out.exists()
     assert sorted(p.name for p in folder.iterdir() if p.name.startswith("scored")) == []
+
+
+def test_outputs_and_inputs_that_cannot_work_are_refused_before_the_model_loads(tmp_path):
+    """README: a non-empty output folder, a glob that matches nothing and an output URL are
+    refused (exit 2) before the model loads: the model named here does not exist."""
+    pd.DataFrame({"x": [1, 2]}).to_csv(tmp_path / "in.csv", index=False)
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "old.parquet").write_bytes(b"x")
+    model = ("--model", "models:/nothing/99")
+    result = run("predict", "in.csv", "-o", "full", *model, cwd=tmp_path)
+    assert_one_line_error(result, "Output 'full' is a folder that is not empty")
+    result = run("predict", "new/*.parquet", "-o", "out", *model, cwd=tmp_path)
+    assert_one_line_error(result, "No CSV or Parquet file matches 'new/*.parquet'")
+    result = run("predict", "in.csv", "-o", "s3://bucket/out", *model, cwd=tmp_path)
+    assert_one_line_error(result, "is a URL")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["full", "in.csv"]

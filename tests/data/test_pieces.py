@@ -17,7 +17,11 @@ def files(tmp_path):
     frame.iloc[1000:].to_csv(tmp_path / "in" / "b.csv", index=False)
     (tmp_path / "in" / "_SUCCESS").write_text("")
     (tmp_path / "in" / ".hidden.csv").write_text("x\n1\n")
-    (tmp_path / "in" / "notes.txt.md").write_text("not data")
+    (tmp_path / "in" / "notes.txt").write_text("not data")
+    (tmp_path / "in" / "_temporary" / "0").mkdir(parents=True)
+    (tmp_path / "in" / "_temporary" / "0" / "part.parquet").write_bytes(b"")
+    (tmp_path / "in" / ".out.partial").mkdir()
+    (tmp_path / "in" / ".out.partial" / "part-00000.csv").write_text("x\n1\n")
     return tmp_path, frame
 
 
@@ -34,8 +38,21 @@ def test_a_glob_gives_the_files_it_matches_sorted(files):
     ]
 
 
+def test_a_glob_matching_folders_searches_them_and_skips_markers(files):
+    tmp_path, _ = files
+    assert find_data_files(str(tmp_path / "in" / "day=*") + "/") == [
+        str(tmp_path / "in" / "day=1" / "a.parquet")
+    ]
+    assert find_data_files(str(tmp_path / "in" / "*")) == [
+        str(tmp_path / "in" / "b.csv"),
+        str(tmp_path / "in" / "day=1" / "a.parquet"),
+    ]
+
+
 def test_a_glob_that_matches_nothing_says_so(tmp_path):
-    with pytest.raises(DataFileNotFoundError, match=r"No file matches '.*\*\.parquet'"):
+    with pytest.raises(
+        DataFileNotFoundError, match=r"No CSV or Parquet file matches '.*\*\.parquet'"
+    ):
         find_data_files(str(tmp_path / "*.parquet"))
 
 
@@ -65,8 +82,11 @@ def test_parquet_is_cut_at_row_groups_and_rows_keep_their_place_in_the_file(file
 
 def test_files_without_rows_give_no_piece_and_none_at_all_is_an_error(tmp_path):
     pd.DataFrame({"x": pd.Series([], dtype=float)}).to_parquet(tmp_path / "empty.parquet")
+    (tmp_path / "empty.csv").write_bytes(b"")
     with pytest.raises(EmptyDataError, match="No rows in '.*empty.parquet'"):
         plan_pieces([str(tmp_path / "empty.parquet")])
+    with pytest.raises(EmptyDataError, match="No rows in any of 2 files"):
+        plan_pieces(find_data_files(tmp_path))
 
 
 def test_urls_are_read_through_fsspec_folder_glob_and_pieces(files):
@@ -77,6 +97,7 @@ def test_urls_are_read_through_fsspec_folder_glob_and_pieces(files):
     found = find_data_files(url)
     assert found == [f"{url}/b.csv", f"{url}/day=1/a.parquet"]
     assert find_data_files(f"{url}/*/*.parquet") == [f"{url}/day=1/a.parquet"]
+    assert find_data_files(f"{url}/day=*/") == [f"{url}/day=1/a.parquet"]
     pieces = plan_pieces(found, rows=500)
     rows = pd.concat(chunk for piece in pieces for chunk in piece.read(chunk_rows=400))
     assert sorted(rows["x"].tolist()) == list(range(2500))

@@ -51,10 +51,15 @@ class Cluster:
             )
 
     def wait_for_workers(self, n: int) -> None:
-        from distributed import Client
+        import warnings
 
-        with Client(self.address, timeout="60s") as client:
-            client.wait_for_workers(n, timeout=START_SECONDS)
+        from distributed import Client
+        from distributed.versions import VersionMismatchWarning
+
+        with warnings.catch_warnings():  # a test starts mismatched workers on purpose
+            warnings.simplefilter("ignore", VersionMismatchWarning)
+            with Client(self.address, timeout="60s") as client:
+                client.wait_for_workers(n, timeout=START_SECONDS)
 
     def kill_worker(self, index: int) -> None:
         os.kill(self.workers[index].pid, signal.SIGKILL)
@@ -110,6 +115,8 @@ def _start_scheduler(scheduler_file: Path, sink: Any) -> subprocess.Popen:
             "--port",
             "0",
             "--no-dashboard",
+            "--dashboard-address",
+            "127.0.0.1:0",  # its HTTP server binds there even without a dashboard
             "--scheduler-file",
             str(scheduler_file),
         ],

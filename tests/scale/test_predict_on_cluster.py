@@ -4,6 +4,7 @@ row and column, survives a worker's death, and never leaves partial output."""
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -117,7 +118,6 @@ def test_the_run_survives_a_worker_killed_mid_run(scoring, tmp_path):
     big = pd.concat([scoring["rows"]] * 6, ignore_index=True)
     big.to_csv(tmp_path / "big.csv", index=False)
     expected = predict_file(tmp_path / "big.csv", tmp_path / "here.csv", config=scoring["config"])
-    staging = tmp_path / ".there.csv.partial"
     with running_cluster(tmp_path / "dask", workers=1) as cluster:
         outcome: dict = {}
 
@@ -135,19 +135,50 @@ def test_the_run_survives_a_worker_killed_mid_run(scoring, tmp_path):
 
         thread = threading.Thread(target=score)
         thread.start()
-        while thread.is_alive() and not (staging.is_dir() and any(staging.iterdir())):
+        while thread.is_alive() and not any(tmp_path.glob(".there.csv.*.partial/part-*")):
             time.sleep(0.01)
         assert thread.is_alive(), outcome  # the CSV piece was being written
         cluster.kill_worker(0)
         cluster.add_worker()
         thread.join()
-    if "error" in outcome:  # the other promise: a clear failure and no partial output
-        assert isinstance(outcome["error"], ClusterError), outcome["error"]
-        assert not (tmp_path / "there.csv").exists()
-    else:
-        assert outcome["done"]["rows"] == expected["rows"] == len(big)
-        assert (tmp_path / "there.csv").read_bytes() == (tmp_path / "here.csv").read_bytes()
-    assert not staging.exists()
+    assert "error" not in outcome, outcome["error"]
+    assert outcome["done"]["rows"] == expected["rows"] == len(big)
+    assert (tmp_path / "there.csv").read_bytes() == (tmp_path / "here.csv").read_bytes()
+    assert not list(tmp_path.glob(".there.csv.*"))
+
+
+def test_a_worker_with_another_library_version_is_named(tmp_path):
+    """A worker whose environment reports pandas 0.0.1 (a distribution record ahead of
+    the real one on its path), as a worker image built another day would."""
+    record = tmp_path / "farm" / "pandas-0.0.1.dist-info"
+    record.mkdir(parents=True)
+    (record / "METADATA").write_text("Metadata-Version: 2.1\nName: pandas\nVersion: 0.0.1\n")
+    from tabloop.scale import open_runner, parse_cluster_address
+
+    with running_cluster(tmp_path / "dask", workers=0) as cluster:
+        cluster.add_worker(env={**os.environ, "PYTHONPATH": str(tmp_path / "farm")})
+        cluster.wait_for_workers(1)
+        version = pd.__version__
+        expected = rf"worker tcp://127\.0\.0\.1:\d+ has pandas 0\.0\.1, this process {version}"
+        with (
+            pytest.raises(ClusterError, match=expected),
+            open_runner(parse_cluster_address(cluster.address)),
+        ):
+            pass
+
+
+def test_a_scheduler_without_workers_is_named(tmp_path, monkeypatch):
+    import tabloop.scale._runner as runner
+    from tabloop.scale import parse_cluster_address
+
+    monkeypatch.setattr(runner, "WORKER_WAIT_SECONDS", 1)
+    with running_cluster(tmp_path / "dask", workers=0) as cluster:
+        message = f"The Dask scheduler at '{cluster.address}' has no workers after 1 s"
+        with (
+            pytest.raises(ClusterError, match=message),
+            runner.open_runner(parse_cluster_address(cluster.address)),
+        ):
+            pass
 
 
 def test_a_worker_without_tabloop_is_named(tmp_path):

@@ -282,12 +282,18 @@ def rollback(config: ConfigOption = None) -> None:
 @app.command()
 def predict(
     data: Annotated[
-        str, typer.Argument(help="CSV/Parquet file, a folder of them, or a glob ('in/*.csv').")
+        str,
+        typer.Argument(
+            metavar="DATA", help="CSV/Parquet file, a folder of them, or a glob ('in/*.csv')."
+        ),
     ],
     out: Annotated[
         Path,
         typer.Option(
-            "--out", "-o", help="A .csv or .parquet file, or a folder (no suffix) of parts."
+            "--out",
+            "-o",
+            metavar="OUT",
+            help="A .csv or .parquet file, or a folder (no suffix) of Parquet parts.",
         ),
     ],
     model: Annotated[
@@ -304,7 +310,8 @@ def predict(
 
     project = load_config(config) if model is None or config is not None else None
     done = predict_file(data, out, model=model, config=project, cluster=cluster)
-    where = f" on {done['cluster']} ({done['workers']} workers)" if done["cluster"] else ""
+    workers = f"{done['workers']} worker{'s' if done['workers'] != 1 else ''}"
+    where = f" on {done['cluster']} ({workers})" if done["cluster"] else ""
     console.print(
         f"{done['rows']:,} rows predicted with {done['model']}{where} → [bold]{done['out']}[/]"
     )

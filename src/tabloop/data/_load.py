@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -69,15 +70,21 @@ def _check_file(source: str | os.PathLike[str]) -> tuple[Path, str]:
         raise DataSourceError(f"Data path '{path}' is a directory; expected a CSV or Parquet file.")
     if path.stat().st_size == 0:
         raise EmptyDataError(f"Data file '{path}' is empty (0 bytes); expected a header and rows.")
-    suffixes = [s.lower() for s in path.suffixes]
-    while suffixes and suffixes[-1] in COMPRESSION_SUFFIXES:
-        suffixes.pop()
-    kind = suffixes[-1] if suffixes else ""
+    kind = kind_of(path.name)
     if kind not in PARQUET_SUFFIXES | CSV_SUFFIXES | {""}:
         raise DataSourceError(
             f"Data file '{path}' has suffix {kind!r}; expected one of .csv, .tsv, .parquet."
         )
     return path, kind
+
+
+def kind_of(name: str) -> str:
+    """The data suffix of a file name, compression suffixes aside (``a.csv.gz`` -> ``.csv``);
+    ``""`` when it has none."""
+    suffixes = [s.lower() for s in Path(name).suffixes]
+    while suffixes and suffixes[-1] in COMPRESSION_SUFFIXES:
+        suffixes.pop()
+    return suffixes[-1] if suffixes else ""
 
 
 def _separator(kind: str) -> str:
@@ -135,10 +142,26 @@ def _parquet_chunks(path: Path, rows: int) -> Iterator[pd.DataFrame]:
     def chunks() -> Iterator[pd.DataFrame]:
         with file:
             yield file.schema_arrow.empty_table().to_pandas()  # the columns, for _with_rows
-            for batch in file.iter_batches(batch_size=rows):
-                yield batch.to_pandas()
+            yield from parquet_batches(file, path, rows=rows)
 
     return chunks()
+
+
+def parquet_batches(
+    file: Any, path: Any, *, rows: int, row_groups: Sequence[int] | None = None, first_row: int = 0
+) -> Iterator[pd.DataFrame]:
+    """The rows of an open ``pyarrow.parquet.ParquetFile`` (of ``row_groups``), ``rows`` at
+    a time, indexed by their row in the file from ``first_row``; a corrupt page is a
+    :class:`DataSourceError` naming ``path``."""
+    start = first_row
+    try:
+        for batch in file.iter_batches(batch_size=rows, row_groups=row_groups):
+            frame = batch.to_pandas()
+            frame.index = pd.RangeIndex(start, start + len(frame))
+            start += len(frame)
+            yield frame
+    except Exception as exc:  # as in _read_parquet
+        raise DataSourceError(f"Cannot read '{path}' as Parquet: {_first_line(exc)}") from exc
 
 
 def _with_rows(path: Path, chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:

@@ -1,11 +1,16 @@
 """Many files as one table, cut into pieces that can be read and scored independently.
 
 A source is a file, a folder (every CSV/Parquet file under it) or a glob; local paths or,
-through fsspec, URLs such as ``s3://bucket/day=*/part-*.parquet`` (with the filesystem's
-package installed). A Parquet file is cut at row-group boundaries, so a piece is read
-without touching the rest of the file; a CSV file cannot be cut without reading it and is
-one piece. A :class:`Piece` is plain data: a Dask worker reads its own piece from the path,
+through fsspec, URLs such as ``s3://bucket/day=*/`` (with the filesystem's package
+installed). A Parquet file is cut at row-group boundaries, so a piece is read without
+touching the rest of the file; a CSV file cannot be cut without reading it and is one
+piece. A :class:`Piece` is plain data: a Dask worker reads its own piece from the path,
 the client never ships rows.
+
+Folders are searched recursively; names starting with ``.`` or ``_`` (``_SUCCESS``,
+``_temporary/``, ``.ipynb_checkpoints/``, a killed run's hidden staging folder) are
+skipped at every level, and only ``.csv``, ``.tsv``, ``.parquet`` and ``.pq`` files
+(compressed CSV too) count as data there.
 """
 
 from __future__ import annotations
@@ -20,24 +25,38 @@ from typing import Any
 import pandas as pd
 
 from tabloop.data._load import (
-    COMPRESSION_SUFFIXES,
-    CSV_SUFFIXES,
     PARQUET_SUFFIXES,
     _check_file,
     _csv_chunks,
     _first_line,
     _separator,
+    kind_of,
+    parquet_batches,
 )
-from tabloop.exceptions import DataFileNotFoundError, DataSourceError, EmptyDataError
+from tabloop.exceptions import (
+    DataFileNotFoundError,
+    DataSourceError,
+    EmptyDataError,
+    MissingDependencyError,
+)
 
 #: Rows a piece aims at: Parquet row groups are grouped up to about this many.
 PIECE_ROWS = 500_000
+#: What a folder or a glob picks up (an explicit file may also be ``.txt``).
+FOLDER_KINDS = {".csv", ".tsv", *PARQUET_SUFFIXES}
 
 
 @dataclass(frozen=True)
 class Piece:
     """Rows ``first_row`` .. ``first_row + rows`` of one file (``rows`` None: the whole of
-    a CSV file); ``row_groups`` the Parquet row groups that hold them."""
+    a CSV file); ``row_groups`` the Parquet row groups that hold them.
+
+    Examples
+    --------
+    >>> from tabloop.data import find_data_files, plan_pieces
+    >>> pieces = plan_pieces(find_data_files("new/"), rows=200_000)  # doctest: +SKIP
+    >>> sum(len(chunk) for chunk in pieces[0].read(chunk_rows=50_000))  # doctest: +SKIP
+    """
 
     path: str
     kind: str
@@ -50,48 +69,59 @@ class Piece:
         (0 is the first row after the header), so a message that names a row names it
         in the file."""
         if self.kind in PARQUET_SUFFIXES:
-            yield from self._parquet(chunk_rows)
+            import pyarrow.parquet as pq
+
+            with _open(self.path) as handle, pq.ParquetFile(handle) as file:
+                yield from parquet_batches(
+                    file,
+                    self.path,
+                    rows=chunk_rows,
+                    row_groups=self.row_groups,
+                    first_row=self.first_row,
+                )
         else:
-            sep = _separator(self.kind)
-            yield from (c for c in _csv_chunks(self.path, sep=sep, rows=chunk_rows) if len(c))
-
-    def _parquet(self, chunk_rows: int) -> Iterator[pd.DataFrame]:
-        import pyarrow.parquet as pq
-
-        start = self.first_row
-        with _open(self.path) as handle:
-            try:
-                file = pq.ParquetFile(handle)
-                batches = file.iter_batches(batch_size=chunk_rows, row_groups=self.row_groups)
-                for batch in batches:
-                    frame = batch.to_pandas()
-                    frame.index = pd.RangeIndex(start, start + len(frame))
-                    start += len(frame)
-                    yield frame
-            except OSError as exc:
-                raise DataSourceError(f"Cannot read '{self.path}' as Parquet: {exc}") from exc
+            chunks = _csv_chunks(self.path, sep=_separator(self.kind), rows=chunk_rows)
+            yield from (chunk for chunk in chunks if len(chunk))
 
 
 def find_data_files(source: str | os.PathLike[str]) -> list[str]:
     """The CSV/Parquet files of ``source`` (a file, a folder searched recursively, or a
-    glob), sorted; :class:`DataFileNotFoundError` when there are none."""
+    glob whose matching folders are searched too), sorted; :class:`DataFileNotFoundError`
+    when there are none.
+
+    Examples
+    --------
+    >>> find_data_files("scored/day=2026-12-*/")  # doctest: +SKIP
+    ['scored/day=2026-12-01/part-0.parquet', 'scored/day=2026-12-02/part-0.parquet']
+    """
     text = os.fspath(source)
     if "://" in text:
         return _remote_files(text)
     if glob.has_magic(text):
-        found = [p for p in sorted(glob.glob(text, recursive=True)) if Path(p).is_file()]
-        if not found:
-            raise DataFileNotFoundError(f"No file matches '{text}' (looked in {Path.cwd()}).")
-        return [str(_check_file(p)[0]) for p in found]
-    path = Path(text)
-    if path.is_dir():
-        found = sorted(p for p in path.rglob("*") if p.is_file() and _is_data(p.name))
+        found: list[str] = []
+        fixed = next(i for i, part in enumerate(Path(text).parts) if glob.has_magic(part))
+        for match in sorted(glob.glob(text, recursive=True)):
+            path = Path(match)
+            if any(p.startswith((".", "_")) for p in path.parts[fixed:]):
+                continue  # what the wildcards matched follows the folder rule
+            if path.is_dir():
+                found += _folder_files(path)
+            elif _is_data(path.name):
+                found.append(str(path))
         if not found:
             raise DataFileNotFoundError(
-                f"Folder '{path}' holds no CSV or Parquet file (looked for "
-                f"{', '.join(sorted(CSV_SUFFIXES | PARQUET_SUFFIXES))})."
+                f"No CSV or Parquet file matches '{text}' (looked in {Path.cwd()})."
             )
-        return [str(p) for p in found]
+        return found
+    path = Path(text)
+    if path.is_dir():
+        files = _folder_files(path)
+        if not files:
+            raise DataFileNotFoundError(
+                f"Folder '{path}' holds no CSV or Parquet file (looked for "
+                f"{', '.join(sorted(FOLDER_KINDS))}, skipping names that start with . or _)."
+            )
+        return files
     return [str(_check_file(path)[0])]
 
 
@@ -100,24 +130,26 @@ def plan_pieces(files: list[str], *, rows: int = PIECE_ROWS) -> list[Piece]:
     without rows give no piece, and :class:`EmptyDataError` when no file has a row."""
     pieces: list[Piece] = []
     for path in files:
-        kind = _kind(path)
+        kind = kind_of(path.split("?", 1)[0]) or ".csv"
         if kind in PARQUET_SUFFIXES:
             pieces.extend(_parquet_pieces(path, kind, rows))
-        else:
+        elif "://" in path or os.path.getsize(path) > 0:
             pieces.append(Piece(path, kind))
     if not pieces:
-        raise EmptyDataError(f"No rows in {_files_text(files)}.")
+        shown = f"'{files[0]}'" if len(files) == 1 else f"any of {len(files)} files"
+        more = "" if len(files) == 1 else f" ('{files[0]}', ...)"
+        raise EmptyDataError(f"No rows in {shown}{more}: there is nothing to predict.")
     return pieces
 
 
 def _parquet_pieces(path: str, kind: str, rows: int) -> list[Piece]:
     import pyarrow.parquet as pq
 
-    with _open(path) as handle:
-        try:
-            meta = pq.ParquetFile(handle).metadata
-        except Exception as exc:  # pyarrow raises a zoo of types for corrupt files
-            raise DataSourceError(f"Cannot read '{path}' as Parquet: {_first_line(exc)}") from exc
+    try:
+        with _open(path) as handle, pq.ParquetFile(handle) as file:
+            meta = file.metadata
+    except Exception as exc:  # pyarrow raises a zoo of types for corrupt files
+        raise DataSourceError(f"Cannot read '{path}' as Parquet: {_first_line(exc)}") from exc
     pieces, groups, first, size = [], [], 0, 0
     for group in range(meta.num_row_groups):
         n = meta.row_group(group).num_rows
@@ -133,19 +165,17 @@ def _parquet_pieces(path: str, kind: str, rows: int) -> list[Piece]:
     return pieces
 
 
-def _kind(path: str) -> str:
-    suffixes = [s.lower() for s in Path(path.split("?", 1)[0]).suffixes]
-    while suffixes and suffixes[-1] in COMPRESSION_SUFFIXES:
-        suffixes.pop()
-    return suffixes[-1] if suffixes else ".csv"
+def _folder_files(folder: Path) -> list[str]:
+    found = []
+    for path in folder.rglob("*"):
+        hidden = any(part.startswith((".", "_")) for part in path.relative_to(folder).parts)
+        if not hidden and path.is_file() and kind_of(path.name) in FOLDER_KINDS:
+            found.append(str(path))
+    return sorted(found)
 
 
 def _is_data(name: str) -> bool:
-    return not name.startswith((".", "_")) and _kind(name) in CSV_SUFFIXES | PARQUET_SUFFIXES
-
-
-def _files_text(files: list[str]) -> str:
-    return f"'{files[0]}'" if len(files) == 1 else f"{len(files)} files ('{files[0]}', ...)"
+    return not name.startswith((".", "_")) and kind_of(name) in FOLDER_KINDS
 
 
 def _open(path: str) -> Any:
@@ -161,25 +191,39 @@ def _filesystem(url: str) -> tuple[Any, str]:
     try:
         from fsspec.core import url_to_fs
     except ImportError:
-        raise DataSourceError(
-            f"Reading '{url}' needs fsspec and the filesystem's package "
-            "(pip install 'tabloop[scale]' s3fs / gcsfs)."
+        raise MissingDependencyError(
+            f"Reading '{url}' needs fsspec: pip install 'tabloop[scale]' (and s3fs or gcsfs "
+            "for s3:// or gs://)."
         ) from None
     try:
         return url_to_fs(url)
-    except (ImportError, ValueError) as exc:
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"Reading '{url}' needs its filesystem's package: {_first_line(exc)}"
+        ) from None
+    except ValueError as exc:
         raise DataSourceError(f"Cannot read '{url}': {_first_line(exc)}") from exc
 
 
 def _remote_files(url: str) -> list[str]:
     fs, path = _filesystem(url)
     protocol = url.split("://", 1)[0]
-    if glob.has_magic(path):
-        found = sorted(fs.glob(path))
-    elif fs.isdir(path):
-        found = sorted(p for p in fs.find(path) if _is_data(p.rsplit("/", 1)[-1]))
-    else:
-        found = [path] if fs.exists(path) else []
+    try:
+        matches = sorted(fs.glob(path)) if glob.has_magic(path) else [path]
+        found: list[str] = []
+        for match in matches:
+            if fs.isdir(match):
+                base = match.rstrip("/")
+                for name in sorted(fs.find(base)):
+                    relative = name[len(base) :].lstrip("/").split("/")
+                    if not any(p.startswith((".", "_")) for p in relative) and _is_data(
+                        relative[-1]
+                    ):
+                        found.append(name)
+            elif fs.exists(match) and (match == path or _is_data(match.rsplit("/", 1)[-1])):
+                found.append(match)
+    except OSError as exc:  # credentials, network: the filesystem's own message
+        raise DataSourceError(f"Cannot list '{url}': {_first_line(exc)}") from exc
     if not found:
         raise DataFileNotFoundError(f"No CSV or Parquet file at '{url}'.")
     return [f"{protocol}://{p}" for p in found]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -63,20 +64,22 @@ def predict_file(
     >>> predict_file("new/*.parquet", "scored", cluster="local:2")  # doctest: +SKIP
     """
     from tabloop.data import PIECE_ROWS, find_data_files, plan_pieces
+    from tabloop.registry._predict import _project_or_none
     from tabloop.scale import cluster_address, open_runner
 
     target = Path(out)
     as_folder = _check_output(target)
     files = find_data_files(source)
     pieces = plan_pieces(files, rows=piece_rows or PIECE_ROWS)
-    where = cluster_address(cluster, config.scale.cluster if config is not None else None)
-    fitted, uri = load_model(model, config=config)
-    staging = target.with_name(f".{target.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)  # left by a run that was killed
-    staging.mkdir()
+    project = config if config is not None else _project_or_none()
+    where = cluster_address(cluster, project.scale.cluster if project is not None else None)
     part_format = "csv" if target.suffix.lower() == ".csv" else "parquet"
+    staging = Path(
+        tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+    )
     try:
         with open_runner(where) as runner:
+            fitted, uri = load_model(model, config=project)
             counts = runner.map(
                 score_piece,
                 list(enumerate(pieces)),
@@ -86,18 +89,19 @@ def predict_file(
                 staging=str(staging),
                 part_format=part_format,
                 chunk_rows=chunk_rows,
-                threads=threads or runner.threads_per_worker or min(2, os.cpu_count() or 1),
+                # a worker runs one task per thread: chunk threads would oversubscribe it
+                threads=threads or (1 if runner.address else min(2, os.cpu_count() or 1)),
             )
             workers, address = runner.workers, runner.address
         if sum(counts) == 0:
             raise EmptyDataError(f"No rows to predict in {_name(source)}.")
         parts = [staging / _part(i, part_format) for i, n in enumerate(counts) if n]
         if as_folder:
-            _move_folder(staging, target)
+            _move_parts(parts, target)
         else:
             _join(parts, [p for p, n in zip(pieces, counts, strict=True) if n], target)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        _remove(staging)
     return {
         "rows": sum(counts),
         "out": str(target),
@@ -122,7 +126,6 @@ def score_piece(
     """Score one piece into ``staging``/part-NNNNN (runs on a worker); its row count.
 
     An error names the piece's file (validation messages name the row in the file)."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     index, piece = item
@@ -132,10 +135,10 @@ def score_piece(
         for scored in _in_order(model.predict_frame, piece.read(chunk_rows=chunk_rows), threads):
             scored["model_version"] = uri
             if part_format == "parquet":
-                table = pa.Table.from_pandas(scored, preserve_index=False)
+                table = _arrow(scored, writer.schema if writer else None, piece)
                 if writer is None:
                     writer = pq.ParquetWriter(path, table.schema)
-                writer.write_table(table.cast(writer.schema))
+                writer.write_table(table)
             else:
                 scored.to_csv(path, mode="a" if rows else "w", header=not rows, index=False)
             rows += len(scored)
@@ -147,6 +150,26 @@ def score_piece(
         if writer is not None:
             writer.close()
     return rows
+
+
+def _arrow(scored: pd.DataFrame, schema: Any, piece: Piece) -> Any:
+    """``scored`` as an Arrow table of the part's ``schema`` (the first chunk's, a column
+    with no value there taken as text); a column whose values change kind between chunks
+    (numbers, then text in a CSV file) is a :class:`DataError` naming it."""
+    import pyarrow as pa
+
+    try:
+        if schema is not None:
+            return pa.Table.from_pandas(scored, schema=schema, preserve_index=False)
+        table = pa.Table.from_pandas(scored, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        rows = f"rows {scored.index[0]}-{scored.index[-1]}"
+        raise DataError(
+            f"{piece.path}: {rows} do not fit the types of the rows before them "
+            f"({str(exc).splitlines()[0]}); give the column one type, or write a .csv output."
+        ) from None
+    text = [pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f for f in table.schema]
+    return table.cast(pa.schema(text))
 
 
 def _in_order(
@@ -183,7 +206,12 @@ def _name(source: str | os.PathLike[str]) -> str:
 
 def _check_output(out: Path) -> bool:
     """Whether ``out`` is a folder of parts (no suffix); :class:`DataError` when it cannot
-    be written: an unknown suffix, a missing parent folder, or a folder that is not empty."""
+    be written: a URL, an unknown suffix, a missing parent folder, a folder not empty."""
+    if "://" in str(out) or str(out).startswith(("s3:", "gs:")):
+        raise DataError(
+            f"Output '{out}' is a URL; predictions are written to a local or shared folder "
+            "(copy them to object storage afterwards)."
+        )
     if not out.parent.is_dir():
         raise DataError(
             f"Output folder '{out.parent}' does not exist; create it, or write '{out.name}' "
@@ -209,10 +237,23 @@ def _check_output(out: Path) -> bool:
     return False
 
 
-def _move_folder(staging: Path, out: Path) -> None:
-    if out.is_dir():
-        out.rmdir()  # checked empty before the run
-    staging.rename(out)
+def _move_parts(parts: list[Path], out: Path) -> None:
+    """The parts into the folder ``out`` (created, or the empty one checked before)."""
+    out.mkdir(exist_ok=True)
+    for part in parts:
+        part.replace(out / part.name)
+
+
+def _remove(staging: Path) -> None:
+    """Remove the staging folder; tasks that were still running when the run stopped may
+    write a last part meanwhile, so try again until it is gone (a few seconds at most)."""
+    import time
+
+    for _ in range(20):
+        shutil.rmtree(staging, ignore_errors=True)
+        if not staging.exists():
+            return
+        time.sleep(0.5)
 
 
 def _join(parts: list[Path], pieces: list[Piece], out: Path) -> None:
@@ -243,31 +284,33 @@ def _join_csv(parts: list[Path], pieces: list[Piece], tmp: Path) -> None:
 
 
 def _join_parquet(parts: list[Path], pieces: list[Piece], tmp: Path) -> None:
+    """The parts as one Parquet file, each cast to the types all parts share (a column
+    that is int64 in one file and float64 in another becomes float64), else to the first
+    part's types."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    writer = None
+    schemas = [pq.read_schema(part) for part in parts]
+    for schema, piece in zip(schemas[1:], pieces[1:], strict=True):
+        if schema.names != schemas[0].names:
+            _different_columns(piece, ",".join(schemas[0].names), ",".join(schema.names))
     try:
+        shared = pa.unify_schemas(schemas, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        shared = schemas[0]  # e.g. timestamps in one file, their text in a CSV: parsed
+    with pq.ParquetWriter(tmp, shared) as writer:
         for part, piece in zip(parts, pieces, strict=True):
-            file = pq.ParquetFile(part)
-            if writer is None:
-                writer = pq.ParquetWriter(tmp, file.schema_arrow)
-            elif file.schema_arrow.names != writer.schema.names:
-                _different_columns(
-                    piece, ",".join(writer.schema.names), ",".join(file.schema_arrow.names)
-                )
-            for group in range(file.num_row_groups):
-                table = file.read_row_group(group)
-                try:
-                    writer.write_table(table.cast(writer.schema))
-                except (ValueError, TypeError, OSError) as exc:
-                    raise DataError(
-                        f"'{piece.path}' has columns of other types than the first file "
-                        f"({str(exc).splitlines()[0]}); write to a folder of Parquet parts "
-                        "(an output name without a suffix) instead of one file."
-                    ) from None
-    finally:
-        if writer is not None:
-            writer.close()
+            with pq.ParquetFile(part) as file:
+                for group in range(file.num_row_groups):
+                    try:
+                        table = file.read_row_group(group).cast(shared)
+                    except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:
+                        raise DataError(
+                            f"'{piece.path}' gives a column another type than the first "
+                            f"file ({str(exc).splitlines()[0]}); write to a folder of "
+                            "Parquet parts (an output name without a suffix) instead."
+                        ) from None
+                    writer.write_table(table)
 
 
 def _different_columns(piece: Piece, first: str, this: str) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from tabloop.exceptions import ClusterError, MissingDependencyError
+from tabloop.exceptions import ClusterError, MissingDependencyError, TabloopError
 
 if TYPE_CHECKING:
     from tabloop.scale._address import ClusterAddress
@@ -30,10 +30,6 @@ class Runner(Protocol):
     def workers(self) -> int: ...
 
     @property
-    def threads_per_worker(self) -> int:
-        """Threads each worker runs tasks on; 0: this process, the caller decides."""
-
-    @property
     def address(self) -> str | None:
         """The cluster's address (``local:N`` or the scheduler's); None: this process."""
 
@@ -48,7 +44,6 @@ class InProcess:
     """Work in this process, one item after another (the default: no Dask import)."""
 
     workers = 1
-    threads_per_worker = 0
     address: str | None = None
 
     def map(
@@ -68,9 +63,7 @@ class DaskRunner:
     def __init__(self, client: Any, address: str) -> None:
         self.client = client
         self.address: str | None = address
-        info = client.scheduler_info(n_workers=-1)["workers"]
-        self.workers = len(info)
-        self.threads_per_worker = min((w.get("nthreads", 1) for w in info.values()), default=1)
+        self.workers = len(client.scheduler_info(n_workers=-1)["workers"])
 
     def share(self, obj: Any) -> Any:
         # a task that returns ``obj``, not ``client.scatter``: scattered data lives only on
@@ -87,34 +80,57 @@ class DaskRunner:
         from concurrent.futures import CancelledError
 
         from distributed import as_completed
-        from distributed.scheduler import KilledWorker
 
         from tabloop._progress import track
 
         futures = self.client.map(func, list(items), pure=False, **constants)
         position = {future.key: i for i, future in enumerate(futures)}
         results: list[Any] = [None] * len(futures)
+        failure: BaseException | None = None
         try:
             for future in track(as_completed(futures), description, total=len(futures)):
                 if future.status == "error":
-                    raise future.exception()
+                    failure = future.exception()
+                    break
                 results[position[future.key]] = future.result()
-        except KilledWorker as exc:
-            raise ClusterError(
-                f"Workers of {self.address} died while running {description!r} "
-                f"({exc}); Dask retried the task on other workers and gave up. Check the "
-                "workers' memory (each needs the model plus one piece) and logs."
-            ) from None
         except CancelledError:
             raise ClusterError(
                 f"Dask cancelled {description!r} on {self.address}: a task's input was lost "
-                "with its worker, or the scheduler restarted."
+                "with its worker, or the scheduler restarted. Run the command again."
             ) from None
-        except OSError as exc:  # the scheduler went away
-            raise ClusterError(f"Lost the Dask scheduler at {self.address}: {exc}") from None
+        except OSError as exc:  # the connection to the scheduler, not a task's error
+            raise ClusterError(
+                f"Lost the Dask scheduler at {self.address} during {description!r} ({exc}); "
+                "check that it still runs, then run the command again."
+            ) from None
         finally:
             self.client.cancel(futures)
+        if failure is not None:
+            raise _task_error(failure, description, self.address) from failure
         return results
+
+
+def _task_error(error: BaseException, description: str, address: str | None) -> BaseException:
+    """What a task's error becomes for the caller: tabloop's own errors as they are (they
+    name the file, row and column), a worker lost too often or anything else as a
+    :class:`ClusterError` that says what workers need."""
+    from distributed.scheduler import KilledWorker
+
+    if isinstance(error, TabloopError):
+        return error
+    if isinstance(error, KilledWorker):
+        return ClusterError(
+            f"Workers of {address} died while running {description!r} ({error}); Dask ran "
+            "the task again on other workers and gave up. Check the workers' memory (each "
+            "needs the model plus one piece) and their logs."
+        )
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return ClusterError(
+        f"A task of {description!r} failed on a worker of {address}: "
+        f"{type(error).__name__}: {text}. Workers must reach the input files and the "
+        "output's folder at the same paths as this machine (a shared file system or "
+        "object storage)."
+    )
 
 
 def _same(obj: T) -> T:
@@ -145,7 +161,9 @@ def open_runner(address: ClusterAddress | None) -> Iterator[Runner]:
                 n_workers=address.local_workers,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                # the scheduler's HTTP server binds here even without a dashboard: any
+                # free port, so a run never fights another cluster for 8787
+                dashboard_address="127.0.0.1:0",
                 silence_logs=logging.ERROR,
             )
             client = distributed.Client(cluster)
@@ -166,8 +184,14 @@ def open_runner(address: ClusterAddress | None) -> Iterator[Runner]:
 
 
 def _connect(distributed: Any, address: str) -> Any:
+    import warnings
+
+    from distributed.versions import VersionMismatchWarning
+
     try:
-        return distributed.Client(address, timeout=f"{CONNECT_SECONDS}s")
+        with warnings.catch_warnings():  # check_workers names the mismatch in one line
+            warnings.simplefilter("ignore", VersionMismatchWarning)
+            return distributed.Client(address, timeout=f"{CONNECT_SECONDS}s")
     except (OSError, TimeoutError, ValueError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ClusterError(

@@ -12,28 +12,30 @@ from typing import Any
 
 from tabloop.exceptions import ClusterError
 
-#: Distributions the workers need at this process's versions (the model's libraries).
+#: Packages the workers need at this process's versions (tabloop and the model's
+#: libraries); each is one or more distributions that install the same module.
 NEEDED = (
-    "tabloop",
-    "scikit-learn",
-    "lightgbm",
-    "xgboost-cpu",
-    "xgboost",
-    "catboost",
-    "numpy",
-    "pandas",
-    "pyarrow",
+    ("tabloop",),
+    ("scikit-learn",),
+    ("lightgbm",),
+    ("xgboost", "xgboost-cpu"),
+    ("catboost",),
+    ("numpy",),
+    ("pandas",),
+    ("pyarrow",),
 )
 
 
-def local_versions() -> dict[str, str]:
+def local_versions() -> dict[tuple[str, ...], str]:
     """The installed version of each of :data:`NEEDED` here (absent ones left out)."""
-    found = {}
-    for name in NEEDED:
-        try:
-            found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
+    found: dict[tuple[str, ...], str] = {}
+    for names in NEEDED:
+        for name in names:
+            try:
+                found[names] = importlib.metadata.version(name)
+                break
+            except importlib.metadata.PackageNotFoundError:
+                continue
     return found
 
 
@@ -41,12 +43,19 @@ def check_workers(client: Any) -> None:
     """:class:`ClusterError` naming each worker that lacks a needed distribution or has
     another version of it than this process."""
     problems: list[str] = []
-    for name, version in local_versions().items():
+    for names, version in local_versions().items():
         # importlib.metadata.version pickles by reference to the standard library, so the
         # check itself runs on a worker that has no tabloop
-        answers = client.run(importlib.metadata.version, name, on_error="return")
+        answers: dict[str, Any] = {}
+        for name in names:
+            for worker, answer in client.run(
+                importlib.metadata.version, name, on_error="return"
+            ).items():
+                if not isinstance(answers.get(worker), str):
+                    answers[worker] = answer
+        name = names[0]
         for worker, answer in sorted(answers.items()):
-            if isinstance(answer, BaseException):
+            if not isinstance(answer, str):
                 problems.append(f"worker {worker} lacks {name} (this process has {version})")
             elif answer != version:
                 problems.append(f"worker {worker} has {name} {answer}, this process {version}")
