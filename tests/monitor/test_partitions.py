@@ -322,3 +322,31 @@ def test_a_file_read_in_partitions_gives_the_whole_frame_report(
     assert split["window"]["partitions"] == 4
     assert _without_sample_dependent(split) == _without_sample_dependent(whole)
     assert [c["rows"] for c in split["chunks"]] == [150] * 6 + [100]
+
+
+def test_the_log_read_in_time_ranges_gives_the_whole_window_report(
+    project,  # noqa: F811 - the fixture imported above
+    stops_model,
+):
+    from tabloop.examples import traffic_stops
+    from tabloop.monitor._monitor import _plan, _report, map_partitions
+    from tabloop.monitor._partition import LogPiece, log_partitions
+    from tabloop.registry import load_package
+    from tests.stops import fill_log
+
+    config = project(chunk="1d", segment="search_authorization")
+    rows = traffic_stops(900, seed=11, production=True)
+    fill_log(config.serve.store_url, stops_model["result"].model, rows, labels=rows["contraband"])
+    package = load_package(None, config=config)
+    profile = package.reference_profile()
+    plan = _plan(config, package, profile, "1d", None, None, False, 0)
+    url = config.serve.store_url
+    ranges = log_partitions(url, since=None, until=None, variant=None, rows=200)
+    assert len(ranges) >= 4 and all(isinstance(r, LogPiece) for r in ranges)
+    reports = []
+    for items in (log_partitions(url, since=None, until=None, variant=None), ranges):
+        stats = map_partitions(plan, items)
+        reports.append(_report(stats, plan, package, config, "log", None, None, lambda _: None))
+    whole, split = (_without_sample_dependent(r) for r in reports)
+    assert split == whole and whole["window"]["rows"] == 900
+    assert monitor(config, chunk="1d").to_dict()["performance"] == whole["performance"]

@@ -34,6 +34,7 @@ from tabloop.monitor._partition import (
     Plan,
     count_rows,
     file_partitions,
+    log_partitions,
     merge_all,
     partition_statistics,
     sample_rows,
@@ -156,7 +157,7 @@ def monitor(
             "train`) to monitor drift against its training data."
         )
     chunk = chunk or settings.chunk
-    items, source, normalise = _partitions(config, package, data, partitions, variant)
+    items, source, normalise = _partitions(config, package, data, partitions, variant, start, end)
     plan = _plan(config, package, profile, chunk, start, end, normalise, seed)
     from tabloop._progress import Bars
 
@@ -168,6 +169,15 @@ def monitor(
             bars.advance(bar)
 
         stats = map_partitions(plan, items, map=map)
+        if stats.rows == 0 and stats.log_versions and plan.log_model is not None:
+            name = plan.log_model[0]
+            ranked = sorted(stats.log_versions.items(), key=lambda kv: (-kv[1], kv[0]))
+            listed = ", ".join(f"version {v}: {n:,} rows" for v, n in ranked)
+            raise MonitorError(
+                f"The log holds no predictions of {package.uri} ({listed}); a newly promoted "
+                f"champion has none yet. Monitor another with --model models:/{name}/"
+                f"{ranked[0][0]}."
+            )
         if stats.rows == 0:
             raise MonitorError(
                 f"The window holds no production rows ({_window_text(start, end)}, {source}); "
@@ -226,6 +236,9 @@ def _plan(
         since=start,
         until=end,
         normalise=normalise,
+        log_model=(package.uri.split("/")[1], package.version)
+        if not normalise and package.uri.startswith("models:/")
+        else None,
         outcome=config.data.target,
         time=config.data.time,
         sample_columns=tuple(model.inputs) if settings.drift.multivariate else (),
@@ -383,6 +396,8 @@ def _partitions(
     data: Any,
     partitions: Iterable[Any] | None,
     variant: str | None,
+    start: pd.Timestamp | None = None,
+    end: pd.Timestamp | None = None,
 ) -> tuple[Iterable[Any], str, bool]:
     """The partitions to map, a description of the source, and whether they are file rows
     (normalised by ``from_file`` and sorted by time in the map) or the log's frame."""
@@ -396,24 +411,12 @@ def _partitions(
         if isinstance(data, pd.DataFrame):
             return [data], "a DataFrame", True
         return file_partitions(data), f"file {data}", True
-    log, url = prod.read_log(config, variant=variant)
-    frame = prod.from_log(log)
-    if package.uri.startswith("models:/"):
-        name = package.uri.split("/")[1]
-        mine = (log["model_name"] == name).to_numpy() & (
-            frame[prod.VERSION].astype(str) == package.version
-        ).to_numpy()
-        if not mine.any() and len(frame):
-            others = frame[prod.VERSION].astype(str).value_counts()
-            listed = ", ".join(f"version {v}: {n:,} rows" for v, n in others.items())
-            raise MonitorError(
-                f"The log holds no predictions of {package.uri} ({listed}); a newly promoted "
-                f"champion has none yet. Monitor another with --model models:/{name}/"
-                f"{others.index[0]}."
-            )
-        frame = frame[mine]
-    where = f"the log at {url}" + (f", variant {variant!r}" if variant else "")
-    return [frame.reset_index(drop=True)], f"{where}, model version {package.version}", False
+    from tabloop.store import Store
+
+    url = Store.project_url(config)
+    where = f"the log at {Store(url).url}" + (f", variant {variant!r}" if variant else "")
+    items = log_partitions(url, since=start, until=end, variant=variant)
+    return items, f"{where}, model version {package.version}", False
 
 
 def _drift_columns(

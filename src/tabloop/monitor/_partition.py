@@ -78,6 +78,7 @@ class Plan:
     since: pd.Timestamp | None = None
     until: pd.Timestamp | None = None
     normalise: bool = True  # rows of a file: prod.from_file, then sorted by time
+    log_model: tuple[str, str] | None = None  # log rows: keep this (model name, version)
     outcome: str | None = None
     time: str | None = None
     sample_columns: tuple[str, ...] = ()
@@ -110,6 +111,8 @@ class PartitionStats:
     fairness: Any = None  # a counts table, or the sentence saying why there is none
     sample: pd.DataFrame | None = None
     sample_rows: int = SAMPLE_ROWS
+    # log rows of the window by model version, before keeping the monitored one's
+    log_versions: dict[str, int] = field(default_factory=dict)
 
     def merge(self, other: PartitionStats) -> PartitionStats:
         chunks = dict(self.chunks)
@@ -128,6 +131,10 @@ class PartitionStats:
             fairness=_merge_fairness(self.fairness, other.fairness),
             sample=_merge_samples(self.sample, other.sample, self.sample_rows),
             sample_rows=self.sample_rows,
+            log_versions={
+                v: self.log_versions.get(v, 0) + other.log_versions.get(v, 0)
+                for v in {**self.log_versions, **other.log_versions}
+            },
         )
 
 
@@ -144,31 +151,42 @@ def merge_all(parts: list[PartitionStats]) -> PartitionStats:
 
 
 # -- the map ------------------------------------------------------------------------------------
-def load(plan: Plan, item: Any) -> pd.DataFrame:
-    """The partition's rows in the window: loaded, normalised, selected, in time order."""
+def load(plan: Plan, item: Any) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The partition's rows in the window: loaded, normalised, selected, in time order; and
+    for log rows, the window's rows per model version before the monitored one's are kept."""
     frame = item() if callable(item) else item
     if not isinstance(frame, pd.DataFrame):
         raise MonitorError(
             f"A partition must be a pandas DataFrame or a callable that returns one; got "
             f"{type(frame).__name__}."
         )
+    versions: dict[str, int] = {}
     if plan.normalise:
         frame = prod.from_file(frame, outcome=plan.outcome, time=plan.time)
+    elif plan.log_model is not None:
+        log, frame = frame, prod.from_log(frame)
+        frame = select(frame, time=prod.TIME, since=plan.since, until=plan.until)
+        log = log.loc[frame.index]
+        version = frame[prod.VERSION].astype(str)
+        versions = {str(k): int(v) for k, v in version.value_counts().items()}
+        name, wanted = plan.log_model
+        mine = (log["model_name"] == name).to_numpy() & (version == wanted).to_numpy()
+        frame = frame[mine]
     frame = select(frame, time=prod.TIME, since=plan.since, until=plan.until)
     if plan.normalise:
         frame = frame.sort_values(prod.TIME, kind="stable")
-    return frame.reset_index(drop=True)
+    return frame.reset_index(drop=True), versions
 
 
 def count_rows(plan: Plan, item: Any) -> int:
     """Rows of a partition in the window (the first map of row-count chunks)."""
-    return len(load(plan, item))
+    return len(load(plan, item)[0])
 
 
 def partition_statistics(plan: Plan, task: tuple[int, Any, int]) -> PartitionStats:
     """The statistics of one partition: ``task`` is (position, item, first row number)."""
     position, item, offset = task
-    frame = load(plan, item)
+    frame, log_versions = load(plan, item)
     n = len(frame)
     times = frame[prod.TIME]
     present = frozenset(str(c) for c in frame.columns)
@@ -181,6 +199,7 @@ def partition_statistics(plan: Plan, task: tuple[int, Any, int]) -> PartitionSta
         versions=frozenset(str(v) for v in frame[prod.VERSION].dropna().unique() if str(v)),
         present=present,
         sample_rows=plan.sample_rows,
+        log_versions=log_versions,
     )
     bounds = np.append(np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]), n) if n else []
     chunked = plan.chunk is not None and n > 0
@@ -287,7 +306,35 @@ def sample_rows(sample: pd.DataFrame | None) -> pd.DataFrame | None:
     return None if sample is None else sample.drop(columns=_KEY)
 
 
-# -- partitions of a file -----------------------------------------------------------------------
+# -- partitions of the log and of a file --------------------------------------------------------
+@dataclass(frozen=True)
+class LogPiece:
+    """A time range of the prediction log (``tabloop.store.LogRange``), read when called
+    with the window's column types (picklable: a worker reads its own range)."""
+
+    url: str
+    part: Any
+    schema: Any
+
+    def __call__(self) -> pd.DataFrame:
+        from tabloop.store import read_range
+
+        return read_range(self.url, self.part, schema=self.schema, columns=prod.LOG_READ)
+
+
+def log_partitions(
+    url: str, *, since: Any, until: Any, variant: str | None, rows: int = PARTITION_ROWS
+) -> list[LogPiece]:
+    """The window of the log cut into time ranges of about ``rows`` rows."""
+    from tabloop.store import LogRange, log_schema, split_log
+
+    ranges = split_log(url, since=since, until=until, variant=variant, part_rows=rows)
+    if not ranges:
+        return [LogPiece(url, LogRange(None, None, variant), None)]
+    schema = log_schema(url, ranges)
+    return [LogPiece(url, part, schema) for part in ranges]
+
+
 @dataclass(frozen=True)
 class ParquetPiece:
     """A run of row groups of a Parquet file, read when called (picklable: a worker reads
