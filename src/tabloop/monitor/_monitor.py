@@ -5,10 +5,23 @@ One call reads the production rows (the prediction log, or a file), the model pa
 of the config, and returns a :class:`MonitorReport`: plain data that the HTML page, the
 JSON file, the terminal and ``GET /monitor`` all render.
 
-Maintainer note: the whole window is judged once (drift, realised and estimated
+Maintainer note: the monitor is map -> merge -> statistics. The window's rows come in
+partitions (a file's ~200k-row pieces, the log's time ranges, or the caller's), each reduced
+by :func:`tabloop.monitor._partition.partition_statistics` to mergeable statistics, through
+``map`` (the built-in one, or a cluster's); the merged statistics give the report
+(:func:`_report`). The whole window is judged once (drift, realised and estimated
 performance, fairness, requirements); chunks repeat the cheap parts (drift against the
 stored reference summary, short metrics, estimates) so the report can draw them over time.
 Chunks below ``min_chunk_rows`` are drawn but not judged.
+
+What is exact and what is not: counts, chi-squared, Jensen-Shannon, PSI, every confusion
+metric, ROC-AUC, fairness values, gaps and intervals, and CBPE equal the whole-frame figures.
+KS and Wasserstein-1 are exact for numeric columns with at most 2,048 distinct values or
+4,000 present values, and within the KLL sketch's stated bound beyond (``drift.sketch``, and
+per column; DataSketches' compaction is random, so they can differ from run to run within
+it). Bootstrap intervals are the Poisson bootstrap drawn from the merged counts (not from
+partitions), so they do not depend on the partitioning. The multivariate classifier trains
+on a uniform sample drawn across partitions, which does.
 """
 
 from __future__ import annotations
