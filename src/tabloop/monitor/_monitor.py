@@ -40,7 +40,7 @@ import pandas as pd
 from tabloop.data.frame import json_safe
 from tabloop.exceptions import MonitorError
 from tabloop.monitor import _production as prod
-from tabloop.monitor._column_stats import KLL_K, kll_rank_error
+from tabloop.monitor._column_stats import EXACT_VALUES, KLL_K, kll_rank_error
 from tabloop.monitor._partition import (
     ChunkStats,
     PartitionStats,
@@ -282,10 +282,11 @@ def _report(
         "k": KLL_K,
         "rank_error": kll_rank_error(KLL_K),
         "note": (
-            f"KS and Wasserstein of numeric columns come from a KLL quantile sketch (k={KLL_K}),"
-            f" exact up to {KLL_K:,} present values; beyond, KS is within "
-            f"{kll_rank_error(KLL_K):.3%} of the exact statistic and W1 / std within that "
-            "times the column's range / std (99% confidence; per column in 'sketch')"
+            f"KS and Wasserstein of numeric columns are exact for columns with at most "
+            f"{EXACT_VALUES:,} distinct values or {KLL_K:,} present values; beyond, they come "
+            f"from a KLL quantile sketch (k={KLL_K}): KS within {kll_rank_error(KLL_K):.3%} of "
+            "the exact statistic and W1 / std within that times the column's range / std "
+            "(99% confidence; per column in 'sketch')"
         ),
     }
     step("drift")
