@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from tabloop.cli._app import app
-from tabloop.cli._commands import ConfigOption
+from tabloop.cli._commands import ClusterOption, ConfigOption
 from tabloop.cli._output import console
 
 if TYPE_CHECKING:
@@ -25,8 +25,12 @@ _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 def monitor(
     config: ConfigOption = None,
     data: Annotated[
-        Path | None,
-        typer.Option("--data", help="CSV/Parquet of production rows instead of the log."),
+        str | None,
+        typer.Option(
+            "--data",
+            metavar="DATA",
+            help="CSV/Parquet file, folder or glob of production rows instead of the log.",
+        ),
     ] = None,
     model: Annotated[
         str | None, typer.Option("--model", help="models:/NAME@alias (default: champion).")
@@ -43,6 +47,7 @@ def monitor(
     every: Annotated[
         str | None, typer.Option("--every", help="Repeat every '30m', '1h', '1d' until Ctrl-C.")
     ] = None,
+    cluster: ClusterOption = None,
 ) -> None:
     """Drift, production and estimated performance, fairness and requirements.
 
@@ -64,6 +69,7 @@ def monitor(
             until=until,
             chunk=chunk,
             variant=variant,
+            cluster=cluster,
             already_alerted=alerted,
         )
         # a lasting failure is alerted once; one that clears and comes back is alerted again

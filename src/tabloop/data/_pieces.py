@@ -64,6 +64,10 @@ class Piece:
     rows: int | None = None
     row_groups: tuple[int, ...] = ()
 
+    def load(self) -> pd.DataFrame:
+        """The whole piece as one frame (a Parquet piece reads its row groups at once)."""
+        return pd.concat(self.read(chunk_rows=self.rows or 1_000_000))
+
     def read(self, *, chunk_rows: int) -> Iterator[pd.DataFrame]:
         """The piece's rows, ``chunk_rows`` at a time, indexed by their row in the file
         (0 is the first row after the header), so a message that names a row names it

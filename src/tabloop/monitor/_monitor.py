@@ -114,6 +114,7 @@ def monitor(
     data: str | Path | pd.DataFrame | None = None,
     partitions: Iterable[Any] | None = None,
     map: Mapper | None = None,  # noqa: A002 - the cluster hook's name in the docs
+    cluster: str | None = None,
     model: str | None = None,
     since: str | datetime | None = None,
     until: str | datetime | None = None,
@@ -127,7 +128,8 @@ def monitor(
     Parameters
     ----------
     config : the project (default: ``tabloop.yaml`` in the working directory).
-    data : a CSV/Parquet file or a DataFrame of production rows (model inputs, context,
+    data : a CSV/Parquet file, a folder or glob of them, or a DataFrame of production
+        rows (model inputs, context,
         ``prediction``, optionally ``score``/``probability``, the outcome as ``outcome``
         or the target's name, and a time column); default: the project's prediction log,
         rows predicted by this model version. A file is read in partitions of about
@@ -137,6 +139,8 @@ def monitor(
     map : ``map(func, items) -> list`` of results in input order; the map step runs
         ``func`` on every partition through it (default: the built-in map, in this
         process). A cluster runner's ``.map`` computes the statistics where the data is.
+    cluster : compute the statistics on Dask: ``local:N`` or a scheduler address (default:
+        ``scale.cluster``, then ``TABLOOP_CLUSTER``; see :mod:`tabloop.scale`).
     model : ``models:/NAME@alias`` or ``models:/NAME/VERSION``; default: the champion.
     since, until : the window (``since`` inclusive, ``until`` exclusive; ISO text or datetime).
     chunk : ``'1d'``, ``'1w'``, ``'12h'`` or a row count; default ``monitor.chunk``.
@@ -181,7 +185,7 @@ def monitor(
             bars.update(bar, description=f"monitor: {name}")
             bars.advance(bar)
 
-        stats = map_partitions(plan, items, map=map)
+        stats = _map_where(plan, items, map, cluster, config)
         if stats.rows == 0 and stats.log_versions and plan.log_model is not None:
             name = plan.log_model[0]
             ranked = sorted(stats.log_versions.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -217,6 +221,29 @@ def map_partitions(
     if map is not None:
         tasks = list(tasks)
     return merge_all(list(mapper(partial(partition_statistics, plan), tasks)))
+
+
+def _map_where(
+    plan: Plan, items: Iterable[Any], map: Mapper | None, cluster: str | None, config: Any
+) -> PartitionStats:  # noqa: A002
+    """:func:`map_partitions` through ``map``, else on the cluster named by ``cluster`` /
+    ``scale.cluster`` / ``TABLOOP_CLUSTER`` (each worker loads its own partitions), else
+    here."""
+    from tabloop.scale import cluster_address, open_runner
+
+    if map is not None:
+        if cluster is not None:
+            raise MonitorError("Pass map= or cluster=, not both.")
+        return map_partitions(plan, items, map=map)
+    where = cluster_address(cluster, config.scale.cluster)
+    if where is None:
+        return map_partitions(plan, items)
+    with open_runner(where) as runner:
+
+        def on_cluster(func: Any, tasks: Iterable[Any]) -> list[Any]:
+            return runner.map(func, list(tasks), description=None)
+
+        return map_partitions(plan, items, map=on_cluster)
 
 
 def _local_map(func: Any, items: Iterable[Any]) -> list[Any]:
@@ -424,7 +451,8 @@ def _partitions(
             return partitions, "partitions", True
         if isinstance(data, pd.DataFrame):
             return [data], "a DataFrame", True
-        return file_partitions(data), f"file {data}", True
+        kind = "file" if Path(str(data)).is_file() else "files"
+        return file_partitions(data), f"{kind} {data}", True
     from tabloop.store import Store
 
     url = Store.project_url(config)

@@ -34,6 +34,7 @@ a partition, as the whole frame was).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -335,44 +336,20 @@ def log_partitions(
     return [LogPiece(url, part, schema) for part in ranges]
 
 
-@dataclass(frozen=True)
-class ParquetPiece:
-    """A run of row groups of a Parquet file, read when called (picklable: a worker reads
-    its own piece)."""
+def file_partitions(source: Any, *, rows: int = PARTITION_ROWS) -> Iterator[Any]:
+    """The partitions of a file, a folder of files or a glob (:func:`tabloop.data.
+    find_data_files`): a Parquet piece of about ``rows`` rows as a loader a worker calls
+    to read it itself, a CSV file as its frames of ``rows`` rows (read here: a CSV file
+    cannot be cut without reading it)."""
+    from tabloop.data import find_data_files, plan_pieces
 
-    path: str
-    groups: tuple[int, ...]
+    pieces = plan_pieces(find_data_files(source), rows=rows)  # bad paths fail here, now
 
-    def __call__(self) -> pd.DataFrame:
-        import pyarrow.parquet as pq
+    def partitions() -> Iterator[Any]:
+        for piece in pieces:
+            if piece.row_groups:
+                yield piece.load
+            else:
+                yield from piece.read(chunk_rows=rows)
 
-        with pq.ParquetFile(self.path) as handle:
-            return handle.read_row_groups(list(self.groups)).to_pandas()
-
-
-def file_partitions(path: Any, *, rows: int = PARTITION_ROWS) -> Any:
-    """The partitions of a CSV or Parquet file: Parquet row groups gathered into pieces of
-    about ``rows`` rows (callables), or the frames of a CSV read ``rows`` at a time."""
-    from tabloop.data import read_chunks
-
-    text = str(path)
-    if text.endswith((".parquet", ".pq")):
-        import pyarrow.parquet as pq
-
-        from tabloop.data import load_data
-
-        try:
-            meta = pq.ParquetFile(text).metadata
-        except (OSError, ValueError):
-            return [load_data(text)]  # the loader's own error message
-        pieces, current, size = [], [], 0
-        for group in range(meta.num_row_groups):
-            current.append(group)
-            size += meta.row_group(group).num_rows
-            if size >= rows:
-                pieces.append(ParquetPiece(text, tuple(current)))
-                current, size = [], 0
-        if current:
-            pieces.append(ParquetPiece(text, tuple(current)))
-        return pieces or [load_data(text)]
-    return read_chunks(text, rows=rows)
+    return partitions()

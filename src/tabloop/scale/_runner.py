@@ -34,8 +34,15 @@ class Runner(Protocol):
         """The cluster's address (``local:N`` or the scheduler's); None: this process."""
 
     def map(
-        self, func: Callable[..., R], items: Sequence[Any], *, description: str, **constants: Any
-    ) -> list[R]: ...
+        self,
+        func: Callable[..., R],
+        items: Sequence[Any],
+        *,
+        description: str | None,
+        **constants: Any,
+    ) -> list[R]:
+        """``description`` names the work in errors and on the progress bar (None: no
+        bar, for a caller that draws its own)."""
 
     def share(self, obj: Any) -> Any: ...
 
@@ -47,11 +54,15 @@ class InProcess:
     address: str | None = None
 
     def map(
-        self, func: Callable[..., R], items: Sequence[Any], *, description: str, **constants: Any
+        self,
+        func: Callable[..., R],
+        items: Sequence[Any],
+        *,
+        description: str | None,
+        **constants: Any,
     ) -> list[R]:
-        from tabloop._progress import track
-
-        return [func(item, **constants) for item in track(items, description, total=len(items))]
+        shown = _progress(items, description)
+        return [func(item, **constants) for item in shown]
 
     def share(self, obj: Any) -> Any:
         return obj
@@ -75,32 +86,35 @@ class DaskRunner:
             return self.client.submit(_same, obj, pure=False)
 
     def map(
-        self, func: Callable[..., R], items: Sequence[Any], *, description: str, **constants: Any
+        self,
+        func: Callable[..., R],
+        items: Sequence[Any],
+        *,
+        description: str | None,
+        **constants: Any,
     ) -> list[R]:
         from concurrent.futures import CancelledError
 
         from distributed import as_completed
-
-        from tabloop._progress import track
 
         futures = self.client.map(func, list(items), pure=False, **constants)
         position = {future.key: i for i, future in enumerate(futures)}
         results: list[Any] = [None] * len(futures)
         failure: BaseException | None = None
         try:
-            for future in track(as_completed(futures), description, total=len(futures)):
+            for future in _progress(as_completed(futures), description, total=len(futures)):
                 if future.status == "error":
                     failure = future.exception()
                     break
                 results[position[future.key]] = future.result()
         except CancelledError:
             raise ClusterError(
-                f"Dask cancelled {description!r} on {self.address}: a task's input was lost "
+                f"Dask cancelled {_what(description)} on {self.address}: a task's input was lost "
                 "with its worker, or the scheduler restarted. Run the command again."
             ) from None
         except OSError as exc:  # the connection to the scheduler, not a task's error
             raise ClusterError(
-                f"Lost the Dask scheduler at {self.address} during {description!r} ({exc}); "
+                f"Lost the Dask scheduler at {self.address} during {_what(description)} ({exc}); "
                 "check that it still runs, then run the command again."
             ) from None
         finally:
@@ -110,7 +124,21 @@ class DaskRunner:
         return results
 
 
-def _task_error(error: BaseException, description: str, address: str | None) -> BaseException:
+def _what(description: str | None) -> str:
+    return repr(description) if description else "the work"
+
+
+def _progress(items: Any, description: str | None, total: int | None = None) -> Any:
+    from tabloop._progress import track
+
+    if description is None:
+        return items
+    return track(items, description, total=total if total is not None else len(items))
+
+
+def _task_error(
+    error: BaseException, description: str | None, address: str | None
+) -> BaseException:
     """What a task's error becomes for the caller: tabloop's own errors as they are (they
     name the file, row and column), a worker lost too often or anything else as a
     :class:`ClusterError` that says what workers need."""
@@ -120,13 +148,13 @@ def _task_error(error: BaseException, description: str, address: str | None) -> 
         return error
     if isinstance(error, KilledWorker):
         return ClusterError(
-            f"Workers of {address} died while running {description!r} ({error}); Dask ran "
+            f"Workers of {address} died while running {_what(description)} ({error}); Dask ran "
             "the task again on other workers and gave up. Check the workers' memory (each "
             "needs the model plus one piece) and their logs."
         )
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
     return ClusterError(
-        f"A task of {description!r} failed on a worker of {address}: "
+        f"A task of {_what(description)} failed on a worker of {address}: "
         f"{type(error).__name__}: {text}. Workers must reach the input files and the "
         "output's folder at the same paths as this machine (a shared file system or "
         "object storage)."

@@ -1,0 +1,79 @@
+"""README "Scaling out": `tabloop monitor` on a Dask cluster (a real scheduler and two
+worker processes on 127.0.0.1) computes the statistics where the data is and reports
+exactly what one process reports: from a folder of Parquet files each worker reads its
+own row groups, and from the log each worker reads its own time range."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tabloop.monitor import monitor
+from tests.cli.test_cli import assert_one_line_error, run
+from tests.cli.test_monitor_cli import write_project
+from tests.monitor.test_monitor import log_labelled, project  # noqa: F401  (the fixture)
+from tests.monitor.test_partitions import _without_sample_dependent
+
+pytestmark = pytest.mark.slow
+
+FAIRNESS = {"protected": ["race"], "segment": "department", "min_group_size": 10}
+
+
+def _production(stops_model, rows: int, seed: int) -> pd.DataFrame:
+    from tabloop.examples import traffic_stops
+
+    production = traffic_stops(rows, seed=seed, production=True)
+    scored = stops_model["result"].model.predict_frame(production, validate=False)
+    scored["created_at"] = pd.Timestamp("2025-03-01", tz="UTC") + pd.to_timedelta(
+        np.arange(len(scored)) * 7, unit="min"
+    )
+    return scored.rename(columns={"contraband": "outcome"})
+
+
+def test_a_folder_monitored_on_the_cluster_equals_the_whole_frame_in_one_process(
+    project,  # noqa: F811
+    stops_model,
+    dask_cluster,
+    tmp_path,
+):
+    config = project(segment="search_authorization", chunk="2d", fairness=FAIRNESS)
+    scored = _production(stops_model, 1500, seed=11)
+    (tmp_path / "prod").mkdir()
+    scored.iloc[:900].to_parquet(tmp_path / "prod" / "a.parquet", row_group_size=200)
+    scored.iloc[900:].to_parquet(tmp_path / "prod" / "b.parquet", row_group_size=200)
+
+    whole = monitor(config, data=scored).to_dict()
+    there = monitor(config, data=str(tmp_path / "prod" / "*.parquet"), cluster=dask_cluster.address)
+    there = there.to_dict()
+    assert there["window"]["rows"] == 1500
+    assert there["window"]["partitions"] == 2  # one piece per file (under 200,000 rows)
+    assert _without_sample_dependent(there) == _without_sample_dependent(whole)
+
+
+def test_the_log_monitored_on_the_cluster_equals_one_process(
+    project,  # noqa: F811
+    stops_model,
+    dask_cluster,
+):
+    from tabloop.examples import traffic_stops
+
+    config = project(chunk="1d", fairness=FAIRNESS)
+    log_labelled(config, stops_model, traffic_stops(1200, seed=12, production=True))
+    here = monitor(config).to_dict()
+    there = monitor(config, cluster=dask_cluster.address).to_dict()
+    assert there["window"]["rows"] == 1200
+    assert _without_sample_dependent(there) == _without_sample_dependent(here)
+
+
+def test_monitor_with_a_cluster_that_does_not_answer_is_one_line_and_exit_2(stops_model, tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    folder = write_project(tmp_path, stops_model)
+    _production(stops_model, 200, seed=13).to_parquet(folder / "prod.parquet")
+    result = run("monitor", "--data", "prod.parquet", "--cluster", address, cwd=folder)
+    assert_one_line_error(result, f"Cannot reach a Dask scheduler at '{address}'")
+    assert not (folder / "reports").exists()
