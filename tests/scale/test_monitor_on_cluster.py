@@ -51,14 +51,21 @@ def test_a_folder_monitored_on_the_cluster_equals_the_whole_frame_in_one_process
     assert _without_sample_dependent(there) == _without_sample_dependent(whole)
 
 
+@pytest.mark.parametrize(
+    "database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
 def test_the_log_monitored_on_the_cluster_equals_one_process(
     project,  # noqa: F811
     stops_model,
     dask_cluster,
+    request,
+    database,
 ):
     from tabloop.examples import traffic_stops
 
     config = project(chunk="1d", fairness=FAIRNESS)
+    if database == "postgresql":  # each worker opens its own connection to its range
+        config.serve.store_url = request.getfixturevalue("pg_url")
     log_labelled(config, stops_model, traffic_stops(1200, seed=12, production=True))
     here = monitor(config).to_dict()
     there = monitor(config, cluster=dask_cluster.address).to_dict()

@@ -9,11 +9,10 @@ their work once.
 """
 
 from tabloop.scale._address import ClusterAddress, cluster_address, parse_cluster_address
-from tabloop.scale._runner import InProcess, Runner, open_runner
+from tabloop.scale._runner import Runner, open_runner
 
 __all__ = [
     "ClusterAddress",
-    "InProcess",
     "Runner",
     "cluster_address",
     "open_runner",
