@@ -1,11 +1,13 @@
-"""CatBoost follows OMP_NUM_THREADS on big batches, as the OpenMP libraries do, so two
-Dask workers on two cores (each with OMP_NUM_THREADS=1) do not each take both cores."""
+"""CatBoost and the KNN imputation's k-d tree search follow OMP_NUM_THREADS on big
+batches, as the OpenMP libraries do, so two Dask workers on two cores (each with
+OMP_NUM_THREADS=1) do not each take both cores."""
 
 from __future__ import annotations
 
 import pytest
 
-from tabloop.train._zoo import THREADS, batch_threads
+from tabloop._settings import batch_threads
+from tabloop.train._zoo import THREADS
 
 
 @pytest.mark.parametrize(("value", "expected"), [("1", 1), ("3", 3), ("", THREADS), ("0", THREADS)])

@@ -54,6 +54,8 @@ import numpy as np
 from sklearn.impute import KNNImputer
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from tabloop._settings import batch_threads
+
 #: Approximate distances computed per BLAS block (elements): bounds the transient memory.
 BLOCK_ELEMENTS = 4_000_000
 #: Receivers sharing a missing-value pattern searched with k-d trees from this many on
@@ -265,7 +267,7 @@ class FastKNNImputer(KNNImputer):
         for start in range(0, len(xq), TREE_BLOCK_ROWS):
             block = slice(start, start + TREE_BLOCK_ROWS)
             q = xq[block]
-            threads = -1 if len(q) >= 4_096 else 1
+            threads = batch_threads() if len(q) >= 4_096 else 1
             found, squared, tails = [], [], []
             for tree, members, cols, scale in trees:
                 kq = min(k + 1, len(members))

@@ -10,7 +10,6 @@ hyper-parameters to Optuna.
 from __future__ import annotations
 
 import importlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,18 +18,11 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
+from tabloop._settings import batch_threads
 from tabloop.exceptions import TrainError
 
 #: Threads for the gradient-boosting libraries (the machines we target have few cores).
 THREADS = -1
-
-
-def batch_threads() -> int:
-    """Threads CatBoost may use on a big batch: ``OMP_NUM_THREADS`` when set (a Dask
-    worker sets it to 1, so N workers on N cores do not fight over the cores; the OpenMP
-    libraries, LightGBM and XGBoost, follow it by themselves), else every core."""
-    value = os.environ.get("OMP_NUM_THREADS", "").strip()
-    return int(value) if value.isdigit() and int(value) > 0 else THREADS
 
 
 @dataclass(frozen=True)
