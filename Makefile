@@ -53,6 +53,8 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/serve_latency.py
 	$(BIN)/python benchmarks/serve_durability.py
 	$(BIN)/python benchmarks/batch_scoring.py --rows 200000 2000000
+	$(BIN)/python benchmarks/scale.py
+	$(BIN)/python benchmarks/scale.py --monitor
 
 clean:
 	rm -rf $(VENV) tabloop-demo .pytest_cache
