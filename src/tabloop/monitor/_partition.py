@@ -234,6 +234,8 @@ def chunk_keys(frame: pd.DataFrame, plan: Plan, offset: int) -> np.ndarray:
         size = int(rows[1])
         if size < 1:
             raise MonitorError(f"chunk {plan.chunk!r}: a chunk needs at least 1 row.")
+        # a chunk larger than any int64 row number holds every row (and must not overflow)
+        size = min(size, np.iinfo(np.int64).max)
         return (offset + np.arange(n, dtype=np.int64)) // size
     times = frame[prod.TIME]
     if times.isna().any():
