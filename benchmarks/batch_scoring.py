@@ -213,9 +213,13 @@ def _tree_rss(pid: int) -> tuple[int, int]:
     return total, largest
 
 
-def compare(a: Path, b: Path) -> str:
-    left = pd.read_parquet(a, columns=["prediction", "probability"])
-    right = pd.read_parquet(b, columns=["prediction", "probability"])
+def compare(a: Path, b: Path, *, by: str | None = None) -> str:
+    """Whether ``b`` predicts what ``a`` does, row by row (in file order, or matched on the
+    id column ``by`` when the row order may differ, as in Spark's output)."""
+    columns = ["prediction", "probability", *([by] if by else [])]
+    left, right = (pd.read_parquet(path, columns=columns) for path in (a, b))
+    if by:
+        left, right = left.sort_values(by), right.sort_values(by)
     if len(left) != len(right):
         return f"DIFFERENT row counts {len(left)} vs {len(right)}"
     diff = float(np.max(np.abs(left["probability"].to_numpy() - right["probability"].to_numpy())))

@@ -58,7 +58,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from batch_scoring import _env, describe, make_project, run  # noqa: E402
+from batch_scoring import _env, compare, describe, make_project, run  # noqa: E402
 
 FILE_ROWS, ROW_GROUP = 1_000_000, 250_000
 #: The issue's goals.
@@ -233,20 +233,6 @@ def _capped(gigabytes: float) -> Any:
     return cap
 
 
-def compare(reference: Path, other: Path) -> str:
-    """Whether ``other`` predicts what ``reference`` does, row by row (by patient_id)."""
-    columns = ["patient_id", "prediction", "probability"]
-    left = pd.read_parquet(reference, columns=columns).sort_values("patient_id")
-    right = pd.read_parquet(other, columns=columns).sort_values("patient_id")
-    if len(left) != len(right):
-        return f"DIFFERENT row counts {len(left)} vs {len(right)}"
-    diff = float(np.max(np.abs(left["probability"].to_numpy() - right["probability"].to_numpy())))
-    labels = int((left["prediction"].to_numpy() != right["prediction"].to_numpy()).sum())
-    if diff == 0 and labels == 0:
-        return "identical"
-    return f"max |probability diff| {diff:.2e}, {labels} labels differ"
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[2_000_000, 20_000_000])
@@ -289,7 +275,9 @@ def main(argv: list[str] | None = None) -> None:
                 if "error" not in line:
                     outputs[label] = out if label != "mlflow" else out.with_suffix(".parquet")
                     if label != "one process" and "one process" in outputs:
-                        line["same"] = compare(outputs["one process"], outputs[label])
+                        line["same"] = compare(
+                            outputs["one process"], outputs[label], by="patient_id"
+                        )
                 results.append(line)
                 _print(line)
             for out in outputs.values():

@@ -66,6 +66,26 @@ class Cluster:
         self.workers[index].wait()
 
 
+def free_address() -> str:
+    """A scheduler address on 127.0.0.1 where nothing listens."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
+
+
+def assert_connecting_fails(address: str, message: str) -> None:
+    """Opening a runner on ``address`` raises :class:`ClusterError` matching ``message``."""
+    import pytest
+
+    from tabloop.exceptions import ClusterError
+    from tabloop.scale import open_runner, parse_cluster_address
+
+    with pytest.raises(ClusterError, match=message), open_runner(parse_cluster_address(address)):
+        pass
+
+
 @contextmanager
 def running_cluster(folder: Path, *, workers: int = 2) -> Iterator[Cluster]:
     """A scheduler on a free port of 127.0.0.1 with ``workers`` workers, stopped on exit."""

@@ -14,6 +14,7 @@ from tests.cli.test_cli import assert_one_line_error, run
 from tests.cli.test_monitor_cli import write_project
 from tests.monitor.test_monitor import log_labelled, project  # noqa: F401  (the fixture)
 from tests.monitor.test_partitions import _without_sample_dependent
+from tests.scale.cluster import free_address
 
 pytestmark = pytest.mark.slow
 
@@ -74,11 +75,7 @@ def test_the_log_monitored_on_the_cluster_equals_one_process(
 
 
 def test_monitor_with_a_cluster_that_does_not_answer_is_one_line_and_exit_2(stops_model, tmp_path):
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    address = free_address()
     folder = write_project(tmp_path, stops_model)
     _production(stops_model, 200, seed=13).to_parquet(folder / "prod.parquet")
     result = run("monitor", "--data", "prod.parquet", "--cluster", address, cwd=folder)

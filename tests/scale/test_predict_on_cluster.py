@@ -15,11 +15,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from tabloop.exceptions import ClusterError, SchemaError
+from tabloop.exceptions import SchemaError
 from tabloop.registry import predict, predict_file
 from tests.cli.test_cli import assert_one_line_error, run
 from tests.cli.test_monitor_cli import write_project
-from tests.scale.cluster import running_cluster
+from tests.scale.cluster import assert_connecting_fails, free_address, running_cluster
 from tests.stops import stops_config, training_stops
 
 pytestmark = pytest.mark.slow
@@ -153,32 +153,21 @@ def test_a_worker_with_another_library_version_is_named(tmp_path):
     record = tmp_path / "farm" / "pandas-0.0.1.dist-info"
     record.mkdir(parents=True)
     (record / "METADATA").write_text("Metadata-Version: 2.1\nName: pandas\nVersion: 0.0.1\n")
-    from tabloop.scale import open_runner, parse_cluster_address
-
     with running_cluster(tmp_path / "dask", workers=0) as cluster:
         cluster.add_worker(env={**os.environ, "PYTHONPATH": str(tmp_path / "farm")})
         cluster.wait_for_workers(1)
         version = pd.__version__
         expected = rf"worker tcp://127\.0\.0\.1:\d+ has pandas 0\.0\.1, this process {version}"
-        with (
-            pytest.raises(ClusterError, match=expected),
-            open_runner(parse_cluster_address(cluster.address)),
-        ):
-            pass
+        assert_connecting_fails(cluster.address, expected)
 
 
 def test_a_scheduler_without_workers_is_named(tmp_path, monkeypatch):
     import tabloop.scale._runner as runner
-    from tabloop.scale import parse_cluster_address
 
     monkeypatch.setattr(runner, "WORKER_WAIT_SECONDS", 1)
     with running_cluster(tmp_path / "dask", workers=0) as cluster:
         message = f"The Dask scheduler at '{cluster.address}' has no workers after 1 s"
-        with (
-            pytest.raises(ClusterError, match=message),
-            runner.open_runner(parse_cluster_address(cluster.address)),
-        ):
-            pass
+        assert_connecting_fails(cluster.address, message)
 
 
 def test_a_worker_without_tabloop_is_named(tmp_path):
@@ -192,23 +181,11 @@ def test_a_worker_without_tabloop_is_named(tmp_path):
     with running_cluster(tmp_path / "dask", workers=0) as cluster:
         cluster.add_worker(python=[sys.executable, "-S"], env={"PYTHONPATH": str(farm)})
         cluster.wait_for_workers(1)
-        from tabloop.scale import open_runner, parse_cluster_address
-
-        lacks = r"worker tcp://127\.0\.0\.1:\d+ lacks tabloop"
-        with (
-            pytest.raises(ClusterError, match=lacks),
-            open_runner(parse_cluster_address(cluster.address)),
-        ):
-            pass
+        assert_connecting_fails(cluster.address, r"worker tcp://127\.0\.0\.1:\d+ lacks tabloop")
 
 
 def test_a_cluster_that_does_not_answer_is_one_line_and_exit_2(stops_model, tmp_path):
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    address = f"tcp://127.0.0.1:{port}"
+    address = free_address()
     folder = write_project(tmp_path, stops_model, scale={"cluster": address})
     before = sorted(folder.iterdir())
     result = run("predict", "data/stops.csv", "-o", "out.csv", cwd=folder)
