@@ -73,7 +73,10 @@ class TabloopError(Exception):
 
 
 def _rebuild(cls: type[TabloopError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
-    error = cls.__new__(cls)
+    # the built-in base that lays the error out in memory creates it (OSError and ImportError
+    # have their own layout; ValueError.__new__ refuses an OSError subclass)
+    base = next(b for b in (OSError, ImportError, Exception) if issubclass(cls, b))
+    error = base.__new__(cls)
     error.args = args
     error.__dict__.update(state)
     return error

@@ -32,7 +32,14 @@ from tabloop.monitor._column_stats import KLL_K, column_stats
 from tabloop.monitor._drift import PSI_EPSILON, drift_from_stats
 from tabloop.monitor._estimated import estimated_from_cells, estimated_performance
 from tabloop.monitor._fairness import fairness_cells, fairness_from_cells
-from tabloop.monitor._performance import cells, merge_cells, realised_from_cells
+from tabloop.monitor._performance import (
+    MAX_CELLS,
+    SCORE_BINS,
+    cells,
+    merge_cells,
+    realised_from_cells,
+    score_bins,
+)
 from tests.monitor.test_monitor import project  # noqa: F401  (the fixture)
 
 KINDS = {"x": "numeric", "k": "numeric", "plan": "categorical", "flag": "boolean"}
@@ -132,9 +139,10 @@ def test_a_small_window_is_exact_in_the_sketch_too(drift_data):
     assert found.effect == pytest.approx(w1, rel=1e-9)
 
 
-def _scored(n: int, seed: int) -> pd.DataFrame:
+def _scored(n: int, seed: int, decimals: int | None = 4) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    score = rng.beta(2, 3, n).round(4)  # ties, as real scores have
+    score = rng.beta(2, 3, n)
+    score = score if decimals is None else score.round(decimals)  # ties, as real scores have
     truth = rng.random(n) < score
     labelled = rng.random(n) < 0.6
     return pd.DataFrame(
@@ -181,6 +189,79 @@ def test_realised_metrics_from_merged_cells_equal_sklearn(parts):
     assert out["metrics"] == whole["metrics"]
     matrix = pd.crosstab(y, pred).to_numpy().tolist()
     assert out["confusion_matrix"]["matrix"] == matrix
+
+
+@pytest.fixture(scope="module")
+def many_scores() -> pd.DataFrame:
+    """More distinct scores than a table of counts keeps (``MAX_CELLS``)."""
+    return _scored(MAX_CELLS + 60_000, 13, decimals=None)
+
+
+@pytest.mark.parametrize("parts", PARTS)
+def test_a_window_with_many_scores_is_pooled_the_same_way_whatever_its_partitions(
+    many_scores, parts
+):
+    classes = ["no", "yes"]
+    pieces = _split(many_scores, parts)
+    assert all(len(p) < MAX_CELLS for p in pieces) or parts == 1  # the merge decides
+    table = merge_cells([cells(p, task="binary", classes=classes) for p in pieces])
+    whole = cells(many_scores, task="binary", classes=classes)
+    assert score_bins(table) == score_bins(whole) == SCORE_BINS[0]
+    assert len(table) <= 5 * SCORE_BINS[0]  # (outcome, prediction) pairs and unlabelled, per bin
+    pd.testing.assert_frame_equal(table, whole)
+
+    out = realised_from_cells(table, task="binary", classes=classes, n_boot=50, seed=1)
+    rows = many_scores[many_scores["outcome"].notna()]
+    y, pred = (rows["outcome"] == "yes").to_numpy(), (rows["prediction"] == "yes").to_numpy()
+    metrics = out["metrics"]
+    for name, exact in {
+        "accuracy": accuracy_score(y, pred),
+        "precision": precision_score(y, pred),
+        "recall": recall_score(y, pred),
+        "f1": f1_score(y, pred),
+    }.items():  # the bins keep every score on its side of the threshold
+        assert metrics[name]["value"] == pytest.approx(exact, rel=1e-9, abs=1e-12)
+    auc = metrics["roc_auc"]
+    exact_auc = roc_auc_score(y, rows["score"])
+    assert 0 < auc["error_bound"] < 1e-3
+    assert abs(auc["value"] - exact_auc) <= auc["error_bound"]
+    brier = np.mean((rows["score"].to_numpy() - y) ** 2)
+    assert abs(metrics["brier"]["value"] - brier) <= 1 / SCORE_BINS[0]
+
+
+@pytest.mark.parametrize("parts", [1, 4])
+def test_many_small_chunks_pool_coarser_until_the_table_fits(parts):
+    """Chunks of a few thousand rows keep most of their scores apart even in 4,096 bins:
+    the table goes to the next level, the same one for any partitioning."""
+    classes, chunks, per_chunk = ["no", "yes"], 200, 3000
+    frame = _scored(chunks * per_chunk, 17, decimals=None)
+    by = np.repeat(np.arange(chunks), per_chunk)
+    pieces = np.array_split(np.arange(len(frame)), parts)
+    tables = [
+        cells(frame.iloc[i], task="binary", classes=classes, by={"chunk": by[i]}) for i in pieces
+    ]
+    table = merge_cells(tables)
+    assert score_bins(table) == SCORE_BINS[1] and len(table) <= MAX_CELLS
+    whole = cells(frame, task="binary", classes=classes, by={"chunk": by})
+    pd.testing.assert_frame_equal(table, whole)
+    first = frame.iloc[:per_chunk]
+    labelled = first[first["outcome"].notna()]
+    out = realised_from_cells(
+        table[table["chunk"] == 0], task="binary", classes=classes, n_boot=0, seed=1
+    )
+    y = (labelled["outcome"] == "yes").to_numpy()
+    auc = out["metrics"]["roc_auc"]
+    assert abs(auc["value"] - roc_auc_score(y, labelled["score"])) <= auc["error_bound"]
+    pred = (labelled["prediction"] == "yes").to_numpy()
+    assert out["metrics"]["precision"]["value"] == pytest.approx(precision_score(y, pred))
+
+
+def test_a_window_below_the_cell_limit_keeps_every_score(many_scores):
+    classes = ["no", "yes"]
+    few = many_scores.iloc[: MAX_CELLS // 2]
+    table = cells(few, task="binary", classes=classes)
+    assert score_bins(table) is None
+    assert sorted(table["score"].unique()) == sorted(few["score"].unique())
 
 
 @pytest.mark.parametrize("parts", PARTS)

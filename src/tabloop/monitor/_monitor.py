@@ -26,6 +26,7 @@ on a uniform sample drawn across partitions, which does.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -54,14 +55,17 @@ from tabloop.monitor._partition import (
     time_unit,
 )
 from tabloop.monitor._performance import (
+    MAX_CELLS,
     SHORT_METRICS,
     by_segment_from_cells,
     compact,
     compare_with_test,
     realised_from_cells,
+    score_bins,
 )
 from tabloop.monitor._requirements import check_production, failed
 from tabloop.monitor._windows import _ROWS, parse_time
+from tabloop.scale import InProcess, Runner, cluster_address, open_runner
 
 if TYPE_CHECKING:
     from tabloop.config import ProjectConfig
@@ -207,20 +211,36 @@ def monitor(
 
 
 def map_partitions(
-    plan: Plan, items: Iterable[Any], *, map: Mapper | None = None
-) -> PartitionStats:  # noqa: A002
-    """The map and merge steps: every partition's statistics through ``map``, merged."""
-    mapper = map if map is not None else _local_map
+    plan: Plan,
+    items: Iterable[Any],
+    runner: Runner | None = None,
+    *,
+    map: Mapper | None = None,  # noqa: A002
+) -> PartitionStats:
+    """The map and merge steps: every partition's statistics, merged. Through ``map`` when
+    given (its list of results merged here), else ``runner.map_reduce``: merged as they
+    come, so a window of any size holds a few partitions' statistics at once (on a cluster,
+    the merges run on the workers and only the result comes back); default: this process."""
+    runner = runner if runner is not None else InProcess()
     if plan.chunk is not None and _ROWS.match(plan.chunk):
         items = items if isinstance(items, Sequence) else list(items)
-        sizes = mapper(partial(count_rows, plan), items)
+        count = partial(count_rows, plan)
+        sizes = map(count, items) if map is not None else runner.map(count, items, description=None)
         offsets = np.concatenate(([0], np.cumsum(sizes, dtype=np.int64)))
         tasks: Iterable[Any] = [(i, item, int(offsets[i])) for i, item in enumerate(items)]
     else:
-        tasks = ((i, item, 0) for i, item in enumerate(items))
+        tasks = ((i, item, 0) for i, item in enumerate(items))  # lazy: one piece at a time
+    tasks = iter(tasks)
+    first = next(tasks, None)
+    if first is None:
+        raise MonitorError("No partition of production rows was given; pass at least one.")
+    tasks = itertools.chain([first], tasks)
+    statistics = partial(partition_statistics, plan)
     if map is not None:
+        return merge_all(list(map(statistics, list(tasks))))
+    if not isinstance(runner, InProcess):
         tasks = list(tasks)
-    return merge_all(list(mapper(partial(partition_statistics, plan), tasks)))
+    return runner.map_reduce(statistics, tasks, PartitionStats.merge, description=None)  # type: ignore[arg-type]
 
 
 def _map_where(
@@ -229,26 +249,12 @@ def _map_where(
     """:func:`map_partitions` through ``map``, else on the cluster named by ``cluster`` /
     ``scale.cluster`` / ``TABLOOP_CLUSTER`` (each worker loads its own partitions), else
     here."""
-    from tabloop.scale import cluster_address, open_runner
-
     if map is not None:
         if cluster is not None:
             raise MonitorError("Pass map= or cluster=, not both.")
         return map_partitions(plan, items, map=map)
-    where = cluster_address(cluster, config.scale.cluster)
-    if where is None:
-        return map_partitions(plan, items)
-    with open_runner(where) as runner:
-
-        def on_cluster(func: Any, tasks: Iterable[Any]) -> list[Any]:
-            return runner.map(func, list(tasks), description=None)
-
-        return map_partitions(plan, items, map=on_cluster)
-
-
-def _local_map(func: Any, items: Iterable[Any]) -> list[Any]:
-    """The one-process map: one partition loaded at a time (``items`` may be lazy)."""
-    return [func(item) for item in items]
+    with open_runner(cluster_address(cluster, config.scale.cluster)) as runner:
+        return map_partitions(plan, items, runner)
 
 
 def _plan(
@@ -325,6 +331,8 @@ def _report(
     performance = realised_from_cells(
         window, task=task, classes=classes, n_boot=settings.bootstrap, seed=seed
     )
+    if bins := score_bins(window):
+        notes.append(_pooled_note(bins))
     test_metrics = package.meta.get("metrics", {})
     performance["comparison"] = compare_with_test(performance["metrics"], test_metrics)
     if settings.segment:
@@ -557,6 +565,16 @@ def _estimated_metrics(estimated: dict[str, Any] | None) -> dict[str, Any] | Non
     return None if estimated is None else estimated["estimated"]["metrics"]
 
 
+def _pooled_note(bins: int) -> str:
+    return (
+        f"the window holds more than {MAX_CELLS:,} distinct (segment, score, outcome, "
+        f"prediction) cells, so its scores are pooled into {bins:,} equal-width bins: the "
+        "confusion-count metrics stay exact, ROC-AUC is within its 'error_bound', Brier within "
+        f"1/{bins:,}, and log loss and the estimated performance use the bin centres (chunks "
+        "are pooled the same way, each chunk's ROC-AUC with its own 'error_bound')"
+    )
+
+
 def _collapse(table: pd.DataFrame | None, keep: list[str]) -> pd.DataFrame:
     """The counts summed over the chunk (and segment) keys not in ``keep``."""
     assert table is not None
@@ -565,7 +583,8 @@ def _collapse(table: pd.DataFrame | None, keep: list[str]) -> pd.DataFrame:
 
 def _chunk_labels(stats: PartitionStats, plan: Plan) -> dict[int, str]:
     """Chunk key -> label (the label the whole-frame monitor gave those rows)."""
-    keys = sorted(set(stats.chunks) | set(stats.cells["chunk"].unique().tolist()))
+    assert stats.chunk_cells is not None
+    keys = sorted(set(stats.chunks) | set(stats.chunk_cells["chunk"].unique().tolist()))
     rows = _ROWS.match(plan.chunk or "")
     if rows:
         size = min(int(rows[1]), max(stats.rows, 1))
@@ -599,9 +618,9 @@ def _chunks(
         merged[label] = (
             merged[label].merge(stats.chunks[key]) if label in merged else stats.chunks[key]
         )
-    assert stats.cells is not None
-    order = np.argsort(stats.cells["chunk"].to_numpy(), kind="stable")
-    table = stats.cells.iloc[order]  # by chunk key: each label's keys are consecutive
+    assert stats.chunk_cells is not None
+    order = np.argsort(stats.chunk_cells["chunk"].to_numpy(), kind="stable")
+    table = stats.chunk_cells.iloc[order]  # by chunk key: each label's keys are consecutive
     chunk_of = table["chunk"].to_numpy()
     first_key = {label: min(k for k in labels if labels[k] == label) for label in merged}
     last_key = {label: max(k for k in labels if labels[k] == label) for label in merged}
@@ -609,7 +628,7 @@ def _chunks(
     for label, chunk in merged.items():
         start = int(np.searchsorted(chunk_of, first_key[label], side="left"))
         stop = int(np.searchsorted(chunk_of, last_key[label], side="right"))
-        part = table.iloc[start:stop]  # segments and chunk keys are not summed: not needed
+        part = table.iloc[start:stop]  # chunk keys are not summed: not needed
         judged = chunk.rows >= settings.min_chunk_rows
         row: dict[str, Any] = {"chunk": label, "rows": chunk.rows, "judged": judged}
         row["labelled"] = int(part.loc[part["has_outcome"], "count"].sum())

@@ -13,8 +13,10 @@ order), e.g. ``tabloop.scale``'s Dask runner. Everything here pickles: the plan,
 What a partition yields, for the window and (with ``chunk``) per chunk:
 
 - per drift column, :mod:`tabloop.monitor._column_stats` (counts, bin counts, KLL sketch);
-- ``cells``: counts per (chunk, segment, score, outcome, prediction, has outcome), from which
-  realised metrics, segment figures and CBPE are computed (``_performance``, ``_estimated``);
+- ``cells``: counts per (segment, score, outcome, prediction, has outcome), from which the
+  window's realised metrics, segment figures and CBPE are computed (``_performance``,
+  ``_estimated``); ``chunk_cells`` the same per chunk instead of per segment. Each table is
+  bounded: beyond ``_performance.MAX_CELLS`` cells its scores are pooled into bins;
 - ``fairness``: counts per (fairness segment, protected values, outcome, prediction, human
   decision) of the labelled rows;
 - ``sample``: a uniform sample of the window for the multivariate drift classifier: each row
@@ -109,6 +111,7 @@ class PartitionStats:
     columns: dict[str, ColumnStats] = field(default_factory=dict)
     chunks: dict[int, ChunkStats] = field(default_factory=dict)
     cells: pd.DataFrame | None = None
+    chunk_cells: pd.DataFrame | None = None
     fairness: Any = None  # a counts table, or the sentence saying why there is none
     sample: pd.DataFrame | None = None
     sample_rows: int = SAMPLE_ROWS
@@ -129,6 +132,7 @@ class PartitionStats:
             columns=merge_columns(self.columns, other.columns),
             chunks=chunks,
             cells=_merge_tables(self.cells, other.cells),
+            chunk_cells=_merge_tables(self.chunk_cells, other.chunk_cells),
             fairness=_merge_fairness(self.fairness, other.fairness),
             sample=_merge_samples(self.sample, other.sample, self.sample_rows),
             sample_rows=self.sample_rows,
@@ -212,10 +216,13 @@ def partition_statistics(plan: Plan, task: tuple[int, Any, int]) -> PartitionSta
         for i, (start, stop, _) in enumerate(runs[:-1]):
             chunk = {c: stats[c][i] for c in columns}
             out.chunks[int(keys[start])] = ChunkStats(stop - start, chunk)
-    by: dict[str, Any] = {"chunk": keys}
+    task, classes = plan.task, list(plan.classes)
+    by = {}
     if plan.segment and plan.segment in frame.columns:
         by["segment"] = segment_keys(frame[plan.segment])
-    out.cells = cells(frame, task=plan.task, classes=list(plan.classes), by=by)
+    out.cells = cells(frame, task=task, classes=classes, by=by)
+    if chunked:
+        out.chunk_cells = cells(frame, task=task, classes=classes, by={"chunk": keys})
     if plan.fairness is not None:
         from tabloop.monitor._fairness import fairness_cells
 

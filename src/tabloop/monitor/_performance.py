@@ -27,6 +27,13 @@ SHORT_METRICS = {
 MAX_SEGMENTS = 30
 #: Score bins of the bootstrap replicates when there are many more distinct scores.
 BOOT_BINS = 128
+#: A table of counts keeps every distinct score up to this many cells; beyond, its scores
+#: are pooled into the finest of :data:`SCORE_BINS` equal-width bins at which it fits
+#: (:func:`merge_cells`), so the process that merges a window holds a bounded table.
+MAX_CELLS = 500_000
+#: The pooling levels, finest first; each bin of a level is a union of bins of the finer
+#: ones, so pooling a pooled table again is pooling it once at the coarser level.
+SCORE_BINS = (4096, 256, 32)
 MISSING = "(missing)"
 
 
@@ -81,18 +88,47 @@ def cells(
             "has_outcome": has_outcome,
         }
     )
-    return compact(table.assign(count=np.ones(len(table), dtype=np.int64)))
+    return _bounded(table.assign(count=np.ones(len(table), dtype=np.int64)), bins=None)
 
 
 def merge_cells(tables: list[pd.DataFrame]) -> pd.DataFrame:
-    """The merge of :func:`cells` tables: their rows together (associative). Equal keys
-    are summed by :func:`compact`, once, where the merged table is used."""
+    """The merge of :func:`cells` (or fairness) tables: their rows together, equal keys
+    summed (:func:`compact`). Associative, and the result does not depend on how the rows
+    were partitioned: the scores end at the finest level of :data:`SCORE_BINS` at which the
+    table of all the rows fits in :data:`MAX_CELLS` (a part pooled at a level does not fit
+    at the finer ones, nor does the whole, which holds at least its cells)."""
     tables = [t for t in tables if t is not None]
     if len(tables) == 1:
         return tables[0]
+    levels = [score_bins(t) for t in tables]
     merged = pd.concat(tables, ignore_index=True)
     merged.attrs = {}  # concat keeps equal attrs: the rows together are not compact any more
-    return merged
+    return _bounded(merged, bins=min((b for b in levels if b), default=None))
+
+
+def score_bins(table: pd.DataFrame) -> int | None:
+    """The number of equal-width bins ``table``'s scores are pooled into (None: not pooled)."""
+    return table.attrs.get("score_bins")
+
+
+def _bounded(table: pd.DataFrame, *, bins: int | None) -> pd.DataFrame:
+    """``table`` compacted; its scores pooled at ``bins`` or coarser when it is pooled
+    already or holds more than :data:`MAX_CELLS` cells. Pooling keeps order (a lower score
+    never lands in a higher bin), so confusion counts stay exact and ROC-AUC moves only by
+    the pairs that share a bin (its ``error_bound``, :func:`realised_from_cells`)."""
+    table = compact(table)
+    if "score" not in table.columns or (bins is None and len(table) <= MAX_CELLS):
+        return table
+    for level in [b for b in SCORE_BINS if bins is None or b <= bins]:
+        score = table["score"].to_numpy(dtype=float)
+        bin_of = np.clip(np.floor(score * level), 0, level - 1)
+        table = table.assign(score=(bin_of + 0.5) / level)  # the bin's centre; NaN stays NaN
+        table.attrs = {}
+        table = compact(table)
+        table.attrs["score_bins"] = level
+        if len(table) <= MAX_CELLS:
+            break
+    return table
 
 
 def compact(table: pd.DataFrame, keys: list[str] | None = None) -> pd.DataFrame:
@@ -108,20 +144,25 @@ def compact(table: pd.DataFrame, keys: list[str] | None = None) -> pd.DataFrame:
     if len(table) == 0:
         return table[[*keys, "count"]].reset_index(drop=True)
     columns = {name: table[name].to_numpy() for name in keys}
-    sortable = []
-    for values in columns.values():
-        if values.dtype.kind == "O":
-            codes, _ = pd.factorize(values, sort=True, use_na_sentinel=True)
-            values = np.where(codes < 0, np.iinfo(np.int64).max, codes)
-        sortable.append(values.astype(np.float64, copy=False))
-    order = np.lexsort(sortable[::-1])
-    ranked = np.column_stack(sortable)[order]
-    differs = (ranked[1:] != ranked[:-1]) & ~(np.isnan(ranked[1:]) & np.isnan(ranked[:-1]))
-    starts = np.flatnonzero(np.r_[True, differs.any(axis=1)])
+    key = np.zeros(len(table), dtype=np.int64)
+    span = 1
+    for values in columns.values():  # one int64 key per row, in the keys' sort order
+        codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=True)
+        levels = len(uniques) + 1
+        if span * levels >= 2**62:  # too many combinations for one int64: rank the keys
+            key = np.unique(key, return_inverse=True)[1].reshape(-1).astype(np.int64)
+            span = int(key.max()) + 1
+        key = key * levels + np.where(codes < 0, len(uniques), codes)  # missing last
+        span *= levels
+    order = np.argsort(key, kind="stable")
+    ranked = key[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
     first = order[starts]
     out = pd.DataFrame({name: values[first] for name, values in columns.items()})
     out["count"] = np.add.reduceat(counts[order], starts)
     out.attrs["compact"] = list(keys)
+    if score_bins(table):
+        out.attrs["score_bins"] = score_bins(table)
     return out
 
 
@@ -223,9 +264,24 @@ def realised_from_cells(
         out["confusion_matrix"] = matrix
     keep = names or METRICS[task]
     out["metrics"] = {k: v for k, v in metrics.items() if k in keep}
+    if score_bins(table) and proba is not None and "roc_auc" in out["metrics"]:
+        out["metrics"]["roc_auc"]["error_bound"] = _auc_bound(y, score, weights)
     if curve and task == "binary" and proba is not None and len(np.unique(y)) == 2:
         out["roc_curve"] = _roc_curve(y, proba, weights)
     return out
+
+
+def _auc_bound(y: np.ndarray, score: np.ndarray, weights: np.ndarray) -> float:
+    """The most ROC-AUC on pooled scores can differ from ROC-AUC on the scores before pooling.
+
+    Pooling keeps the order of scores in different bins, so only the (positive, negative)
+    pairs within one bin can change: they count one half, before anything from 0 to 1.
+    """
+    keys, inverse = np.unique(score, return_inverse=True)
+    positives = np.bincount(inverse.reshape(-1), weights=weights * (y == 1), minlength=len(keys))
+    negatives = np.bincount(inverse.reshape(-1), weights=weights * (y == 0), minlength=len(keys))
+    pairs = positives.sum() * negatives.sum()
+    return float(0.5 * (positives * negatives).sum() / pairs) if pairs else 0.0
 
 
 def _pooled(

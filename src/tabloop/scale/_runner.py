@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -44,6 +45,19 @@ class Runner(Protocol):
         """``description`` names the work in errors and on the progress bar (None: no
         bar, for a caller that draws its own)."""
 
+    def map_reduce(
+        self,
+        func: Callable[..., R],
+        items: Sequence[Any],
+        merge: Callable[[R, R], R],
+        *,
+        description: str | None,
+        **constants: Any,
+    ) -> R:
+        """``func`` over the items, the results merged two at a time with ``merge`` (which
+        must be associative and commutative: the order of merges is not fixed) as they come,
+        so no more than a few results are held at once; returns the single merged result."""
+
     def share(self, obj: Any) -> Any: ...
 
 
@@ -63,6 +77,18 @@ class InProcess:
     ) -> list[R]:
         shown = _progress(items, description)
         return [func(item, **constants) for item in shown]
+
+    def map_reduce(
+        self,
+        func: Callable[..., R],
+        items: Sequence[Any],
+        merge: Callable[[R, R], R],
+        *,
+        description: str | None,
+        **constants: Any,
+    ) -> R:
+        results = (func(item, **constants) for item in _progress(items, description))
+        return functools.reduce(merge, results)
 
     def share(self, obj: Any) -> Any:
         return obj
@@ -93,35 +119,76 @@ class DaskRunner:
         description: str | None,
         **constants: Any,
     ) -> list[R]:
-        from concurrent.futures import CancelledError
-
         from distributed import as_completed
 
         futures = self.client.map(func, list(items), pure=False, **constants)
         position = {future.key: i for i, future in enumerate(futures)}
         results: list[Any] = [None] * len(futures)
-        failure: BaseException | None = None
-        try:
+        with self._failures(futures, description) as check:
             for future in _progress(as_completed(futures), description, total=len(futures)):
-                if future.status == "error":
-                    failure = future.exception()
-                    break
+                check(future)
                 results[position[future.key]] = future.result()
+        return results
+
+    def map_reduce(
+        self,
+        func: Callable[..., R],
+        items: Sequence[Any],
+        merge: Callable[[R, R], R],
+        *,
+        description: str | None,
+        **constants: Any,
+    ) -> R:
+        from distributed import as_completed
+
+        futures = self.client.map(func, list(items), pure=False, **constants)
+        if not futures:
+            raise ValueError("map_reduce needs at least one item")
+        waiting = None
+        done = as_completed(futures)
+        with self._failures(futures, description) as check:
+            # a finished result waits for the next one; the two merge on a worker, and the
+            # merge's result joins the finished ones: n results, n - 1 merges, one left
+            for future in _progress(done, description, total=2 * len(futures) - 1):
+                check(future)
+                if waiting is None:
+                    waiting = future
+                    continue
+                merged = self.client.submit(merge, waiting, future, pure=False)
+                futures.append(merged)
+                done.add(merged)
+                waiting = None
+            assert waiting is not None
+            return waiting.result()  # type: ignore[no-any-return]
+
+    @contextmanager
+    def _failures(self, futures: list[Any], description: str | None) -> Iterator[Any]:
+        """Yields ``check(future)``, which raises a failed task's error; turns a lost
+        scheduler or cancelled work into :class:`ClusterError`; cancels ``futures`` (a list
+        the caller may extend) on the way out."""
+        from concurrent.futures import CancelledError
+
+        def check(future: Any) -> None:
+            if future.status == "error":
+                failure = future.exception()
+                raise _task_error(failure, description, self.address) from failure
+
+        try:
+            yield check
         except CancelledError:
             raise ClusterError(
                 f"Dask cancelled {_what(description)} on {self.address}: a task's input was lost "
                 "with its worker, or the scheduler restarted. Run the command again."
             ) from None
         except OSError as exc:  # the connection to the scheduler, not a task's error
+            if isinstance(exc, TabloopError):
+                raise  # a task's (a data file it could not read), raised by check
             raise ClusterError(
                 f"Lost the Dask scheduler at {self.address} during {_what(description)} ({exc}); "
                 "check that it still runs, then run the command again."
             ) from None
         finally:
             self.client.cancel(futures)
-        if failure is not None:
-            raise _task_error(failure, description, self.address) from failure
-        return results
 
 
 def _what(description: str | None) -> str:
