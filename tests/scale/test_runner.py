@@ -40,3 +40,12 @@ def test_a_tasks_own_error_arrives_as_it_was_raised(runner, tmp_path):
 def test_any_other_task_error_is_one_cluster_error_naming_the_work(runner):
     with pytest.raises(ClusterError, match=r"'adding up' failed .*ValueError: invalid literal"):
         runner.map_reduce(int, ["1", "x"], operator.add, description="adding up")
+
+
+def test_each_workers_arrow_pool_has_the_workers_threads(runner):
+    """One-thread workers read and write Parquet on one core each, as NumPy and the model
+    libraries do (Dask's OMP_NUM_THREADS), instead of every worker on every core."""
+    import pyarrow
+
+    threads = {w: info["nthreads"] for w, info in runner.client.scheduler_info()["workers"].items()}
+    assert runner.client.run(pyarrow.cpu_count) == threads

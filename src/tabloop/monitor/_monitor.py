@@ -55,6 +55,7 @@ from tabloop.monitor._partition import (
     time_unit,
 )
 from tabloop.monitor._performance import (
+    CHUNK_CELLS,
     MAX_CELLS,
     SHORT_METRICS,
     by_segment_from_cells,
@@ -332,7 +333,7 @@ def _report(
         window, task=task, classes=classes, n_boot=settings.bootstrap, seed=seed
     )
     if bins := score_bins(window):
-        notes.append(_pooled_note(bins))
+        notes.append(_pooled_note("the window holds", MAX_CELLS, bins))
     test_metrics = package.meta.get("metrics", {})
     performance["comparison"] = compare_with_test(performance["metrics"], test_metrics)
     if settings.segment:
@@ -381,6 +382,8 @@ def _report(
         fairness_note=fairness_note,
     )
     chunks = _chunks(stats, plan, columns, package, config)
+    if stats.chunk_cells is not None and (bins := score_bins(stats.chunk_cells)):
+        notes.append(_pooled_note("the table per chunk holds", CHUNK_CELLS, bins))
     step("chunks")
     report = {
         "project": config.name,
@@ -565,13 +568,12 @@ def _estimated_metrics(estimated: dict[str, Any] | None) -> dict[str, Any] | Non
     return None if estimated is None else estimated["estimated"]["metrics"]
 
 
-def _pooled_note(bins: int) -> str:
+def _pooled_note(what: str, limit: int, bins: int) -> str:
     return (
-        f"the window holds more than {MAX_CELLS:,} distinct (segment, score, outcome, "
-        f"prediction) cells, so its scores are pooled into {bins:,} equal-width bins: the "
-        "confusion-count metrics stay exact, ROC-AUC is within its 'error_bound', Brier within "
-        f"1/{bins:,}, and log loss and the estimated performance use the bin centres (chunks "
-        "are pooled the same way, each chunk's ROC-AUC with its own 'error_bound')"
+        f"{what} more than {limit:,} distinct cells of counts, so its scores are pooled "
+        f"into {bins:,} equal-width bins: the confusion-count metrics stay exact, ROC-AUC is "
+        f"within its 'error_bound', Brier within 1/{bins:,}, and log loss and the estimated "
+        "performance use the bin centres"
     )
 
 

@@ -16,7 +16,8 @@ What a partition yields, for the window and (with ``chunk``) per chunk:
 - ``cells``: counts per (segment, score, outcome, prediction, has outcome), from which the
   window's realised metrics, segment figures and CBPE are computed (``_performance``,
   ``_estimated``); ``chunk_cells`` the same per chunk instead of per segment. Each table is
-  bounded: beyond ``_performance.MAX_CELLS`` cells its scores are pooled into bins;
+  bounded: beyond ``_performance.MAX_CELLS`` (``CHUNK_CELLS``) cells its scores are pooled
+  into bins;
 - ``fairness``: counts per (fairness segment, protected values, outcome, prediction, human
   decision) of the labelled rows;
 - ``sample``: a uniform sample of the window for the multivariate drift classifier: each row
@@ -51,7 +52,13 @@ from tabloop.monitor._column_stats import (
     column_stats_by_run,
     merge_columns,
 )
-from tabloop.monitor._performance import cells, merge_cells, segment_keys
+from tabloop.monitor._performance import (
+    CHUNK_CELLS,
+    MAX_CELLS,
+    cells,
+    merge_cells,
+    segment_keys,
+)
 from tabloop.monitor._windows import _ROWS as ROWS
 from tabloop.monitor._windows import _SPAN as SPAN
 from tabloop.monitor._windows import _UNITS as UNITS
@@ -132,7 +139,7 @@ class PartitionStats:
             columns=merge_columns(self.columns, other.columns),
             chunks=chunks,
             cells=_merge_tables(self.cells, other.cells),
-            chunk_cells=_merge_tables(self.chunk_cells, other.chunk_cells),
+            chunk_cells=_merge_tables(self.chunk_cells, other.chunk_cells, CHUNK_CELLS),
             fairness=_merge_fairness(self.fairness, other.fairness),
             sample=_merge_samples(self.sample, other.sample, self.sample_rows),
             sample_rows=self.sample_rows,
@@ -222,7 +229,8 @@ def partition_statistics(plan: Plan, task: tuple[int, Any, int]) -> PartitionSta
         by["segment"] = segment_keys(frame[plan.segment])
     out.cells = cells(frame, task=task, classes=classes, by=by)
     if chunked:
-        out.chunk_cells = cells(frame, task=task, classes=classes, by={"chunk": keys})
+        chunks = {"chunk": keys}
+        out.chunk_cells = cells(frame, task=task, classes=classes, by=chunks, max_cells=CHUNK_CELLS)
     if plan.fairness is not None:
         from tabloop.monitor._fairness import fairness_cells
 
@@ -279,10 +287,12 @@ def _extreme(pick: Any, a: pd.Timestamp | None, b: pd.Timestamp | None) -> pd.Ti
     return pick(a, b)
 
 
-def _merge_tables(a: pd.DataFrame | None, b: pd.DataFrame | None) -> pd.DataFrame | None:
+def _merge_tables(
+    a: pd.DataFrame | None, b: pd.DataFrame | None, max_cells: int = MAX_CELLS
+) -> pd.DataFrame | None:
     if a is None or b is None:
         return a if b is None else b
-    return merge_cells([a, b])
+    return merge_cells([a, b], max_cells)
 
 
 def _merge_fairness(a: Any, b: Any) -> Any:

@@ -31,6 +31,8 @@ BOOT_BINS = 128
 #: are pooled into the finest of :data:`SCORE_BINS` equal-width bins at which it fits
 #: (:func:`merge_cells`), so the process that merges a window holds a bounded table.
 MAX_CELLS = 500_000
+#: The same for the table per chunk, whose short metrics and estimates are many and small.
+CHUNK_CELLS = 100_000
 #: The pooling levels, finest first; each bin of a level is a union of bins of the finer
 #: ones, so pooling a pooled table again is pooling it once at the coarser level.
 SCORE_BINS = (4096, 256, 32)
@@ -59,8 +61,10 @@ def cells(
     task: str,
     classes: list[Any],
     by: dict[str, Any] | None = None,
+    max_cells: int = MAX_CELLS,
 ) -> pd.DataFrame:
-    """The rows reduced to a table of counts, mergeable across partitions (:func:`merge_cells`).
+    """The rows reduced to a table of counts, mergeable across partitions (:func:`merge_cells`
+    with the same ``max_cells``).
 
     One row per distinct (``by`` keys, ``score``, ``y``, ``pred``, ``has_outcome``) with its
     ``count``: ``y`` and ``pred`` are class codes (-1 where missing or not a class) or, for
@@ -88,14 +92,15 @@ def cells(
             "has_outcome": has_outcome,
         }
     )
-    return _bounded(table.assign(count=np.ones(len(table), dtype=np.int64)), bins=None)
+    counted = table.assign(count=np.ones(len(table), dtype=np.int64))
+    return _bounded(counted, bins=None, max_cells=max_cells)
 
 
-def merge_cells(tables: list[pd.DataFrame]) -> pd.DataFrame:
+def merge_cells(tables: list[pd.DataFrame], max_cells: int = MAX_CELLS) -> pd.DataFrame:
     """The merge of :func:`cells` (or fairness) tables: their rows together, equal keys
     summed (:func:`compact`). Associative, and the result does not depend on how the rows
     were partitioned: the scores end at the finest level of :data:`SCORE_BINS` at which the
-    table of all the rows fits in :data:`MAX_CELLS` (a part pooled at a level does not fit
+    table of all the rows fits in ``max_cells`` (a part pooled at a level does not fit
     at the finer ones, nor does the whole, which holds at least its cells)."""
     tables = [t for t in tables if t is not None]
     if len(tables) == 1:
@@ -103,7 +108,8 @@ def merge_cells(tables: list[pd.DataFrame]) -> pd.DataFrame:
     levels = [score_bins(t) for t in tables]
     merged = pd.concat(tables, ignore_index=True)
     merged.attrs = {}  # concat keeps equal attrs: the rows together are not compact any more
-    return _bounded(merged, bins=min((b for b in levels if b), default=None))
+    pooled = min((b for b in levels if b), default=None)
+    return _bounded(merged, bins=pooled, max_cells=max_cells)
 
 
 def score_bins(table: pd.DataFrame) -> int | None:
@@ -111,13 +117,13 @@ def score_bins(table: pd.DataFrame) -> int | None:
     return table.attrs.get("score_bins")
 
 
-def _bounded(table: pd.DataFrame, *, bins: int | None) -> pd.DataFrame:
+def _bounded(table: pd.DataFrame, *, bins: int | None, max_cells: int) -> pd.DataFrame:
     """``table`` compacted; its scores pooled at ``bins`` or coarser when it is pooled
-    already or holds more than :data:`MAX_CELLS` cells. Pooling keeps order (a lower score
+    already or holds more than ``max_cells`` cells. Pooling keeps order (a lower score
     never lands in a higher bin), so confusion counts stay exact and ROC-AUC moves only by
     the pairs that share a bin (its ``error_bound``, :func:`realised_from_cells`)."""
     table = compact(table)
-    if "score" not in table.columns or (bins is None and len(table) <= MAX_CELLS):
+    if "score" not in table.columns or (bins is None and len(table) <= max_cells):
         return table
     for level in [b for b in SCORE_BINS if bins is None or b <= bins]:
         score = table["score"].to_numpy(dtype=float)
@@ -126,7 +132,7 @@ def _bounded(table: pd.DataFrame, *, bins: int | None) -> pd.DataFrame:
         table.attrs = {}
         table = compact(table)
         table.attrs["score_bins"] = level
-        if len(table) <= MAX_CELLS:
+        if len(table) <= max_cells:
             break
     return table
 

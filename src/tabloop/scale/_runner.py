@@ -146,18 +146,22 @@ class DaskRunner:
             raise ValueError("map_reduce needs at least one item")
         waiting = None
         done = as_completed(futures)
+        total = 2 * len(futures) - 1
         with self._failures(futures, description) as check:
             # a finished result waits for the next one; the two merge on a worker, and the
-            # merge's result joins the finished ones: n results, n - 1 merges, one left
-            for future in _progress(done, description, total=2 * len(futures) - 1):
+            # merge's result joins the finished ones: n results, n - 1 merges, one left.
+            # Only futures not merged yet are held: Dask frees a result once merged.
+            for future in _progress(done, description, total=total):
                 check(future)
                 if waiting is None:
                     waiting = future
                     continue
                 merged = self.client.submit(merge, waiting, future, pure=False)
+                futures.remove(waiting)
+                futures.remove(future)
                 futures.append(merged)
                 done.add(merged)
-                waiting = None
+                waiting = merged = future = None
             assert waiting is not None
             return waiting.result()  # type: ignore[no-any-return]
 
@@ -247,7 +251,7 @@ def open_runner(address: ClusterAddress | None) -> Iterator[Runner]:
             f"Running on a cluster ({address.text}) needs Dask distributed: "
             "pip install 'tabloop[scale]'."
         ) from None
-    from tabloop.scale._workers import check_workers
+    from tabloop.scale._workers import WorkerThreads, check_workers
 
     cluster = None
     try:
@@ -271,6 +275,7 @@ def open_runner(address: ClusterAddress | None) -> Iterator[Runner]:
     try:
         _wait_for_workers(client, address.text)
         check_workers(client)
+        client.register_plugin(WorkerThreads())
         yield DaskRunner(client, address.text)
     finally:
         client.close()

@@ -1,14 +1,17 @@
-"""Check that every worker can run tabloop's work: same tabloop, same model libraries.
+"""The workers tabloop sends work to: checked and set up (imported with Dask only).
 
 A model pickled here loads on a worker only where the same libraries are installed, and a
 different scikit-learn or LightGBM may load it and predict differently; so a worker that
-lacks one, or has another version, is named before any work is sent.
+lacks one, or has another version, is named before any work is sent. Each worker's
+libraries then use the worker's threads, no more (:class:`WorkerThreads`).
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 from typing import Any
+
+from distributed import WorkerPlugin
 
 from tabloop.exceptions import ClusterError
 
@@ -66,3 +69,20 @@ def check_workers(client: Any) -> None:
             "versions on every worker (e.g. pip install 'tabloop[scale]' in the workers' "
             "environment)."
         )
+
+
+class WorkerThreads(WorkerPlugin):
+    """Arrow's thread pool sized to the worker's threads, on every worker that joins.
+
+    Dask sets ``OMP_NUM_THREADS`` (so NumPy, LightGBM, XGBoost and, through
+    ``tabloop._settings.batch_threads``, CatBoost use one thread per worker thread) but not
+    Arrow's pool, which reads and writes Parquet on every core: N one-thread workers on N
+    cores would then each run on all of them, fighting over the cores.
+    """
+
+    name = "tabloop-worker-threads"
+
+    def setup(self, worker: Any) -> None:
+        import pyarrow
+
+        pyarrow.set_cpu_count(max(1, int(worker.state.nthreads)))
