@@ -256,6 +256,14 @@ def test_many_small_chunks_pool_coarser_until_the_table_fits(parts):
     assert out["metrics"]["precision"]["value"] == pytest.approx(precision_score(y, pred))
 
 
+def test_a_table_without_scores_is_never_called_pooled():
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"prediction": rng.normal(size=300), "outcome": rng.normal(size=300)})
+    table = cells(frame, task="regression", classes=[], max_cells=100)
+    assert score_bins(table) is None and len(table) == 300
+    assert score_bins(merge_cells([table, table], max_cells=100)) is None
+
+
 def test_a_window_below_the_cell_limit_keeps_every_score(many_scores):
     classes = ["no", "yes"]
     few = many_scores.iloc[: MAX_CELLS // 2]

@@ -125,6 +125,8 @@ def _bounded(table: pd.DataFrame, *, bins: int | None, max_cells: int) -> pd.Dat
     table = compact(table)
     if "score" not in table.columns or (bins is None and len(table) <= max_cells):
         return table
+    if not np.isfinite(table["score"].to_numpy(dtype=float)).any():
+        return table  # no score to pool (regression, multiclass): its cells are its rows
     for level in [b for b in SCORE_BINS if bins is None or b <= bins]:
         score = table["score"].to_numpy(dtype=float)
         bin_of = np.clip(np.floor(score * level), 0, level - 1)
