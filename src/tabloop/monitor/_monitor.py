@@ -239,9 +239,7 @@ def map_partitions(
     statistics = partial(partition_statistics, plan)
     if map is not None:
         return merge_all(list(map(statistics, list(tasks))))
-    if not isinstance(runner, InProcess):
-        tasks = list(tasks)
-    return runner.map_reduce(statistics, tasks, PartitionStats.merge, description=None)  # type: ignore[arg-type]
+    return runner.map_reduce(statistics, tasks, PartitionStats.merge, description=None)
 
 
 def _map_where(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -48,7 +48,7 @@ class Runner(Protocol):
     def map_reduce(
         self,
         func: Callable[..., R],
-        items: Sequence[Any],
+        items: Iterable[Any],
         merge: Callable[[R, R], R],
         *,
         description: str | None,
@@ -56,7 +56,8 @@ class Runner(Protocol):
     ) -> R:
         """``func`` over the items, the results merged two at a time with ``merge`` (which
         must be associative and commutative: the order of merges is not fixed) as they come,
-        so no more than a few results are held at once; returns the single merged result."""
+        so no more than a few results are held at once (in this process ``items`` are taken
+        lazily, one at a time); returns the single merged result."""
 
     def share(self, obj: Any) -> Any: ...
 
@@ -81,7 +82,7 @@ class InProcess:
     def map_reduce(
         self,
         func: Callable[..., R],
-        items: Sequence[Any],
+        items: Iterable[Any],
         merge: Callable[[R, R], R],
         *,
         description: str | None,
@@ -133,7 +134,7 @@ class DaskRunner:
     def map_reduce(
         self,
         func: Callable[..., R],
-        items: Sequence[Any],
+        items: Iterable[Any],
         merge: Callable[[R, R], R],
         *,
         description: str | None,
@@ -204,7 +205,9 @@ def _progress(items: Any, description: str | None, total: int | None = None) -> 
 
     if description is None:
         return items
-    return track(items, description, total=total if total is not None else len(items))
+    if total is None and isinstance(items, Sized):
+        total = len(items)
+    return track(items, description, total=total)
 
 
 def _task_error(
