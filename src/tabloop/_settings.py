@@ -57,9 +57,9 @@ class Settings:
 
 def batch_threads() -> int:
     """Threads a big batch may use in a library that does not follow OpenMP's setting by
-    itself (CatBoost, scipy's k-d tree): ``OMP_NUM_THREADS`` when set (a Dask worker sets
-    it to 1, so N workers on N cores do not fight over the cores; LightGBM and XGBoost
-    follow it on their own), else -1, every core."""
+    itself (CatBoost, scipy's k-d tree, LightGBM's predict): ``OMP_NUM_THREADS`` when set
+    (a Dask worker sets it to 1, so N workers on N cores do not fight over the cores), else
+    -1, every core."""
     value = os.environ.get("OMP_NUM_THREADS", "").strip()
     return int(value) if value.isdigit() and int(value) > 0 else -1
 

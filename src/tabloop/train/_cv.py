@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from tabloop._settings import batch_threads
 from tabloop.exceptions import TrainError
 from tabloop.train._zoo import build_model, model_spec
 
@@ -148,14 +149,27 @@ def fold_indices(
 
 def predict_scores(model: Any, X: pd.DataFrame, task: str) -> np.ndarray:
     """Positive-class probability (binary), class probabilities (multiclass) or values."""
+    limit = _thread_limit(model)
     if task == "regression":
-        return np.asarray(model.predict(X), dtype=float)
+        return np.asarray(model.predict(X, **limit), dtype=float)
     if hasattr(model, "predict_proba"):
-        proba = np.asarray(model.predict_proba(X), dtype=float)
+        proba = np.asarray(model.predict_proba(X, **limit), dtype=float)
     else:  # a user model without probabilities: its labels as 0/1 scores
         labels = np.asarray(model.predict(X)).astype(int)
         proba = np.eye(int(labels.max()) + 2)[labels][:, :2]
     return proba[:, 1] if task == "binary" else proba
+
+
+def _thread_limit(model: Any) -> dict[str, int]:
+    """LightGBM's predict keyword for :func:`batch_threads` when OMP_NUM_THREADS is set:
+    LightGBM predicts on every core whatever that variable says (measured: a one-thread
+    Dask worker ran its predictions on two threads), and keeps to ``num_threads`` if given
+    (a Pipeline passes it to its final step)."""
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    threads = batch_threads()
+    if threads > 0 and type(final).__module__.startswith("lightgbm."):
+        return {"num_threads": threads}
+    return {}
 
 
 def score(task: str, metric: str, y: np.ndarray, pred: np.ndarray) -> float:
