@@ -440,3 +440,27 @@ def test_the_log_read_in_time_ranges_gives_the_whole_window_report(
     whole, split = (_without_sample_dependent(r) for r in reports)
     assert split == whole and whole["window"]["rows"] == 900
     assert monitor(config, chunk="1d").to_dict()["performance"] == whole["performance"]
+
+
+def test_the_report_says_when_the_chunks_scores_are_pooled(project, stops_model):  # noqa: F811
+    """README "At scale": pooling is never silent. 120,000 rows with continuous scores fill
+    the table per chunk past CHUNK_CELLS but leave the window's below MAX_CELLS."""
+    from tabloop.examples import traffic_stops
+    from tabloop.monitor._performance import CHUNK_CELLS
+
+    rows = CHUNK_CELLS + 20_000
+    scored = stops_model["result"].model.predict_frame(
+        traffic_stops(rows, seed=9, production=True), validate=False
+    )
+    scored["probability"] = np.random.default_rng(9).random(rows)  # one distinct score per row
+    scored["prediction"] = scored["probability"] >= 0.5
+    scored["created_at"] = pd.Timestamp("2025-03-01", tz="UTC") + pd.to_timedelta(
+        np.arange(rows) * 5, unit="min"
+    )
+    report = monitor(project(chunk="7d"), data=scored.rename(columns={"contraband": "outcome"}))
+    report = report.to_dict()
+    pooled = [n for n in report["notes"] if "pooled" in n]
+    assert len(pooled) == 1 and pooled[0].startswith("the table per chunk holds more than")
+    assert "error_bound" not in report["performance"]["metrics"]["roc_auc"]
+    judged = [c for c in report["chunks"] if "roc_auc" in c["metrics"]]
+    assert judged and all("error_bound" in c["metrics"]["roc_auc"] for c in judged)
