@@ -5,6 +5,10 @@ own row groups, and from the log each worker reads its own time range."""
 
 from __future__ import annotations
 
+import threading
+import time
+from functools import partial
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,7 +18,7 @@ from tests.cli.test_cli import assert_one_line_error, run
 from tests.cli.test_monitor_cli import write_project
 from tests.monitor.test_monitor import log_labelled, project  # noqa: F401  (the fixture)
 from tests.monitor.test_partitions import _without_sample_dependent
-from tests.scale.cluster import free_address
+from tests.scale.cluster import free_address, running_cluster
 
 pytestmark = pytest.mark.slow
 
@@ -72,6 +76,54 @@ def test_the_log_monitored_on_the_cluster_equals_one_process(
     there = monitor(config, cluster=dask_cluster.address).to_dict()
     assert there["window"]["rows"] == 1200
     assert _without_sample_dependent(there) == _without_sample_dependent(here)
+
+
+def test_the_monitor_survives_a_worker_killed_mid_run(
+    project,  # noqa: F811
+    stops_model,
+    tmp_path,
+):
+    """The only worker dies while it reads a partition; a new worker joins and Dask runs
+    the lost work again (the partitions, the merges and the chunks' figures): the report
+    equals the one-process report of the same rows."""
+    config = project(chunk="1d", fairness=FAIRNESS)
+    scored = _production(stops_model, 900, seed=14)
+    signals = tmp_path / "signals"
+    signals.mkdir()
+
+    def held_piece(piece: pd.DataFrame, index: int) -> pd.DataFrame:
+        """A partition read on a worker: says it started, then waits for the test's go
+        (defined here so that Dask ships it by value: workers cannot import the tests)."""
+        (signals / f"started-{index}").touch()
+        while not (signals / "go").exists():
+            time.sleep(0.01)
+        return piece
+
+    pieces = [partial(held_piece, scored.iloc[i : i + 300], i) for i in range(0, 900, 300)]
+    whole = monitor(config, data=scored).to_dict()
+    with running_cluster(tmp_path / "dask", workers=1) as cluster:
+        outcome: dict = {}
+
+        def run_monitor() -> None:
+            try:
+                outcome["report"] = monitor(config, partitions=pieces, cluster=cluster.address)
+            except BaseException as exc:  # noqa: BLE001  (reported below)
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=run_monitor)
+        thread.start()
+        while thread.is_alive() and not any(signals.glob("started-*")):
+            time.sleep(0.01)
+        assert thread.is_alive(), outcome  # a partition was being read
+        cluster.kill_worker(0)
+        cluster.add_worker()
+        (signals / "go").touch()
+        thread.join()
+    assert "error" not in outcome, outcome["error"]
+    there = outcome["report"].to_dict()
+    assert there["window"]["rows"] == 900
+    assert len(there["chunks"]) == len(whole["chunks"]) > 1
+    assert _without_sample_dependent(there) == _without_sample_dependent(whole)
 
 
 def test_monitor_with_a_cluster_that_does_not_answer_is_one_line_and_exit_2(stops_model, tmp_path):

@@ -29,6 +29,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Callable, Collection, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -144,8 +145,9 @@ def monitor(
     map : ``map(func, items) -> list`` of results in input order; the map step runs
         ``func`` on every partition through it (default: the built-in map, in this
         process). A cluster runner's ``.map`` computes the statistics where the data is.
-    cluster : compute the statistics on Dask: ``local:N`` or a scheduler address (default:
-        ``scale.cluster``, then ``TABLOOP_CLUSTER``; see :mod:`tabloop.scale`).
+    cluster : compute the statistics and the chunks' figures on Dask: ``local:N`` or a
+        scheduler address (default: ``scale.cluster``, then ``TABLOOP_CLUSTER``; see
+        :mod:`tabloop.scale`).
     model : ``models:/NAME@alias`` or ``models:/NAME/VERSION``; default: the champion.
     since, until : the window (``since`` inclusive, ``until`` exclusive; ISO text or datetime).
     chunk : ``'1d'``, ``'1w'``, ``'12h'`` or a row count; default ``monitor.chunk``.
@@ -183,14 +185,14 @@ def monitor(
     plan = _plan(config, package, profile, chunk, start, end, normalise, seed)
     from tabloop._progress import Bars
 
-    with Bars() as bars:
+    with Bars() as bars, _runner(map, cluster, config) as runner:
         bar = bars.add("monitor", total=len(STEPS))
 
         def step(name: str) -> None:
             bars.update(bar, description=f"monitor: {name}")
             bars.advance(bar)
 
-        stats = _map_where(plan, items, map, cluster, config)
+        stats = map_partitions(plan, items, runner, map=map)
         if stats.rows == 0 and stats.log_versions and plan.log_model is not None:
             name = plan.log_model[0]
             ranked = sorted(stats.log_versions.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -206,7 +208,7 @@ def monitor(
                 "widen --since/--until, or send predictions first."
             )
         step("statistics")
-        data = _report(stats, plan, package, config, source, start, end, step)
+        data = _report(stats, plan, package, config, source, start, end, step, runner)
     _alert(data, config.monitor.alert_webhook, set(already_alerted))
     return MonitorReport(data)
 
@@ -242,18 +244,20 @@ def map_partitions(
     return runner.map_reduce(statistics, tasks, PartitionStats.merge, description=None)
 
 
-def _map_where(
-    plan: Plan, items: Iterable[Any], map: Mapper | None, cluster: str | None, config: Any
-) -> PartitionStats:  # noqa: A002
-    """:func:`map_partitions` through ``map``, else on the cluster named by ``cluster`` /
-    ``scale.cluster`` / ``TABLOOP_CLUSTER`` (each worker loads its own partitions), else
-    here."""
+def _runner(
+    map: Mapper | None,
+    cluster: str | None,
+    config: Any,  # noqa: A002
+) -> AbstractContextManager[Runner]:
+    """Where the work runs: this process when the caller brings its own ``map`` (which then
+    runs only the map step), else the cluster named by ``cluster`` / ``scale.cluster`` /
+    ``TABLOOP_CLUSTER`` (each worker loads its own partitions and computes chunks' figures),
+    else this process."""
     if map is not None:
         if cluster is not None:
             raise MonitorError("Pass map= or cluster=, not both.")
-        return map_partitions(plan, items, map=map)
-    with open_runner(cluster_address(cluster, config.scale.cluster)) as runner:
-        return map_partitions(plan, items, runner)
+        return nullcontext(InProcess())
+    return open_runner(cluster_address(cluster, config.scale.cluster))
 
 
 def _plan(
@@ -300,8 +304,10 @@ def _report(
     start: pd.Timestamp | None,
     end: pd.Timestamp | None,
     step: Any,
+    runner: Runner | None = None,
 ) -> dict[str, Any]:
-    """The report from the merged statistics: the ``statistics`` step of the maintainer note."""
+    """The report from the merged statistics: the ``statistics`` step of the maintainer note
+    (chunks' figures through ``runner``: on a cluster, the workers compute them)."""
     settings = config.monitor
     task, model, seed = package.model.task, package.model, plan.seed
     classes = list(model.classes or [])
@@ -379,7 +385,7 @@ def _report(
         fairness=(fairness or {}).get("model"),
         fairness_note=fairness_note,
     )
-    chunks = _chunks(stats, plan, columns, package, config)
+    chunks = _chunks(stats, plan, columns, package, config, runner or InProcess())
     if stats.chunk_cells is not None and (bins := score_bins(stats.chunk_cells)):
         notes.append(_pooled_note("the table per chunk holds", CHUNK_CELLS, bins))
     step("chunks")
@@ -551,15 +557,16 @@ def _multivariate(
     return result
 
 
-def _estimated(
-    window: pd.DataFrame, model: Any, task: str, *, labelled: bool = True
-) -> dict[str, Any] | None:
+def _estimated(window: pd.DataFrame, model: Any, task: str) -> dict[str, Any] | None:
     if task != "binary":
         return None
     from tabloop.monitor._estimated import estimated_from_cells
 
-    threshold = 0.5 if model.threshold is None else float(model.threshold)
-    return estimated_from_cells(window, threshold=threshold, labelled=labelled)
+    return estimated_from_cells(window, threshold=_threshold(model), labelled=True)
+
+
+def _threshold(model: Any) -> float:
+    return 0.5 if model.threshold is None else float(model.threshold)
 
 
 def _estimated_metrics(estimated: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -606,11 +613,13 @@ def _chunks(
     columns: list[str],
     package: ModelPackage,
     config: ProjectConfig,
+    runner: Runner,
 ) -> list[dict[str, Any]]:
+    """Each chunk's figures, in time order: the chunks' statistics are gathered here and
+    their figures computed through ``runner`` in a few batches (a batch per task keeps the
+    per-task cost of a cluster small against thousands of daily chunks)."""
     if plan.chunk is None:
         return []
-    settings = config.monitor
-    task, classes = package.model.task, list(package.model.classes or [])
     labels = _chunk_labels(stats, plan)
     merged: dict[str, ChunkStats] = {}
     for key in sorted(stats.chunks):
@@ -619,20 +628,55 @@ def _chunks(
             merged[label].merge(stats.chunks[key]) if label in merged else stats.chunks[key]
         )
     assert stats.chunk_cells is not None
-    order = np.argsort(stats.chunk_cells["chunk"].to_numpy(), kind="stable")
-    table = stats.chunk_cells.iloc[order]  # by chunk key: each label's keys are consecutive
+    table = stats.chunk_cells  # sorted by chunk key: each label's keys are consecutive
     chunk_of = table["chunk"].to_numpy()
-    first_key = {label: min(k for k in labels if labels[k] == label) for label in merged}
-    last_key = {label: max(k for k in labels if labels[k] == label) for label in merged}
-    out = []
+    keys: dict[str, list[int]] = {}
+    for key, label in labels.items():
+        keys.setdefault(label, []).append(key)
+    chunks = []
     for label, chunk in merged.items():
-        start = int(np.searchsorted(chunk_of, first_key[label], side="left"))
-        stop = int(np.searchsorted(chunk_of, last_key[label], side="right"))
-        part = table.iloc[start:stop]  # chunk keys are not summed: not needed
+        start = int(np.searchsorted(chunk_of, min(keys[label]), side="left"))
+        stop = int(np.searchsorted(chunk_of, max(keys[label]), side="right"))
+        chunks.append((label, chunk, table.iloc[start:stop]))  # chunk keys are not summed
+    batches = np.array_split(np.arange(len(chunks)), min(len(chunks), 4 * runner.workers))
+    model = package.model
+    figures = runner.map(
+        chunk_figures,
+        [[chunks[i] for i in batch] for batch in batches],
+        description=None,
+        profile=runner.share(plan.profile),
+        columns=columns,
+        settings=config.monitor,
+        task=model.task,
+        classes=list(model.classes or []),
+        threshold=_threshold(model),
+        seed=plan.seed,
+    )
+    return [row for batch in figures for row in batch]
+
+
+def chunk_figures(
+    chunks: list[tuple[str, ChunkStats, pd.DataFrame]],
+    *,
+    profile: Any,
+    columns: list[str],
+    settings: Any,
+    task: str,
+    classes: list[Any],
+    threshold: float,
+    seed: int,
+) -> list[dict[str, Any]]:
+    """The report's rows for ``(label, statistics, table of counts)`` chunks: drift against
+    the reference summary, short metrics, estimates and, for chunks of at least
+    ``min_chunk_rows`` rows, the requirements. Runs where the runner puts it."""
+    from tabloop.monitor._estimated import estimated_from_cells
+
+    rows = []
+    for label, chunk, part in chunks:
         judged = chunk.rows >= settings.min_chunk_rows
         row: dict[str, Any] = {"chunk": label, "rows": chunk.rows, "judged": judged}
         row["labelled"] = int(part.loc[part["has_outcome"], "count"].sum())
-        drift = _drift(plan.profile, chunk.columns, columns, chunk.rows, settings, detail=False)
+        drift = _drift(profile, chunk.columns, columns, chunk.rows, settings, detail=False)
         row["share_drifted"] = drift.share_drifted
         row["drifted_columns"] = list(drift.drifted_columns)
         perf = realised_from_cells(
@@ -640,12 +684,16 @@ def _chunks(
             task=task,
             classes=classes,
             n_boot=SMALL_BOOT if judged else 0,
-            seed=plan.seed,
+            seed=seed,
             names=SHORT_METRICS[task],
             curve=False,
         )
         row["metrics"] = perf["metrics"]
-        estimated = _estimated(part, package.model, task, labelled=False)
+        estimated = (
+            estimated_from_cells(part, threshold=threshold, labelled=False)
+            if task == "binary"
+            else None
+        )
         row["estimated"] = _estimated_metrics(estimated)
         row["requirements"] = (
             check_production(
@@ -658,8 +706,8 @@ def _chunks(
             if judged
             else []
         )
-        out.append(row)
-    return out
+        rows.append(row)
+    return rows
 
 
 def _window_text(start: pd.Timestamp | None, end: pd.Timestamp | None) -> str:
