@@ -186,7 +186,21 @@ class TrainConfig(_Section):
     costs: dict[Literal["tp", "fp", "tn", "fn"], float] = Field(default_factory=dict)
     threshold_confidence: float = Field(0.95, gt=0.5, lt=1)
     learning_curve: bool = True
+    sample: Literal["auto"] | int | None = Field(
+        "auto",
+        description="rows to train on: 'auto' (a learning curve on growing samples when the "
+        "training split holds over 100,000 rows), a number of rows, or null (every row)",
+    )
     clusters: ClusterConfig = Field(default_factory=ClusterConfig)
+
+    @field_validator("sample")
+    @classmethod
+    def _sample_size(cls, value: Any) -> Any:
+        if isinstance(value, bool) or (isinstance(value, int) and value < 100):
+            raise ValueError(
+                f"train.sample is {value!r}; use 'auto', null or a number of rows of at least 100"
+            )
+        return value
 
     @field_validator("models")
     @classmethod

@@ -35,13 +35,17 @@ def single_feature_power(
         target_type = "continuous"
         metric = "r2"
     else:
-        y_fit = _frame.category_keys(y).to_numpy(dtype=object)
+        # class codes in the keys' sorted order (the order TargetEncoder gives the keys):
+        # integers, because sklearn's folds and encoder sort an object array value by value
+        y_fit = pd.factorize(_frame.category_keys(y), sort=True)[0]
         cv = StratifiedKFold(_FOLDS, shuffle=True, random_state=seed)
         target_type = "binary" if task == "binary" else "multiclass"
         metric = "roc_auc"
     results = []
     for column in columns:
-        levels = _levels(df[column]).to_frame()
+        # each level as an integer code: sklearn finds the categories of an object column
+        # by sorting its values one by one
+        levels = pd.factorize(_levels(df[column]))[0].reshape(-1, 1)
         encoder = TargetEncoder(target_type=target_type, cv=cv)
         encoded = encoder.fit_transform(levels, y_fit)
         if task == "regression":

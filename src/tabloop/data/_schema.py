@@ -289,11 +289,10 @@ def _guess_kind(
     no_gaps = np.zeros(len(present), dtype=bool)
     if n_unique <= 2 and not _frame.invalid_bool_array(present, no_gaps).any():
         return "boolean"
-    parsed, invalid = _frame.to_numeric(present)
-    n_invalid = int(invalid.sum())
+    n_invalid, n_stray = _invalid_numbers(present)
     if n_invalid == 0:
         return "numeric"
-    if n_invalid <= max(1, 0.01 * n_present) and present[invalid].nunique() <= 3:
+    if n_invalid <= max(1, 0.01 * n_present) and n_stray <= 3:
         # Numbers with a few stray strings: a data error, not a categorical column.
         if strict:
             return "numeric"  # _infer_column raises with the row and value
@@ -309,6 +308,17 @@ def _guess_kind(
     if n_unique > max_categories and _mean_words(present) >= 3:
         return "text"
     return "categorical"
+
+
+def _invalid_numbers(present: pd.Series) -> tuple[int, int]:
+    """Present values that are not numbers, and how many distinct ones: parsed once per
+    distinct value (a categorical column of millions of rows has a handful), so the guess
+    costs one hash of the column, not one parse per row."""
+    distinct = present.value_counts(sort=False)
+    distinct = distinct[distinct.to_numpy() > 0]  # a categorical dtype lists unused ones
+    values = pd.Series(distinct.index.to_numpy(dtype=object), dtype=object)
+    invalid = _frame.to_numeric(values)[1].to_numpy()
+    return int(distinct.to_numpy()[invalid].sum()), int(invalid.sum())
 
 
 def _looks_like_numeric_id(name: str, present: pd.Series, n_unique: int) -> bool:

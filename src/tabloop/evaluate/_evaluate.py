@@ -138,6 +138,7 @@ def evaluate(result: TrainResult, *, seed: int = 0) -> Evaluation:
             "seconds": round(result.seconds, 1),
             "data_hash": result.data_hash,
             "notes": result.notes,
+            "sampling": result.sampling,
         },
         baseline_check=None if result.baseline_check is None else result.baseline_check.to_dict(),
     )

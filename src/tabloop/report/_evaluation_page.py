@@ -206,7 +206,11 @@ def _curves(data: dict[str, Any]) -> Section:
                 charts.lines(
                     {
                         "validation": (lc["sizes"], lc["val_mean"]),
-                        "training": (lc["sizes"], lc["train_mean"]),
+                        **(
+                            {"training": (lc["sizes"], lc["train_mean"])}
+                            if lc.get("train_mean")
+                            else {}
+                        ),
                     },
                     band={"validation": (low, high)},
                     markers=True,

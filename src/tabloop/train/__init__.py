@@ -6,6 +6,7 @@ from tabloop.train._cv import align_classes, make_pipeline, predict_scores, scor
 from tabloop.train._imputation import compare_imputation
 from tabloop.train._model import Member, TabloopModel
 from tabloop.train._replay import SINGLE_THREAD_ROWS, Predict, replay_estimator
+from tabloop.train._sample import sampling_line
 from tabloop.train._train import TrainResult, train
 from tabloop.train._zoo import DEFAULT_MODELS, ZOO, CatBoostModel, build_model
 
@@ -25,6 +26,7 @@ __all__ = [
     "make_pipeline",
     "predict_scores",
     "replay_estimator",
+    "sampling_line",
     "score",
     "segment_profiles",
     "train",

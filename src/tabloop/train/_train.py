@@ -1,13 +1,15 @@
 """``tabloop.train``: from a table and ``tabloop.yaml`` to a fitted, evaluated-ready model.
 
-Protocol: hold out the test split first; cross-validate every candidate on the rest
-(preparation fitted inside each fold); tune with Optuna when ``train.trials`` > 0; combine
-candidates greedily on out-of-fold predictions; choose the decision threshold on those
-same predictions; refit the chosen models on all training rows. The test split is
+Protocol: hold out the test split first; cross-validate every candidate on the rest (or on
+the sample ``train.sample`` chooses, :mod:`tabloop.train._sample`; preparation fitted inside
+each fold); tune with Optuna when ``train.trials`` > 0; combine candidates greedily on
+out-of-fold predictions; choose the decision threshold on those same predictions; refit the
+chosen models on all training rows (or as many as the budget allows). The test split is
 touched once, by :func:`tabloop.evaluate.evaluate`.
 
 :func:`train` calls four steps in order, each returning plain data: :func:`split_and_encode`
-(:class:`SplitData`), :func:`cross_validate_zoo` (:class:`ZooScores`),
+(:class:`SplitData`), :func:`cross_validate_sampled` (:func:`cross_validate_zoo` on growing
+samples; :class:`ZooScores`),
 :func:`choose_members` (:class:`MemberChoice`: weights, verdict against the dummy, threshold) and
 :func:`assemble` (:class:`Assembled`: the fitted :class:`TabloopModel`).
 """
@@ -38,6 +40,15 @@ from tabloop.train._cv import (
 )
 from tabloop.train._ensemble import blend, greedy_ensemble
 from tabloop.train._model import Member, TabloopModel
+from tabloop.train._sample import (
+    ALL_ROWS,
+    Sampling,
+    gain_is_noise,
+    next_step_too_costly,
+    refit_rows,
+    sample_order,
+    sizes_to_try,
+)
 
 if TYPE_CHECKING:
     from tabloop.config import ProjectConfig
@@ -78,6 +89,7 @@ class TrainResult:
     imputation_comparison: dict[str, Any] | None = None
     baseline_check: BaselineCheck | None = None
     warnings: list[str] = field(default_factory=list)
+    sampling: dict[str, Any] | None = None  # rows cross-validated and refitted, and why
 
     @property
     def beats_dummy(self) -> bool:
@@ -138,20 +150,22 @@ def train(
     deadline = start + budget if budget else None
     if config.data.target is None or config.task == "clustering":
         return _train_segments(config, df, start)
-    data = split_and_encode(df, config)
+    whole = split_and_encode(df, config)
     cv_deadline = None if deadline is None else start + budget * (1 - REFIT_SHARE)
-    zoo = cross_validate_zoo(data, config, deadline=cv_deadline)
+    data, zoo, sampling = cross_validate_sampled(whole, config, deadline=cv_deadline)
     chosen = choose_members(data, zoo, config)
-    built = assemble(data, zoo, chosen, config, deadline=deadline)
-    notes = list(built.notes)
-    curve = None
+    refit = _refit_data(whole, data, zoo, chosen, sampling, config, deadline=deadline)
+    built = assemble(refit, zoo, chosen, config, deadline=deadline)
+    notes = [*sampling.notes(), *built.notes]
+    curve = sampling.learning_curve(data.metric)
     best = chosen.best
-    if config.train.learning_curve and (
-        deadline is None or time.monotonic() + 3 * best.seconds < deadline
-    ):
-        curve = _learning_curve(config, best, data.task, data.metric, data.X, data.y, data.folds)
-    elif config.train.learning_curve:
-        notes.append("learning curve: skipped, not enough of the time budget left")
+    if curve is None and config.train.learning_curve:  # no sampling curve: sklearn's
+        if deadline is None or time.monotonic() + 3 * best.seconds < deadline:
+            curve = _learning_curve(
+                config, best, data.task, data.metric, data.X, data.y, data.folds
+            )
+        else:
+            notes.append("learning curve: skipped, not enough of the time budget left")
     return TrainResult(
         config=config,
         task=data.task,
@@ -171,6 +185,7 @@ def train(
         data_hash=data_hash(df),
         baseline_check=chosen.baseline_check,
         warnings=chosen.warnings,
+        sampling=sampling.to_dict(),
     )
 
 
@@ -313,6 +328,115 @@ def cross_validate_zoo(
     return ZooScores(results=results, skipped=skipped)
 
 
+def cross_validate_sampled(
+    data: SplitData, config: ProjectConfig, *, deadline: float | None
+) -> tuple[SplitData, ZooScores, Sampling]:
+    """:func:`cross_validate_zoo` on the sample ``train.sample`` asks for; with ``auto`` on
+    growing samples until a step gains less than its standard error or the budget would
+    not allow the next (:mod:`tabloop.train._sample`). Returns the kept step's rows and
+    scores, and how they were chosen."""
+    rows = len(data.X)
+    sizes, note = sizes_to_try(config.train.sample, rows)
+    if sizes == [rows]:
+        zoo = cross_validate_zoo(data, config, deadline=deadline)
+        return data, zoo, Sampling(rows, rows, rows, note or ALL_ROWS)
+    order = sample_order(config, data.train, data.y, data.task)
+    curve: list[dict[str, Any]] = []
+    kept: tuple[SplitData, ZooScores] | None = None
+    reason = f"train.sample is {sizes[0]:,} rows"
+    for i, size in enumerate(sizes):
+        began = time.monotonic()
+        step = _subsample(data, order[:size], config)
+        zoo = cross_validate_zoo(step, config, deadline=deadline)
+        seconds = time.monotonic() - began
+        if zoo.skipped and kept is not None:
+            reason = (
+                f"at {size:,} rows {', '.join(zoo.skipped)} ran out of the time budget, so the "
+                f"{len(kept[0].X):,}-row step is kept"
+            )
+            break
+        best = max(zoo.results, key=lambda r: (r.name != "dummy", r.mean))
+        error = best.std / np.sqrt(len(best.fold_scores))
+        curve.append(
+            {
+                "size": size,
+                "model": best.name,
+                "mean": best.mean,
+                "std": best.std,
+                "se": error,
+                "seconds": round(seconds, 2),
+            }
+        )
+        previous, kept = kept, (step, zoo)
+        if len(sizes) == 1:
+            break
+        if previous is not None:
+            last = curve[-2]
+            noise, gain, gain_error = gain_is_noise((last["mean"], last["se"]), (best.mean, error))
+            if noise:
+                reason = (
+                    f"from {last['size']:,} to {size:,} rows the best score gained "
+                    f"{gain:+.4f}, less than its standard error {gain_error:.4f}"
+                )
+                break
+        if i + 1 == len(sizes):
+            reason = f"every step gained more than its standard error, up to all {rows:,} rows"
+        elif deadline is not None:
+            left = deadline - time.monotonic()
+            if too_costly := next_step_too_costly(seconds, size, sizes[i + 1], left):
+                reason = too_costly
+                break
+    assert kept is not None
+    step, zoo = kept
+    return step, zoo, Sampling(rows, len(step.X), len(step.X), reason, curve, order)
+
+
+def _subsample(
+    data: SplitData, positions: np.ndarray, config: ProjectConfig, *, folds: bool = True
+) -> SplitData:
+    """``data`` restricted to the training rows at ``positions`` (kept in table order)."""
+    from dataclasses import replace
+
+    rows = np.sort(positions)
+    train, y = data.train.iloc[rows], data.y[rows]
+    return replace(
+        data,
+        train=train,
+        X=data.X.iloc[rows],
+        y=y,
+        folds=fold_indices(config, train, y, data.task) if folds else [],
+    )
+
+
+def _refit_data(
+    whole: SplitData,
+    data: SplitData,
+    zoo: ZooScores,
+    chosen: MemberChoice,
+    sampling: Sampling,
+    config: ProjectConfig,
+    *,
+    deadline: float | None,
+) -> SplitData:
+    """The rows to refit the chosen models on: the cross-validated sample, grown to the
+    largest the rest of the budget allows (every row without a budget)."""
+    if sampling.order is None or sampling.size == sampling.rows or config.train.refit == "folds":
+        return data
+    members = [zoo.by_name[name] for name in chosen.weights]
+    fit_rows = len(data.X) * (1 - 1 / max(len(data.folds), 2))
+    per_row = sum(r.seconds / len(r.fold_scores) for r in members) / fit_rows
+    size = refit_rows(
+        cv_size=sampling.size,
+        rows=sampling.rows,
+        seconds_per_row=per_row,
+        seconds_left=None if deadline is None else deadline - time.monotonic(),
+    )
+    sampling.refit_size = size
+    if size == sampling.size:
+        return data
+    return _subsample(whole, sampling.order[:size], config, folds=False)
+
+
 def choose_members(data: SplitData, zoo: ZooScores, config: ProjectConfig) -> MemberChoice:
     """Pick the best candidate or a greedy ensemble on the out-of-fold predictions, check it
     against the dummy on the same folds, and choose the threshold of a binary model."""
@@ -377,8 +501,14 @@ def assemble(
     by_name = zoo.by_name
     weights = chosen.weights
     X, y, task = data.X, data.y, data.task
+    chosen_cv = [by_name[n] for n in weights]
+    fitted = len(chosen.oof) * (1 - 1 / max(len(chosen_cv[0].fold_scores), 2))  # a fold's rows
     refit, note = refit_mode(
-        config.train.refit, [by_name[n] for n in weights], now=time.monotonic(), deadline=deadline
+        config.train.refit,
+        chosen_cv,
+        now=time.monotonic(),
+        deadline=deadline,
+        growth=max(1.3, len(X) / fitted),
     )
     notes = [note] if note else []
     members = []
@@ -488,14 +618,20 @@ def _train_segments(config: ProjectConfig, df: pd.DataFrame, start: float) -> Tr
 
 
 def refit_mode(
-    wanted: str, chosen: list[CVResult], *, now: float, deadline: float | None
+    wanted: str,
+    chosen: list[CVResult],
+    *,
+    now: float,
+    deadline: float | None,
+    growth: float = 1.3,
 ) -> tuple[str, str | None]:
     """``full`` unless refitting the chosen models would overrun the budget; then ``folds``
     (average the fold models already fitted) with a note saying why.
 
-    A full fit is estimated at one fold's time, scaled by 1.3 for the extra rows.
+    A full fit is estimated at one fold's time times ``growth``, the refit's rows over a
+    fold's (1.3 covers the rows of the validation fold).
     """
-    cost = sum(r.seconds / max(len(r.fold_scores), 1) * 1.3 for r in chosen)
+    cost = sum(r.seconds / max(len(r.fold_scores), 1) * growth for r in chosen)
     if wanted == "full" and deadline is not None and now + cost > deadline:
         return "folds", (
             f"refit: averaged the fold models instead of refitting (about {cost:.0f} s more "

@@ -64,7 +64,10 @@ def train_and_register(
 
 
 def summary_lines(run: TrainRun) -> list[str]:
-    """What the terminal shows after training: models, test metrics, requirements."""
+    """What the terminal shows after training: the sample, models, test metrics,
+    requirements."""
+    from tabloop.train import sampling_line
+
     ev: Any = run.evaluation
     lines = [
         "models (cross-validated "
@@ -72,6 +75,9 @@ def summary_lines(run: TrainRun) -> list[str]:
         + "): "
         + ", ".join(f"{r['model']} {abs(r['mean']):.4f}±{r['std']:.4f}" for r in ev.cv)
     ]
+    sampled = run.result.sampling and sampling_line(run.result.sampling)
+    if sampled:
+        lines.insert(0, sampled)
     lines.append("ensemble: " + ", ".join(f"{k} {w:.0%}" for k, w in ev.ensemble.items()))
     if ev.threshold:
         lines.append(f"threshold: {ev.threshold['threshold']:.4f} ({ev.threshold['objective']})")
