@@ -1,6 +1,7 @@
 """`tabloop train` and `tabloop retrain` never report a model that learned nothing as success:
 one line saying so, the reports still written, no alias, exit 1; a model the time budget
-skipped is a warning."""
+skipped is a warning; a budget that fits no model but the dummy is one error line that names
+the smallest budget that would fit one (exit 2, nothing registered)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ import pytest
 import yaml
 
 from tabloop.config import load_config
+from tabloop.exceptions import ModelNotFoundError
 from tabloop.registry import list_versions
-from tests.cli.test_cli import run
+from tests.cli.test_cli import assert_one_line_error, run
 from tests.cli.test_monitor_cli import write_project as write_stops_project
 from tests.stops import fill_log
 
@@ -71,7 +73,7 @@ def test_train_on_a_noise_target_exits_1_in_one_line_and_makes_no_champion(tmp_p
     assert versions(folder) == {1: []}
 
 
-def test_a_model_skipped_for_the_budget_is_a_warning_and_the_dummy_is_never_champion(
+def test_a_budget_that_fits_no_model_but_the_dummy_names_the_smallest_and_registers_nothing(
     tmp_path, datasets
 ):
     titanic = pd.read_csv(datasets / "titanic.csv")
@@ -85,21 +87,18 @@ def test_a_model_skipped_for_the_budget_is_a_warning_and_the_dummy_is_never_cham
     )
     result = run("train", "--time-budget", "3", cwd=folder)
 
-    assert result.returncode == 1, result.stderr
-    skipped = "random_forest: skipped, the time budget ran out during cross-validation"
-    lines = result.stderr.strip().splitlines()
-    assert lines[0] == f"warning: {skipped}"
-    assert len(lines) == 2 and lines[1].startswith(
-        HEADLINE + "only the dummy finished cross-validation (skipped for the time budget: "
-        "random_forest); raise --time-budget"
+    assert_one_line_error(
+        result,
+        "Within --time-budget 3 s no model but the dummy finished cross-validation "
+        "(random_forest: about ",
+        " s for all folds); the smallest budget that fits one is about ",
+        "Nothing was registered.",
     )
-    report = json.loads((folder / "reports" / "evaluation.json").read_text())
-    assert {"kind": "budget", "severity": "warn", "message": skipped} in report["diagnostics"]
-    assert not any(
-        d["severity"] == "info" and "skipped" in d["message"] for d in report["diagnostics"]
-    )
-    assert report["ensemble"] == {"dummy": 1.0}
-    assert versions(folder) == {1: []}
+    needed = int(result.stderr.split("fits one is about ")[1].split(" s")[0])
+    assert needed > 3 and needed % 5 == 0
+    assert not (folder / "reports").exists()
+    with pytest.raises(ModelNotFoundError, match="No registered model 'cases'"):
+        versions(folder)
 
 
 @pytest.mark.slow

@@ -165,8 +165,26 @@ def test_requirement_naming_an_unknown_metric_fails_at_config_load():
 
 
 def test_a_budget_too_small_for_any_model_says_so(load):
-    with pytest.raises(TrainError, match="No model finished within the time budget"):
+    with pytest.raises(TrainError, match=r"Within --time-budget 1e-06 s no model finished "
+                       r"cross-validation \(dummy: not started; linear: not started; "
+                       r"lightgbm: not started; catboost: not started\); a budget that fits "
+                       r"one is more than \d+ s"):  # fmt: skip
         train(load("titanic"), config=project("survived"), time_budget=1e-6)
+
+
+def test_the_smallest_budget_is_the_time_before_plus_the_dummy_plus_the_quickest_model():
+    from tabloop.train._cv import CVResult
+    from tabloop.train._train import ZooScores, budget_too_small
+
+    dummy = CVResult("dummy", {}, np.zeros(4), [0.5] * 5, seconds=1.0)
+    zoo = ZooScores([dummy], ["linear", "random_forest"], {"random_forest": 50.0, "linear": 80.0})
+    # (2 s before + 1 s dummy + 50 s forest) / 0.8 of the budget for CV = 66.25 -> 70 s
+    assert str(budget_too_small(30, zoo, before=2.0)) == (
+        "Within --time-budget 30 s no model but the dummy finished cross-validation (linear: "
+        "about 80 s for all folds; random_forest: about 50 s for all folds); the smallest "
+        "budget that fits one is about 70 s: raise --time-budget or train.time_budget. "
+        "Nothing was registered."
+    )
 
 
 def test_class_weight_and_smote_train_inside_folds(load):

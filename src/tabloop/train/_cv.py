@@ -208,6 +208,15 @@ def score(task: str, metric: str, y: np.ndarray, pred: np.ndarray) -> float:
     return -float(value) if metric in LOWER_IS_BETTER else float(value)
 
 
+class OutOfTime(TimeoutError):
+    """A candidate's cross-validation stopped at the deadline after ``folds_done`` folds
+    that took ``seconds`` (what the message naming the smallest budget is computed from)."""
+
+    def __init__(self, name: str, folds_done: int, seconds: float) -> None:
+        super().__init__(name)
+        self.name, self.folds_done, self.seconds = name, folds_done, seconds
+
+
 @dataclass
 class CVResult:
     """One candidate's cross-validation: out-of-fold predictions and per-fold scores."""
@@ -246,7 +255,7 @@ def cross_validate(
     """Fit ``pipeline`` on each training fold and predict its validation fold.
 
     Rows never in a validation fold (the first block of a time split) keep NaN.
-    Raises :class:`TimeoutError` when ``deadline`` (a ``time.monotonic`` value) passes.
+    Raises :class:`OutOfTime` when ``deadline`` (a ``time.monotonic`` value) passes.
     """
     start = time.monotonic()
     shape = (len(X),) if task != "multiclass" else (len(X), n_classes)
@@ -254,7 +263,7 @@ def cross_validate(
     scores, models = [], []
     for fit_rows, val_rows in folds:
         if deadline is not None and time.monotonic() > deadline:
-            raise TimeoutError(name)
+            raise OutOfTime(name, len(scores), time.monotonic() - start)
         model = clone(pipeline).fit(X.iloc[fit_rows], y[fit_rows])
         pred = predict_scores(model, X.iloc[val_rows], task)
         if task == "multiclass":

@@ -17,6 +17,7 @@ samples; :class:`ZooScores`),
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from tabloop.train._baseline import BaselineCheck, check_against_dummy
 from tabloop.train._cv import (
     DEFAULT_METRIC,
     CVResult,
+    OutOfTime,
     covered,
     cross_validate,
     fold_indices,
@@ -153,6 +155,8 @@ def train(
     whole = split_and_encode(df, config)
     cv_deadline = None if deadline is None else start + budget * (1 - REFIT_SHARE)
     data, zoo, sampling = cross_validate_sampled(whole, config, deadline=cv_deadline)
+    if budget and zoo.skipped and all(r.name == "dummy" for r in zoo.results):
+        raise budget_too_small(budget, zoo, before=zoo.began - start)
     chosen = choose_members(data, zoo, config)
     refit = _refit_data(whole, data, zoo, chosen, sampling, config, deadline=deadline)
     built = assemble(refit, zoo, chosen, config, deadline=deadline)
@@ -213,6 +217,9 @@ class ZooScores:
 
     results: list[CVResult] = field(repr=False)
     skipped: list[str]
+    # seconds a skipped model's whole cross-validation would take, from the folds it ran
+    estimates: dict[str, float] = field(default_factory=dict)
+    began: float = 0.0  # time.monotonic() when the first candidate started
 
     @property
     def by_name(self) -> dict[str, CVResult]:
@@ -290,7 +297,9 @@ def cross_validate_zoo(
     names = ["dummy", *[m for m in config.train.models if m != "dummy"]]
     task, X, y, folds, metric = data.task, data.X, data.y, data.folds, data.metric
     skipped: list[str] = []
+    estimates: dict[str, float] = {}
     results: list[CVResult] = []
+    began = time.monotonic()
     with Bars() as bars:
         models_bar = bars.add("models", len(names))
         for i, name in enumerate(names):
@@ -322,10 +331,12 @@ def cross_validate_zoo(
                         on_fold=lambda b=fold_bar: bars.advance(b),
                     )
                 )
-            except TimeoutError:
+            except TimeoutError as exc:  # OutOfTime, or Optuna's study past its time
                 skipped.append(name)
+                if isinstance(exc, OutOfTime) and exc.folds_done:
+                    estimates[name] = exc.seconds / exc.folds_done * len(folds)
             bars.advance(models_bar)
-    return ZooScores(results=results, skipped=skipped)
+    return ZooScores(results=results, skipped=skipped, estimates=estimates, began=began)
 
 
 def cross_validate_sampled(
@@ -354,6 +365,10 @@ def cross_validate_sampled(
                 f"at {size:,} rows {', '.join(zoo.skipped)} ran out of the time budget, so the "
                 f"{len(kept[0].X):,}-row step is kept"
             )
+            break
+        if zoo.skipped:  # the first step: keep it, the budget allows no bigger one
+            kept = (step, zoo)
+            reason = f"the time budget ran out at the first step ({size:,} rows)"
             break
         best = max(zoo.results, key=lambda r: (r.name != "dummy", r.mean))
         error = best.std / np.sqrt(len(best.fold_scores))
@@ -435,6 +450,37 @@ def _refit_data(
     if size == sampling.size:
         return data
     return _subsample(whole, sampling.order[:size], config, folds=False)
+
+
+def budget_too_small(budget: float, zoo: ZooScores, *, before: float) -> TrainError:
+    """The error when no model but (perhaps) the dummy finished cross-validation: how far
+    each skipped model got, and the smallest budget that fits one, estimated as the time
+    before cross-validation, plus the dummy's, plus the quickest skipped model's whole
+    cross-validation (from the folds it ran), over the share of the budget cross-validation
+    gets (``1 - REFIT_SHARE``), rounded up to 5 s."""
+    progress = []
+    for name in zoo.skipped:
+        estimate = zoo.estimates.get(name)
+        progress.append(
+            f"{name}: about {estimate:.0f} s for all folds" if estimate else f"{name}: not started"
+        )
+    dummy = sum(r.seconds for r in zoo.results)
+    which = "no model" if not zoo.results else "no model but the dummy"
+    head = (
+        f"Within --time-budget {budget:g} s {which} finished cross-validation "
+        f"({'; '.join(progress)})"
+    )
+    if not zoo.estimates:
+        least = math.ceil((before + dummy) / (1 - REFIT_SHARE) / 5) * 5
+        return TrainError(
+            f"{head}; a budget that fits one is more than {max(least, budget):.0f} s: raise "
+            "--time-budget or train.time_budget (or lower train.sample). Nothing was registered."
+        )
+    need = (before + dummy + min(zoo.estimates.values())) / (1 - REFIT_SHARE)
+    return TrainError(
+        f"{head}; the smallest budget that fits one is about {math.ceil(need / 5) * 5} s: "
+        "raise --time-budget or train.time_budget. Nothing was registered."
+    )
 
 
 def choose_members(data: SplitData, zoo: ZooScores, config: ProjectConfig) -> MemberChoice:
