@@ -185,6 +185,13 @@ def test_the_smallest_budget_is_the_time_before_plus_the_dummy_plus_the_quickest
         "budget that fits one is about 70 s: raise --time-budget or train.time_budget. "
         "Nothing was registered."
     )
+    # the dummy cut short after 2 of 5 folds in 4 s (10 s for all) and no model started
+    cut = ZooScores([], ["dummy", "linear"], {"dummy": 10.0})
+    assert str(budget_too_small(5, cut, before=2.0)) == (
+        "Within --time-budget 5 s no model finished cross-validation (dummy: about 10 s for "
+        "all folds; linear: not started); a budget that fits one is more than 15 s: raise "
+        "--time-budget or train.time_budget (or lower train.sample). Nothing was registered."
+    )
 
 
 def test_class_weight_and_smote_train_inside_folds(load):

@@ -136,7 +136,9 @@ def sample_order(
     strategy = config.split_strategy
     if strategy == "time":
         times = pd.to_datetime(train[config.split.time or config.data.time]).to_numpy()
-        return np.argsort(times, kind="stable")[::-1].copy()  # the latest first
+        missing = np.isnat(times)
+        newest_first = np.where(missing, 0, -times.astype("int64"))
+        return np.lexsort((newest_first, missing))  # the latest first, missing times last
     if strategy == "group":
         codes, groups = pd.factorize(train[config.split.group], use_na_sentinel=False)
         rank = rng.permutation(len(groups))[codes]  # a group's rows share a rank

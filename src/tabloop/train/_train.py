@@ -464,19 +464,20 @@ def budget_too_small(budget: float, zoo: ZooScores, *, before: float) -> TrainEr
         progress.append(
             f"{name}: about {estimate:.0f} s for all folds" if estimate else f"{name}: not started"
         )
-    dummy = sum(r.seconds for r in zoo.results)
+    dummy = sum(r.seconds for r in zoo.results) + zoo.estimates.get("dummy", 0.0)
+    models = [v for k, v in zoo.estimates.items() if k != "dummy"]
     which = "no model" if not zoo.results else "no model but the dummy"
     head = (
         f"Within --time-budget {budget:g} s {which} finished cross-validation "
         f"({'; '.join(progress)})"
     )
-    if not zoo.estimates:
+    if not models:
         least = math.ceil((before + dummy) / (1 - REFIT_SHARE) / 5) * 5
         return TrainError(
             f"{head}; a budget that fits one is more than {max(least, budget):.0f} s: raise "
             "--time-budget or train.time_budget (or lower train.sample). Nothing was registered."
         )
-    need = (before + dummy + min(zoo.estimates.values())) / (1 - REFIT_SHARE)
+    need = (before + dummy + min(models)) / (1 - REFIT_SHARE)
     return TrainError(
         f"{head}; the smallest budget that fits one is about {math.ceil(need / 5) * 5} s: "
         "raise --time-budget or train.time_budget. Nothing was registered."
