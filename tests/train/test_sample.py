@@ -200,3 +200,25 @@ def test_the_terminal_says_how_many_rows_the_models_saw_and_a_bad_setting_is_one
     raw["train"]["sample"] = "lots"
     (tmp_path / "tabloop.yaml").write_text(yaml.safe_dump(raw))
     assert_one_line_error(run("train", "--no-register", cwd=tmp_path), "train.sample")
+
+
+def test_a_time_split_samples_the_latest_rows_of_a_zoned_column_and_missing_times_last():
+    table = stops(1_000)
+    table["date"] = pd.to_datetime(table["date"]).dt.tz_localize("Europe/Paris")
+    table.loc[table.index[:10], "date"] = pd.NaT
+    timed = project(500, strategy="time")
+    timed.data.time = "date"
+    y = table["found"].to_numpy().astype(int)
+    order = _sample.sample_order(timed, table, y, "binary")
+    dates = table["date"].iloc[order]
+    assert dates.iloc[-10:].isna().all()  # missing times come last
+    present = dates.iloc[:-10]
+    assert present.is_monotonic_decreasing  # the latest first
+
+
+def test_a_step_too_small_for_a_rare_class_is_skipped(monkeypatch):
+    monkeypatch.setattr(_sample, "AUTO_MIN_ROWS", 500)
+    monkeypatch.setattr(_sample, "FIRST_SIZE", 20)  # 20 rows hold about one positive
+    table = stops(4_000)
+    result = train(table, config=project("auto"))
+    assert result.sampling["curve"][0]["size"] >= 80  # the 20-row step could not make 5 folds

@@ -16,7 +16,9 @@ Maintainer note. ``train.sample`` decides how many training rows the models see:
 Samples are nested (each is the start of one fixed order of the rows), so a bigger sample
 holds every row of a smaller one, and they follow the split strategy: stratified by class
 (every prefix of the order holds each class within one row of its share), whole groups for
-a group split, the latest rows for a time split, uniform otherwise.
+a group split (only the last group of a sample may be cut), the latest rows for a time split
+(missing times last), uniform otherwise. A step too small for the folds (fewer rows of a
+rare class, or groups, than folds) is skipped.
 """
 
 from __future__ import annotations
@@ -135,9 +137,9 @@ def sample_order(
     n = len(train)
     strategy = config.split_strategy
     if strategy == "time":
-        times = pd.to_datetime(train[config.split.time or config.data.time]).to_numpy()
-        missing = np.isnat(times)
-        newest_first = np.where(missing, 0, -times.astype("int64"))
+        times = pd.to_datetime(train[config.split.time or config.data.time], utc=True)
+        missing = times.isna().to_numpy()
+        newest_first = np.where(missing, 0, -times.dt.tz_localize(None).to_numpy().view("int64"))
         return np.lexsort((newest_first, missing))  # the latest first, missing times last
     if strategy == "group":
         codes, groups = pd.factorize(train[config.split.group], use_na_sentinel=False)

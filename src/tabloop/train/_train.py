@@ -159,7 +159,9 @@ def train(
         raise budget_too_small(budget, zoo, before=zoo.began - start)
     chosen = choose_members(data, zoo, config)
     refit = _refit_data(whole, data, zoo, chosen, sampling, config, deadline=deadline)
-    built = assemble(refit, zoo, chosen, config, deadline=deadline)
+    built = assemble(refit, zoo, chosen, config, deadline=deadline, fold_rows=_fold_rows(data))
+    if built.refit == "folds":  # the budget kept the fold models: nothing was refitted
+        sampling.refit_size = sampling.size
     notes = [*sampling.notes(), *built.notes]
     curve = sampling.learning_curve(data.metric)
     best = chosen.best
@@ -246,6 +248,7 @@ class Assembled:
     model: TabloopModel
     dropped: dict[str, str]
     notes: list[str]
+    refit: str  # "full" or "folds" (the fold models kept, as the budget required)
 
 
 def split_and_encode(df: pd.DataFrame, config: ProjectConfig) -> SplitData:
@@ -331,7 +334,7 @@ def cross_validate_zoo(
                         on_fold=lambda b=fold_bar: bars.advance(b),
                     )
                 )
-            except TimeoutError as exc:  # OutOfTime, or Optuna's study past its time
+            except TimeoutError as exc:  # OutOfTime
                 skipped.append(name)
                 if isinstance(exc, OutOfTime) and exc.folds_done:
                     estimates[name] = exc.seconds / exc.folds_done * len(folds)
@@ -357,7 +360,12 @@ def cross_validate_sampled(
     reason = f"train.sample is {sizes[0]:,} rows"
     for i, size in enumerate(sizes):
         began = time.monotonic()
-        step = _subsample(data, order[:size], config)
+        try:
+            step = _subsample(data, order[:size], config)
+        except (TrainError, ValueError):
+            if size == rows:
+                raise
+            continue  # too few of a rare class (or groups) for the folds: a bigger step
         zoo = cross_validate_zoo(step, config, deadline=deadline)
         seconds = time.monotonic() - began
         if zoo.skipped and kept is not None:
@@ -423,6 +431,11 @@ def _subsample(
     )
 
 
+def _fold_rows(data: SplitData) -> float:
+    """The mean training rows of a cross-validation fold (about n/2 for a time split)."""
+    return float(np.mean([len(fit) for fit, _ in data.folds]))
+
+
 def _refit_data(
     whole: SplitData,
     data: SplitData,
@@ -438,8 +451,7 @@ def _refit_data(
     if sampling.order is None or sampling.size == sampling.rows or config.train.refit == "folds":
         return data
     members = [zoo.by_name[name] for name in chosen.weights]
-    fit_rows = len(data.X) * (1 - 1 / max(len(data.folds), 2))
-    per_row = sum(r.seconds / len(r.fold_scores) for r in members) / fit_rows
+    per_row = sum(r.seconds / len(r.fold_scores) for r in members) / _fold_rows(data)
     size = refit_rows(
         cv_size=sampling.size,
         rows=sampling.rows,
@@ -477,7 +489,7 @@ def budget_too_small(budget: float, zoo: ZooScores, *, before: float) -> TrainEr
             f"{head}; a budget that fits one is more than {max(least, budget):.0f} s: raise "
             "--time-budget or train.time_budget (or lower train.sample). Nothing was registered."
         )
-    need = (before + dummy + min(models)) / (1 - REFIT_SHARE)
+    need = max((before + dummy + min(models)) / (1 - REFIT_SHARE), budget + 1)
     return TrainError(
         f"{head}; the smallest budget that fits one is about {math.ceil(need / 5) * 5} s: "
         "raise --time-budget or train.time_budget. Nothing was registered."
@@ -542,20 +554,19 @@ def assemble(
     config: ProjectConfig,
     *,
     deadline: float | None,
+    fold_rows: float | None = None,
 ) -> Assembled:
     """Refit the chosen members on all training rows (or keep their fold models when the
     budget says so) and wrap them with the input schema into a :class:`TabloopModel`."""
     by_name = zoo.by_name
     weights = chosen.weights
     X, y, task = data.X, data.y, data.task
-    chosen_cv = [by_name[n] for n in weights]
-    fitted = len(chosen.oof) * (1 - 1 / max(len(chosen_cv[0].fold_scores), 2))  # a fold's rows
     refit, note = refit_mode(
         config.train.refit,
-        chosen_cv,
+        [by_name[n] for n in weights],
         now=time.monotonic(),
         deadline=deadline,
-        growth=max(1.3, len(X) / fitted),
+        growth=max(1.3, len(X) / fold_rows) if fold_rows else 1.3,
     )
     notes = [note] if note else []
     members = []
@@ -585,7 +596,7 @@ def assemble(
             "ignored": [c for c in X.columns if c not in schema],
         },
     )
-    return Assembled(model=model, dropped=dropped, notes=notes)
+    return Assembled(model=model, dropped=dropped, notes=notes, refit=refit)
 
 
 def _train_segments(config: ProjectConfig, df: pd.DataFrame, start: float) -> TrainResult:
