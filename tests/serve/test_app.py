@@ -251,3 +251,17 @@ def test_poller_picks_up_an_alias_move_without_a_call(client, registered):
             promote(1, config)
             MlflowClient(registered["uri"]).set_registered_model_alias("titanic", "challenger", "2")
     assert version == "2"
+
+
+def test_report_lists_a_variant_that_has_served_nothing_yet(client, registered):
+    """All traffic to B (A's share 0): GET /report is a report with A at zero predictions,
+    not an error that A is not in the log."""
+    rows = rows_of(registered["df"], 3)
+    with client(variants=AB["variants"], traffic={"A": 0.0, "B": 1.0}) as http:
+        answer = http.post("/predict", json={"records": rows})
+        assert answer.status_code == 200, answer.text
+        served = {p["variant"] for p in answer.json()["predictions"]}
+        report = http.get("/report")
+    assert report.status_code == 200, report.text
+    by_name = {v["name"]: v["predictions"] for v in report.json()["variants"]}
+    assert served == {"B"} and by_name == {"A": 0, "B": 3}

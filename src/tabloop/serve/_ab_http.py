@@ -42,6 +42,7 @@ def ab_report_of(state: ServeState, period: Period) -> dict[str, Any]:
         classes=list(model.classes) if model.classes else None,
         metric=state.config.serve.metric,
         control=next(iter(state.variants)),
+        variants=list(state.variants),  # a variant that has served nothing yet is listed
     )
     out = report.to_dict()
     out["period"] = state.store.current_period() if period is None else period
