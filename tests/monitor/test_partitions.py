@@ -27,19 +27,14 @@ from sklearn.metrics import (
 )
 
 from tabloop.data import ReferenceProfile
+from tabloop.evaluate import MAX_CELLS, merge_cells, realised_from_cells, score_bins
+from tabloop.evaluate._cells import SCORE_BINS
 from tabloop.monitor import monitor
 from tabloop.monitor._column_stats import KLL_K, column_stats
 from tabloop.monitor._drift import PSI_EPSILON, drift_from_stats
 from tabloop.monitor._estimated import estimated_from_cells, estimated_performance
 from tabloop.monitor._fairness import fairness_cells, fairness_from_cells
-from tabloop.monitor._performance import (
-    MAX_CELLS,
-    SCORE_BINS,
-    cells,
-    merge_cells,
-    realised_from_cells,
-    score_bins,
-)
+from tabloop.monitor._performance import cells
 from tests.monitor.test_monitor import project  # noqa: F401  (the fixture)
 
 KINDS = {"x": "numeric", "k": "numeric", "plan": "categorical", "flag": "boolean"}
@@ -445,8 +440,8 @@ def test_the_log_read_in_time_ranges_gives_the_whole_window_report(
 def test_the_report_says_when_the_chunks_scores_are_pooled(project, stops_model):  # noqa: F811
     """README "At scale": pooling is never silent. 120,000 rows with continuous scores fill
     the table per chunk past CHUNK_CELLS but leave the window's below MAX_CELLS."""
+    from tabloop.evaluate import CHUNK_CELLS
     from tabloop.examples import traffic_stops
-    from tabloop.monitor._performance import CHUNK_CELLS
 
     rows = CHUNK_CELLS + 20_000
     scored = stops_model["result"].model.predict_frame(

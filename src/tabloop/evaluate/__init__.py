@@ -1,6 +1,15 @@
 """Evaluate a model: metrics with confidence intervals, charts, fairness, requirements, A/B."""
 
 from tabloop.evaluate._ab import ABReport, ab_report, batch_order
+from tabloop.evaluate._cells import (
+    CHUNK_CELLS,
+    MAX_CELLS,
+    compact,
+    count_cells,
+    merge_cells,
+    realised_from_cells,
+    score_bins,
+)
 from tabloop.evaluate._evaluate import Evaluation, evaluate
 from tabloop.evaluate._fairness import (
     FAIRNESS_METRICS,
@@ -14,18 +23,25 @@ from tabloop.evaluate._requirements import Requirement, check_requirements, pars
 
 __all__ = [
     "ABReport",
+    "CHUNK_CELLS",
     "Evaluation",
     "FAIRNESS_METRICS",
     "FairnessAudit",
+    "MAX_CELLS",
     "METRICS",
     "Requirement",
     "ab_report",
     "batch_order",
     "check_requirements",
+    "compact",
     "compare_threshold_optimizer",
+    "count_cells",
     "evaluate",
     "fairness_audit",
+    "merge_cells",
     "paired_difference",
     "parse_requirement",
+    "realised_from_cells",
+    "score_bins",
     "score_metrics",
 ]

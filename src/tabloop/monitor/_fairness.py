@@ -41,8 +41,9 @@ def production_fairness(
 
 def fairness_cells(frame: pd.DataFrame, settings: Any, *, classes: list[Any]) -> Any:
     """The labelled rows reduced to counts per (segment, protected values, outcome,
-    prediction, human decision), mergeable across partitions (``_performance.merge_cells``);
-    a sentence instead when a needed column is not in ``frame``."""
+    prediction, human decision), mergeable across partitions
+    (:func:`tabloop.evaluate.merge_cells`); a sentence instead when a needed column is not
+    in ``frame``."""
     needed = _needed(settings)
     absent = [c for c in needed if c not in frame.columns]
     if absent:

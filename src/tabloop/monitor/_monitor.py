@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from tabloop.data.frame import json_safe
+from tabloop.evaluate import CHUNK_CELLS, MAX_CELLS, compact, realised_from_cells, score_bins
 from tabloop.exceptions import MonitorError
 from tabloop.monitor import _production as prod
 from tabloop.monitor._column_stats import EXACT_VALUES, KLL_K, kll_rank_error
@@ -56,14 +57,9 @@ from tabloop.monitor._partition import (
     time_unit,
 )
 from tabloop.monitor._performance import (
-    CHUNK_CELLS,
-    MAX_CELLS,
     SHORT_METRICS,
     by_segment_from_cells,
-    compact,
     compare_with_test,
-    realised_from_cells,
-    score_bins,
 )
 from tabloop.monitor._requirements import check_production, failed
 from tabloop.monitor._windows import _ROWS, parse_time

@@ -15,9 +15,9 @@ What a partition yields, for the window and (with ``chunk``) per chunk:
 - per drift column, :mod:`tabloop.monitor._column_stats` (counts, bin counts, KLL sketch);
 - ``cells``: counts per (segment, score, outcome, prediction, has outcome), from which the
   window's realised metrics, segment figures and CBPE are computed (``_performance``,
-  ``_estimated``); ``chunk_cells`` the same per chunk instead of per segment. Each table is
-  bounded: beyond ``_performance.MAX_CELLS`` (``CHUNK_CELLS``) cells its scores are pooled
-  into bins;
+  ``_estimated``); ``chunk_cells`` the same per chunk instead of per segment. Each is a
+  table of counts of ``tabloop.evaluate`` (``count_cells``, ``merge_cells``), bounded:
+  beyond ``MAX_CELLS`` (``CHUNK_CELLS``) cells its scores are pooled into bins;
 - ``fairness``: counts per (fairness segment, protected values, outcome, prediction, human
   decision) of the labelled rows;
 - ``sample``: a uniform sample of the window for the multivariate drift classifier: each row
@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tabloop.evaluate import CHUNK_CELLS, MAX_CELLS, merge_cells
 from tabloop.exceptions import MonitorError
 from tabloop.monitor import _production as prod
 from tabloop.monitor._column_stats import (
@@ -52,13 +53,7 @@ from tabloop.monitor._column_stats import (
     column_stats_by_run,
     merge_columns,
 )
-from tabloop.monitor._performance import (
-    CHUNK_CELLS,
-    MAX_CELLS,
-    cells,
-    merge_cells,
-    segment_keys,
-)
+from tabloop.monitor._performance import cells, segment_keys
 from tabloop.monitor._windows import _ROWS as ROWS
 from tabloop.monitor._windows import _SPAN as SPAN
 from tabloop.monitor._windows import _UNITS as UNITS
