@@ -193,8 +193,13 @@ def train(
         bool,
         typer.Option("--compare-imputation", help="Score every imputation strategy by CV."),
     ] = False,
+    cluster: ClusterOption = None,
 ) -> None:
     """Train, evaluate on the held-out test split, and register the model in MLflow.
+
+    With --cluster (or train.engine: dask) the workers read data.train, the models are
+    cross-validated on a sample, and LightGBM/XGBoost is fitted on every training row
+    across the workers.
 
     Exits 1 (after writing the reports) when a requirement of evaluate.requirements fails,
     or when no model beats the dummy baseline in cross-validation; such a model is
@@ -213,6 +218,7 @@ def train(
         out_dir=out,
         register=not no_register,
         compare_imputation=compare_imputation,
+        cluster=cluster,
     )
     for line in summary_lines(run):
         console.print(line, markup=False)

@@ -191,6 +191,11 @@ class TrainConfig(_Section):
         description="rows to train on: 'auto' (a learning curve on growing samples when the "
         "training split holds over 100,000 rows), a number of rows, or null (every row)",
     )
+    engine: Literal["local", "dask"] = Field(
+        "local",
+        description="'dask': read data.train on the cluster's workers, cross-validate on a "
+        "sample, fit lightgbm/xgboost on every training row across the workers",
+    )
     clusters: ClusterConfig = Field(default_factory=ClusterConfig)
 
     @field_validator("sample")
@@ -516,6 +521,46 @@ class ProjectConfig(_Section):
             check_requirement_metrics(self.evaluate.requirements, self.task)
             check_requirement_metrics(self.monitor.requirements, self.task, monitor=True)
         return self
+
+    @model_validator(mode="after")
+    def _engine_can_run(self) -> ProjectConfig:
+        problem = self._engine_problem()
+        if problem:
+            raise ValueError(problem)
+        return self
+
+    def _engine_problem(self) -> str | None:
+        """Why ``train.engine: dask`` cannot run this project (None: it can, or is not set)."""
+        if self.train.engine != "dask":
+            return None
+        refused = {
+            "train.models": not set(self.train.models) & {"lightgbm", "xgboost"}
+            and f"{self.train.models} has no model it fits across workers: add lightgbm or xgboost",
+            "split.strategy": self.split_strategy == "time"
+            and "'time' needs every row's time at once; use 'random', 'stratified' or 'group'",
+            "train.imbalance": self.train.imbalance == "smote"
+            and "'smote' resamples the whole table; use 'class_weight' or 'none'",
+            "prepare.imputation": self.prepare.imputation == "multiple"
+            and "'multiple' fits one model per imputation; use another imputation",
+            "data.sql": self.data.sql is not None
+            and "is read in this process; the workers read data.train (a file, folder or glob)",
+            "task": self.task == "clustering" and "'clustering' runs in this process",
+        }
+        return next(
+            (f"train.engine 'dask': {key} {reason}" for key, reason in refused.items() if reason),
+            None,
+        )
+
+    def on_cluster(self) -> ProjectConfig:
+        """A copy with ``train.engine: dask`` (``tabloop train --cluster``), refused as the
+        file's own setting would be (:class:`ConfigError`)."""
+        from tabloop.exceptions import ConfigError
+
+        copy = self.model_copy(update={"train": self.train.model_copy(update={"engine": "dask"})})
+        problem = copy._engine_problem()
+        if problem:
+            raise ConfigError(f"--cluster: {problem}.")
+        return copy
 
     @property
     def model_name(self) -> str:

@@ -19,6 +19,7 @@ import pandas as pd
 from tabloop.data.frame import json_safe
 
 if TYPE_CHECKING:
+    from tabloop.scale import Runner
     from tabloop.train import TrainResult
 
 #: A test set whose main-metric CI is wider than this gets a "too small" diagnostic.
@@ -73,8 +74,13 @@ class Evaluation:
         return save_report(out_dir, "evaluation", json_text=self.to_json(), html=self.to_html())
 
 
-def evaluate(result: TrainResult, *, seed: int = 0) -> Evaluation:
-    """Score ``result.model`` on the held-out test split, with CIs, baseline and checks."""
+def evaluate(result: TrainResult, *, seed: int = 0, runner: Runner | None = None) -> Evaluation:
+    """Score ``result.model`` on the held-out test split, with CIs, baseline and checks.
+
+    After ``train.engine: dask`` the metrics and the dummy's are computed on every test
+    row where it lies (on ``runner``, default: the cluster the run trained on;
+    :mod:`tabloop.evaluate._distributed`), the charts, fairness and importance on the
+    run's sample of test rows."""
     from tabloop.evaluate._metrics import score_metrics
     from tabloop.evaluate._requirements import check_requirements
     from tabloop.train import make_pipeline, predict_scores
@@ -89,7 +95,8 @@ def evaluate(result: TrainResult, *, seed: int = 0) -> Evaluation:
     pred = _decide(task, scores, model.threshold)
     opts = {"n_boot": ev.bootstrap, "confidence": ev.confidence, "seed": seed}
     proba = None if task == "regression" else scores
-    metrics = score_metrics(task, y, prediction=pred, proba=proba, **opts)
+    whole = result.source is None or task == "multiclass"  # see _distributed's note
+    metrics = score_metrics(task, y, prediction=pred, proba=proba, **opts) if whole else {}
 
     X_train = result.train.drop(columns=[target])
     dummy = make_pipeline(config, "dummy", task).fit(X_train, result.y_train)
@@ -102,6 +109,14 @@ def evaluate(result: TrainResult, *, seed: int = 0) -> Evaluation:
     baseline = score_metrics(
         task, y, prediction=base_pred, proba=None if task == "regression" else base_scores, **opts
     )
+    n_test = len(test)
+    if result.source is not None:
+        from tabloop.evaluate._distributed import test_split_metrics
+
+        counted, baseline, n_test = test_split_metrics(
+            result, runner, dummy_scores=base_scores[:1], n_boot=ev.bootstrap, seed=seed
+        )
+        metrics = {**metrics, **counted}  # multiclass keeps the sample's probability metrics
 
     fairness = None
     if ev.fairness is not None and task == "binary":
@@ -117,7 +132,7 @@ def evaluate(result: TrainResult, *, seed: int = 0) -> Evaluation:
         charts["shap"] = shap_table(model, test)
     return Evaluation(
         task=task,
-        n_test=len(test),
+        n_test=n_test,
         metrics=metrics,
         baseline=baseline,
         threshold=None if result.threshold is None else result.threshold.to_dict(),
@@ -134,7 +149,8 @@ def evaluate(result: TrainResult, *, seed: int = 0) -> Evaluation:
             "inputs": model.inputs,
             "dropped": result.dropped,
             "metric": result.metric,
-            "n_train": len(result.train),
+            "n_train": len(result.train) if result.source is None else result.source.train_rows,
+            "test_sample": None if result.source is None else len(test),
             "seconds": round(result.seconds, 1),
             "data_hash": result.data_hash,
             "notes": result.notes,

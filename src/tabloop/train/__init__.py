@@ -3,6 +3,7 @@
 from tabloop.train._baseline import BaselineCheck
 from tabloop.train._cluster import segment_profiles
 from tabloop.train._cv import align_classes, make_pipeline, predict_scores, score
+from tabloop.train._distributed import DistributedSource, target_codes, test_pieces
 from tabloop.train._imputation import compare_imputation
 from tabloop.train._model import Member, TabloopModel
 from tabloop.train._replay import SINGLE_THREAD_ROWS, Predict, replay_estimator
@@ -14,6 +15,7 @@ __all__ = [
     "BaselineCheck",
     "CatBoostModel",
     "DEFAULT_MODELS",
+    "DistributedSource",
     "Member",
     "Predict",
     "SINGLE_THREAD_ROWS",
@@ -29,5 +31,7 @@ __all__ = [
     "sampling_line",
     "score",
     "segment_profiles",
+    "target_codes",
+    "test_pieces",
     "train",
 ]

@@ -19,6 +19,8 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,6 +56,8 @@ from tabloop.train._sample import (
 
 if TYPE_CHECKING:
     from tabloop.config import ProjectConfig
+    from tabloop.scale import Runner
+    from tabloop.train._distributed import DistributedSource
     from tabloop.train._threshold import ThresholdChoice
 
 #: Share of the time budget kept back for refitting the winners and the learning curve.
@@ -92,6 +96,8 @@ class TrainResult:
     baseline_check: BaselineCheck | None = None
     warnings: list[str] = field(default_factory=list)
     sampling: dict[str, Any] | None = None  # rows cross-validated and refitted, and why
+    # train.engine dask: the table on the workers, for the test split's counts
+    source: DistributedSource | None = field(default=None, repr=False)
 
     @property
     def beats_dummy(self) -> bool:
@@ -124,6 +130,7 @@ def train(
     config: ProjectConfig | str | Path | None = None,
     target: str | None = None,
     time_budget: float | None = None,
+    runner: Runner | None = None,
 ) -> TrainResult:
     """Train the project's models and return the result (evaluate it next).
 
@@ -133,6 +140,8 @@ def train(
     config : a :class:`~tabloop.config.ProjectConfig` or a path to ``tabloop.yaml``;
         without one, ``target`` is required and every default applies.
     time_budget : seconds for the whole run (overrides ``train.time_budget``).
+    runner : where ``train.engine: dask`` runs (:func:`tabloop.scale.open_runner`); default:
+        the cluster of ``scale.cluster`` or ``TABLOOP_CLUSTER``, opened for this call.
 
     Examples
     --------
@@ -144,22 +153,58 @@ def train(
     """
     start = time.monotonic()
     config = _resolve_config(config, df, target)
+    if config.train.engine == "dask":
+        if df is not None:
+            raise TrainError(
+                "train.engine 'dask' reads data.train on the workers; call train() without "
+                "a frame, or set train.engine to 'local'."
+            )
+        with ExitStack() as stack:
+            if runner is None:
+                from tabloop.scale import cluster_address, open_runner
+
+                address = cluster_address(None, config.scale.cluster)
+                runner = stack.enter_context(open_runner(address))
+            return _train(config, None, start, time_budget, runner)
     if df is None:
         from tabloop.data import load_training_data
 
         df = load_training_data(config)
+    return _train(config, df, start, time_budget, None)
+
+
+def _train(
+    config: ProjectConfig,
+    df: pd.DataFrame | None,
+    start: float,
+    time_budget: float | None,
+    runner: Runner | None,
+) -> TrainResult:
+    """:func:`train` once the table (or, with a cluster, its sample) and runner are known."""
     budget = time_budget or config.train.time_budget
     deadline = start + budget if budget else None
-    if config.data.target is None or config.task == "clustering":
-        return _train_segments(config, df, start)
-    whole = split_and_encode(df, config)
+    source = None
+    if runner is not None:  # train.engine: dask
+        df, whole, source, config, left_out = _read_on_workers(config, runner)
+    else:
+        assert df is not None
+        if config.data.target is None or config.task == "clustering":
+            return _train_segments(config, df, start)
+        whole = split_and_encode(df, config)
     cv_deadline = None if deadline is None else start + budget * (1 - REFIT_SHARE)
     data, zoo, sampling = cross_validate_sampled(whole, config, deadline=cv_deadline)
     if budget and zoo.skipped and all(r.name == "dummy" for r in zoo.results):
         raise budget_too_small(budget, zoo, before=zoo.began - start)
     chosen = choose_members(data, zoo, config)
-    refit = _refit_data(whole, data, zoo, chosen, sampling, config, deadline=deadline)
-    built = assemble(refit, zoo, chosen, config, deadline=deadline, fold_rows=_fold_rows(data))
+    if source is not None:
+        assert runner is not None
+        built = _assemble_on_workers(
+            whole, data, zoo, chosen, sampling, config, source, runner, deadline=deadline
+        )
+        chosen.warnings.extend(left_out)
+    else:
+        refit = _refit_data(whole, data, zoo, chosen, sampling, config, deadline=deadline)
+        built = assemble(refit, zoo, chosen, config, deadline=deadline, fold_rows=_fold_rows(data))
     if built.refit == "folds":  # the budget kept the fold models: nothing was refitted
         sampling.refit_size = sampling.size
     notes = [*sampling.notes(), *built.notes]
@@ -192,7 +237,83 @@ def train(
         baseline_check=chosen.baseline_check,
         warnings=chosen.warnings,
         sampling=sampling.to_dict(),
+        source=source,
     )
+
+
+def _read_on_workers(
+    config: ProjectConfig, runner: Runner
+) -> tuple[pd.DataFrame, SplitData, DistributedSource, ProjectConfig, list[str]]:
+    """``train.engine: dask``: the sample read on the workers, split as the whole table is,
+    and the config restricted to the models the workers fit (with a warning naming the
+    rest)."""
+    from tabloop.train._distributed import (
+        DISTRIBUTED_MODELS,
+        read_sample,
+        require_cluster,
+        sample_sizes,
+    )
+
+    require_cluster(runner)
+    train_rows, test_rows = sample_sizes(config)
+    df, is_test, source = read_sample(config, runner, train_rows=train_rows, test_rows=test_rows)
+    whole = split_and_encode(df, config, is_test=is_test)
+    models = [m for m in config.train.models if m in DISTRIBUTED_MODELS]
+    left_out = [m for m in config.train.models if m not in (*DISTRIBUTED_MODELS, "dummy")]
+    fits = " and ".join(models)
+    warning = f"{', '.join(left_out)}: left out, train.engine dask fits {fits} on the workers"
+    # a fixed train.sample was taken while reading: the models see the whole sample
+    sample = None if isinstance(config.train.sample, int) else config.train.sample
+    update = {"models": models, "sample": sample}
+    restricted = config.model_copy(update={"train": config.train.model_copy(update=update)})
+    return df, whole, source, restricted, [warning] if left_out else []
+
+
+def _assemble_on_workers(
+    whole: SplitData,
+    data: SplitData,
+    zoo: ZooScores,
+    chosen: MemberChoice,
+    sampling: Sampling,
+    config: ProjectConfig,
+    source: DistributedSource,
+    runner: Runner,
+    *,
+    deadline: float | None,
+) -> Assembled:
+    """The chosen members fitted on every training row of ``source`` across the workers
+    (a uniform share of them when the rest of the budget allows no more), their
+    preparation on the sample."""
+    from functools import partial
+
+    from tabloop.train._distributed import fit_distributed
+
+    members = [zoo.by_name[name] for name in chosen.weights]
+    per_row = sum(r.seconds / len(r.fold_scores) for r in members) / _fold_rows(data)
+    rows = refit_rows(
+        cv_size=min(len(whole.X), source.train_rows),
+        rows=source.train_rows,
+        seconds_per_row=per_row / max(runner.workers, 1),
+        seconds_left=None if deadline is None else deadline - time.monotonic(),
+    )
+    fit = partial(
+        fit_distributed,
+        source=source,
+        runner=runner,
+        target=whole.target,
+        classes=whole.classes,
+        fraction=rows / source.train_rows,
+    )
+    built = assemble(whole, zoo, chosen, config, deadline=None, fit=fit)
+    if sampling.reason == ALL_ROWS and len(whole.X) < source.train_rows:
+        sampling.reason = f"a uniform sample of {len(whole.X):,} rows, read on the workers"
+    sampling.rows, sampling.refit_size = source.train_rows, rows
+    built.notes.append(
+        f"train.engine dask: {', '.join(chosen.weights)} fitted on {rows:,} of "
+        f"{source.train_rows:,} training rows across {runner.workers} worker(s) of "
+        f"{runner.address}; the preparation on a sample of {len(whole.X):,} rows"
+    )
+    return built
 
 
 # -- the steps of train(), each returning plain data -------------------------------------
@@ -251,8 +372,11 @@ class Assembled:
     refit: str  # "full" or "folds" (the fold models kept, as the budget required)
 
 
-def split_and_encode(df: pd.DataFrame, config: ProjectConfig) -> SplitData:
-    """Check the target, hold out the test split, encode the target, make the CV folds."""
+def split_and_encode(
+    df: pd.DataFrame, config: ProjectConfig, *, is_test: np.ndarray | None = None
+) -> SplitData:
+    """Check the target, hold out the test split (the rows ``is_test`` marks, when given),
+    encode the target, make the CV folds."""
     from tabloop.data import check_target, infer_task, split
     from tabloop.data.frame import require_columns
 
@@ -262,15 +386,18 @@ def split_and_encode(df: pd.DataFrame, config: ProjectConfig) -> SplitData:
     check_target(df, target)
     task = config.task or infer_task(df[target])
     classes = _classes(df[target], task)
-    train_df, test_df = split(
-        df,
-        target=target,
-        strategy=config.split_strategy,
-        test_size=config.split.test_size,
-        group=config.split.group,
-        time=config.split.time or config.data.time,
-        seed=config.split.seed,
-    )
+    if is_test is not None:
+        train_df, test_df = df[~is_test], df[is_test]
+    else:
+        train_df, test_df = split(
+            df,
+            target=target,
+            strategy=config.split_strategy,
+            test_size=config.split.test_size,
+            group=config.split.group,
+            time=config.split.time or config.data.time,
+            seed=config.split.seed,
+        )
     X = train_df.drop(columns=[target])
     y = (
         _encode(train_df[target], classes)
@@ -555,9 +682,11 @@ def assemble(
     *,
     deadline: float | None,
     fold_rows: float | None = None,
+    fit: Callable[..., Any] | None = None,
 ) -> Assembled:
     """Refit the chosen members on all training rows (or keep their fold models when the
-    budget says so) and wrap them with the input schema into a :class:`TabloopModel`."""
+    budget says so) and wrap them with the input schema into a :class:`TabloopModel`.
+    ``fit(name, pipeline, X, y)`` fits a member (default: the pipeline's own ``fit``)."""
     by_name = zoo.by_name
     weights = chosen.weights
     X, y, task = data.X, data.y, data.task
@@ -574,9 +703,8 @@ def assemble(
         if refit == "folds":
             pipes = by_name[name].fold_models
         else:
-            pipes = [
-                clone(make_pipeline(config, name, task, params=by_name[name].params)).fit(X, y)
-            ]
+            pipe = make_pipeline(config, name, task, params=by_name[name].params)
+            pipes = [fit(name, pipe, X, y) if fit else clone(pipe).fit(X, y)]
         members.append(Member(name, weight, pipes))
     schema, dropped = _input_schema(members, X, config)
     model = TabloopModel(

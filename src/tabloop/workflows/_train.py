@@ -37,21 +37,36 @@ def train_and_register(
     out_dir: str | Path | None = None,
     register: bool = True,
     compare_imputation: bool = False,
+    cluster: str | None = None,
 ) -> TrainRun:
     """Train with ``config``, write ``evaluation.html/json`` into ``out_dir`` (default
     ``<project>/reports``) and register the model unless ``register`` is False.
 
+    ``cluster`` (``--cluster``) trains on that Dask cluster (``train.engine: dask``); with
+    ``train.engine: dask`` and no ``cluster``, ``scale.cluster`` or ``TABLOOP_CLUSTER``
+    names it. Training and evaluation share one connection (one ``local:N`` cluster).
+
     A model that does not beat the dummy baseline is still evaluated, reported and
     registered, without an alias (see ``run.result.beats_dummy``)."""
+    from contextlib import ExitStack
+
     from tabloop.evaluate import evaluate
+    from tabloop.scale import cluster_address, open_runner
     from tabloop.train import train
 
-    result = train(df, config=config, time_budget=time_budget)
-    if compare_imputation:
-        from tabloop.train import compare_imputation as compare
+    if cluster is not None:
+        config = config.on_cluster()
+    with ExitStack() as stack:
+        runner = None
+        if config.train.engine == "dask":
+            address = cluster_address(cluster, config.scale.cluster)
+            runner = stack.enter_context(open_runner(address))
+        result = train(df, config=config, time_budget=time_budget, runner=runner)
+        if compare_imputation:
+            from tabloop.train import compare_imputation as compare
 
-        result.imputation_comparison = compare(result)
-    evaluation = evaluate(result)
+            result.imputation_comparison = compare(result)
+        evaluation = evaluate(result, runner=runner)
     reports = evaluation.save(out_dir or config.resolve("reports"))
     version = None
     if register:
@@ -78,6 +93,14 @@ def summary_lines(run: TrainRun) -> list[str]:
     sampled = run.result.sampling and sampling_line(run.result.sampling)
     if sampled:
         lines.insert(0, sampled)
+    source = run.result.source
+    if source is not None and run.result.sampling:
+        lines.insert(
+            0,
+            f"cluster {source.address}: {', '.join(ev.ensemble)} fitted on "
+            f"{run.result.sampling['refit_size']:,} of {source.train_rows:,} training rows; "
+            f"test metrics on all {ev.n_test:,} test rows",
+        )
     lines.append("ensemble: " + ", ".join(f"{k} {w:.0%}" for k, w in ev.ensemble.items()))
     if ev.threshold:
         lines.append(f"threshold: {ev.threshold['threshold']:.4f} ({ev.threshold['objective']})")
