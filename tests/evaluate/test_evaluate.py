@@ -143,3 +143,39 @@ def test_irrelevant_feature_is_diagnosed(load):
     irrelevant = {d["column"] for d in ev.diagnostics if d["kind"] == "irrelevant_feature"}
     assert "noise" in irrelevant
     assert "gender" not in irrelevant
+
+
+def test_a_large_binary_test_split_is_scored_from_counts_with_the_same_values(arrests, monkeypatch):
+    """Above COUNTED_ROWS test rows the metrics come from a table of counts (the row
+    bootstrap of ROC-AUC costs replicates x rows): the values are those of every row, the
+    intervals those of the Poisson bootstrap over the same rows, and the dummy's too."""
+    from tabloop.evaluate import _counted
+
+    result, rows_ev = arrests
+    monkeypatch.setattr(_counted, "COUNTED_ROWS", 10)
+    counted_ev = evaluate(result)
+    y = result.encode(result.test[result.model.target])
+    scores = result.model.predict_scores(result.test)
+    pred = (scores >= result.model.threshold).astype(int)
+    expected = {
+        "roc_auc": skm.roc_auc_score(y, scores),
+        "pr_auc": skm.average_precision_score(y, scores),
+        "log_loss": skm.log_loss(y, scores),
+        "accuracy": skm.accuracy_score(y, pred),
+        "precision": skm.precision_score(y, pred, zero_division=0),
+        "recall": skm.recall_score(y, pred),
+    }
+    for name, value in expected.items():
+        entry = counted_ev.metrics[name]
+        assert entry["value"] == pytest.approx(value, abs=1e-12), name
+        assert entry["value"] == pytest.approx(rows_ev.metrics[name]["value"], abs=1e-12)
+        # a different resampling of the same rows: intervals of about the same width
+        width = entry["ci_high"] - entry["ci_low"]
+        rows_width = rows_ev.metrics[name]["ci_high"] - rows_ev.metrics[name]["ci_low"]
+        assert 0.6 * rows_width < width < 1.6 * rows_width, name
+    assert counted_ev.metrics["confusion_matrix"] == rows_ev.metrics["confusion_matrix"]
+    for name in ("roc_auc", "accuracy", "brier"):
+        assert counted_ev.baseline[name]["value"] == pytest.approx(
+            rows_ev.baseline[name]["value"], abs=1e-12
+        )
+    assert counted_ev.n_test == rows_ev.n_test == len(result.test)

@@ -8,8 +8,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +65,36 @@ class Cluster:
     def kill_worker(self, index: int) -> None:
         os.kill(self.workers[index].pid, signal.SIGKILL)
         self.workers[index].wait()
+
+    def replace_worker_during(
+        self,
+        work: Callable[[], Any],
+        *,
+        started: Callable[[], bool],
+        then: Callable[[], None] = lambda: None,
+    ) -> Any:
+        """``work()`` in a thread; once ``started()`` holds, kill the first worker, start
+        another and call ``then()``; ``work``'s result (its error re-raised)."""
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                outcome["result"] = work()
+            except BaseException as exc:  # noqa: BLE001  (raised below, in the test)
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        while thread.is_alive() and not started():
+            time.sleep(0.01)
+        assert thread.is_alive(), outcome  # the work was under way when the worker died
+        self.kill_worker(0)
+        self.add_worker()
+        then()
+        thread.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["result"]
 
 
 def free_address() -> str:

@@ -5,7 +5,6 @@ own row groups, and from the log each worker reads its own time range."""
 
 from __future__ import annotations
 
-import threading
 import time
 from functools import partial
 
@@ -102,25 +101,12 @@ def test_the_monitor_survives_a_worker_killed_mid_run(
     pieces = [partial(held_piece, scored.iloc[i : i + 300], i) for i in range(0, 900, 300)]
     whole = monitor(config, data=scored).to_dict()
     with running_cluster(tmp_path / "dask", workers=1) as cluster:
-        outcome: dict = {}
-
-        def run_monitor() -> None:
-            try:
-                outcome["report"] = monitor(config, partitions=pieces, cluster=cluster.address)
-            except BaseException as exc:  # noqa: BLE001  (reported below)
-                outcome["error"] = exc
-
-        thread = threading.Thread(target=run_monitor)
-        thread.start()
-        while thread.is_alive() and not any(signals.glob("started-*")):
-            time.sleep(0.01)
-        assert thread.is_alive(), outcome  # a partition was being read
-        cluster.kill_worker(0)
-        cluster.add_worker()
-        (signals / "go").touch()
-        thread.join()
-    assert "error" not in outcome, outcome["error"]
-    there = outcome["report"].to_dict()
+        report = cluster.replace_worker_during(
+            lambda: monitor(config, partitions=pieces, cluster=cluster.address),
+            started=lambda: any(signals.glob("started-*")),
+            then=(signals / "go").touch,
+        )
+    there = report.to_dict()
     assert there["window"]["rows"] == 900
     assert len(there["chunks"]) == len(whole["chunks"]) > 1
     assert _without_sample_dependent(there) == _without_sample_dependent(whole)

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -119,30 +117,17 @@ def test_the_run_survives_a_worker_killed_mid_run(scoring, tmp_path):
     big.to_csv(tmp_path / "big.csv", index=False)
     expected = predict_file(tmp_path / "big.csv", tmp_path / "here.csv", config=scoring["config"])
     with running_cluster(tmp_path / "dask", workers=1) as cluster:
-        outcome: dict = {}
-
-        def score() -> None:
-            try:
-                outcome["done"] = predict_file(
-                    tmp_path / "big.csv",
-                    tmp_path / "there.csv",
-                    config=scoring["config"],
-                    cluster=cluster.address,
-                    chunk_rows=500,
-                )
-            except BaseException as exc:  # noqa: BLE001  (reported below)
-                outcome["error"] = exc
-
-        thread = threading.Thread(target=score)
-        thread.start()
-        while thread.is_alive() and not any(tmp_path.glob(".there.csv.*.partial/part-*")):
-            time.sleep(0.01)
-        assert thread.is_alive(), outcome  # the CSV piece was being written
-        cluster.kill_worker(0)
-        cluster.add_worker()
-        thread.join()
-    assert "error" not in outcome, outcome["error"]
-    assert outcome["done"]["rows"] == expected["rows"] == len(big)
+        done = cluster.replace_worker_during(
+            lambda: predict_file(
+                tmp_path / "big.csv",
+                tmp_path / "there.csv",
+                config=scoring["config"],
+                cluster=cluster.address,
+                chunk_rows=500,
+            ),
+            started=lambda: any(tmp_path.glob(".there.csv.*.partial/part-*")),
+        )
+    assert done["rows"] == expected["rows"] == len(big)
     assert (tmp_path / "there.csv").read_bytes() == (tmp_path / "here.csv").read_bytes()
     assert not list(tmp_path.glob(".there.csv.*"))
 

@@ -218,9 +218,10 @@ def realised_from_cells(
     seed: int = 0,
     names: tuple[str, ...] | None = None,
     curve: bool = True,
+    confidence: float = 0.95,
 ) -> dict[str, Any]:
-    """Metrics with bootstrap intervals on the labelled rows a table of counts holds
-    (:func:`count_cells`, :func:`merge_cells`).
+    """Metrics with ``confidence`` bootstrap intervals on the labelled rows a table of
+    counts holds (:func:`count_cells`, :func:`merge_cells`).
 
     Returns ``{"labelled", "unknown_labels", "metrics": {...}}``, with the
     ``confusion_matrix`` (classification, labels from ``classes``) and the ``roc_curve``
@@ -269,6 +270,7 @@ def realised_from_cells(
         prediction=pred,
         proba=proba,
         n_boot=0 if coarse else n_boot,
+        confidence=confidence,
         seed=seed,
         weights=weights,
     )
@@ -276,7 +278,7 @@ def realised_from_cells(
         pooled = _pooled(y, pred, score, weights)
         intervals = score_metrics(
             task, pooled[0], prediction=pooled[1], proba=pooled[2], n_boot=n_boot, seed=seed,
-            weights=pooled[3],
+            weights=pooled[3], confidence=confidence,
         )  # fmt: skip
         for name, entry in metrics.items():
             pooled_entry = intervals.get(name) or {}

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from tabloop.data.frame import json_safe
+from tabloop.evaluate._counted import COUNTED_ROWS, counted_test_metrics, decide
 
 if TYPE_CHECKING:
     from tabloop.scale import Runner
@@ -79,7 +80,7 @@ def evaluate(result: TrainResult, *, seed: int = 0, runner: Runner | None = None
 
     After ``train.engine: dask`` the metrics and the dummy's are computed on every test
     row where it lies (on ``runner``, default: the cluster the run trained on;
-    :mod:`tabloop.evaluate._distributed`), the charts, fairness and importance on the
+    :mod:`tabloop.evaluate._counted`), the charts, fairness and importance on the
     run's sample of test rows."""
     from tabloop.evaluate._metrics import score_metrics
     from tabloop.evaluate._requirements import check_requirements
@@ -92,12 +93,8 @@ def evaluate(result: TrainResult, *, seed: int = 0, runner: Runner | None = None
     test, target = result.test, model.target
     y = result.encode(test[target]) if task != "regression" else test[target].to_numpy(float)
     scores = model.predict_scores(test)
-    pred = _decide(task, scores, model.threshold)
+    pred = decide(task, scores, model.threshold)
     opts = {"n_boot": ev.bootstrap, "confidence": ev.confidence, "seed": seed}
-    proba = None if task == "regression" else scores
-    whole = result.source is None or task == "multiclass"  # see _distributed's note
-    metrics = score_metrics(task, y, prediction=pred, proba=proba, **opts) if whole else {}
-
     X_train = result.train.drop(columns=[target])
     dummy = make_pipeline(config, "dummy", task).fit(X_train, result.y_train)
     base_scores = predict_scores(dummy, test.drop(columns=[target]), task)
@@ -105,18 +102,18 @@ def evaluate(result: TrainResult, *, seed: int = 0, runner: Runner | None = None
         from tabloop.train import align_classes
 
         base_scores = align_classes(dummy, base_scores, len(model.classes))
-    base_pred = _decide(task, base_scores, 0.5)
-    baseline = score_metrics(
-        task, y, prediction=base_pred, proba=None if task == "regression" else base_scores, **opts
-    )
-    n_test = len(test)
-    if result.source is not None:
-        from tabloop.evaluate._distributed import test_split_metrics
-
-        counted, baseline, n_test = test_split_metrics(
-            result, runner, dummy_scores=base_scores[:1], n_boot=ev.bootstrap, seed=seed
+    metrics, baseline, n_test = {}, {}, len(test)
+    if result.source is not None or (task == "binary" and n_test > COUNTED_ROWS):
+        metrics, baseline, n_test = counted_test_metrics(
+            result, y, scores, dummy_scores=base_scores[:1], runner=runner, **opts
         )
-        metrics = {**metrics, **counted}  # multiclass keeps the sample's probability metrics
+    if not metrics or task == "multiclass":  # the sample's probability metrics stay
+        proba = None if task == "regression" else scores
+        sample = score_metrics(task, y, prediction=pred, proba=proba, **opts)
+        base_proba = None if task == "regression" else base_scores
+        base_pred = decide(task, base_scores, 0.5)
+        sample_base = score_metrics(task, y, prediction=base_pred, proba=base_proba, **opts)
+        metrics, baseline = {**sample, **metrics}, {**sample_base, **baseline}
 
     fairness = None
     if ev.fairness is not None and task == "binary":
@@ -200,14 +197,6 @@ def _evaluate_segments(result: TrainResult) -> Evaluation:
             "notes": [],
         },
     )
-
-
-def _decide(task: str, scores: np.ndarray, threshold: float | None) -> np.ndarray:
-    if task == "binary":
-        return (scores >= (0.5 if threshold is None else threshold)).astype(int)
-    if task == "multiclass":
-        return scores.argmax(axis=1)
-    return scores
 
 
 def _fairness(result: TrainResult, y: np.ndarray, pred: np.ndarray, seed: int) -> dict[str, Any]:

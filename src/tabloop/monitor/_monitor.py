@@ -241,9 +241,9 @@ def map_partitions(
 
 
 def _runner(
-    map: Mapper | None,
+    map: Mapper | None,  # noqa: A002
     cluster: str | None,
-    config: Any,  # noqa: A002
+    config: Any,
 ) -> AbstractContextManager[Runner]:
     """Where the work runs: this process when the caller brings its own ``map`` (which then
     runs only the map step), else the cluster named by ``cluster`` / ``scale.cluster`` /
