@@ -179,3 +179,24 @@ def test_a_large_binary_test_split_is_scored_from_counts_with_the_same_values(ar
             rows_ev.baseline[name]["value"], abs=1e-12
         )
     assert counted_ev.n_test == rows_ev.n_test == len(result.test)
+
+
+def test_a_date_column_does_not_break_the_imputation_chart():
+    """A date's parts (date_year, ...) are numbers the preprocessing derives itself; the
+    chart of imputed values shows the table's own columns (it raised KeyError)."""
+    from tests.stops import training_stops
+
+    table = training_stops(1500, seed=3)
+    table.loc[::7, "vehicle_age"] = np.nan
+    config = config_from_dict(
+        {
+            "name": "stops",
+            "data": {"train": "(memory)", "target": "found"},
+            "features": {"drop": ["contraband"]},
+            "train": {"models": ["linear"], "folds": 3, "learning_curve": False},
+            "evaluate": {"bootstrap": 50, "importance": False},
+        }
+    )
+    evaluation = evaluate(train(table, config=config))
+    charted = [c["column"] for c in evaluation.charts["imputation"]]
+    assert "vehicle_age" in charted and "date_year" not in charted

@@ -162,3 +162,43 @@ def test_settings_the_workers_cannot_follow_are_refused(section, fragment):
     local = {**raw, "train": {**raw["train"], "engine": "local"}}
     with pytest.raises(ConfigError, match=re.escape(f"--cluster: train.engine 'dask': {fragment}")):
         config_from_dict(local).on_cluster()
+
+
+def test_a_table_too_big_for_memory_is_sampled_while_read_in_one_process(stops_folder, monkeypatch):
+    """The estimate (rows x columns x bytes per cell) is set against a tiny share of the
+    machine's memory: training reads a uniform sample piece by piece, and the evaluation
+    scores every test row from counts, as it reads them."""
+    from sklearn.metrics import roc_auc_score
+
+    from tabloop.evaluate import evaluate
+    from tabloop.train import _distributed
+
+    root, table = stops_folder
+    config = _config(
+        root, engine="local", sample=2000, models=["linear"], folds=3, learning_curve=False
+    )
+    config = config.model_copy(
+        update={"features": config.features.model_copy(update={"drop": ["contraband"]})}
+    )
+    assert _distributed.too_big_to_load(config) is None  # 10,000 rows fit anywhere
+    monkeypatch.setattr(_distributed, "MEMORY_SHARE", 1e-9)
+    assert "data.train holds about 10,000 rows x 15 columns" in _distributed.too_big_to_load(config)
+    result = train(config=config)
+    path = str(root / "data" / "stops.parquet")
+    is_test = SplitRule(0.2, 0).is_test(table, path)
+    sampling = result.sampling
+    assert (sampling["rows"], sampling["size"]) == (int((~is_test).sum()), 2000)
+    assert sampling["reason"].startswith("data.train holds about 10,000 rows x 15 columns")
+    assert "a uniform sample of 2,000 training rows was read" in sampling["reason"]
+    evaluation = evaluate(result)
+    test = table[is_test]
+    assert evaluation.n_test == len(test) == result.source.test_rows
+    scores = result.model.predict_scores(test)
+    assert evaluation.metrics["roc_auc"]["value"] == pytest.approx(
+        roc_auc_score(test["found"], scores), abs=1e-12
+    )
+    # what the user asked for: every row (train.sample null) is loaded whatever its size
+    everything = config.model_copy(
+        update={"train": config.train.model_copy(update={"sample": None})}
+    )
+    assert _distributed.too_big_to_load(everything) is None

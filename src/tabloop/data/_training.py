@@ -19,6 +19,12 @@ def load_training_data(config: ProjectConfig) -> pd.DataFrame:
         df = load_sql(config.data.sql.query, config.data.sql.url)
     else:
         df = load_data(config.resolve(config.data.train or ""))
+    check_training_columns(df, config)
+    return df
+
+
+def check_training_columns(df: pd.DataFrame, config: ProjectConfig) -> None:
+    """Every column the config names exists in ``df`` (:class:`SchemaError` names the role)."""
     roles = {
         "data.target": config.data.target,
         "data.id": config.data.id,
@@ -35,4 +41,3 @@ def load_training_data(config: ProjectConfig) -> pd.DataFrame:
             require_columns(df, [column], role=f"features.{key} column")
     for column in config.profile.by:
         require_columns(df, [column], role="profile.by column")
-    return df

@@ -290,6 +290,8 @@ def _imputation(result: TrainResult) -> list[dict[str, Any]]:
         after = pre.transform(X)
         out = []
         for col in pre.numeric_:
+            if col not in X:  # a part the preprocessing derives itself (a date's year)
+                continue
             before = pd.to_numeric(X[col], errors="coerce")
             missing = before.isna().to_numpy()
             if not missing.any() or col not in after:

@@ -16,11 +16,16 @@ is read in pieces (:func:`tabloop.data.plan_pieces`); the client never holds it 
 
 The test split is scored on the workers by :func:`tabloop.evaluate.evaluate`
 (:func:`test_pieces` gives it the test rows of a piece).
+
+Without a cluster, a table too big to load in this process (:func:`too_big_to_load`) is
+read the same way, piece after piece: the models are trained on the sample and the test
+split is scored from counts as it is read.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -42,6 +47,11 @@ DISTRIBUTED_MODELS = ("lightgbm", "xgboost")
 #: number; test rows it samples for the charts, fairness and importance.
 SAMPLE_ROWS = 1_000_000
 TEST_SAMPLE_ROWS = 200_000
+#: Peak memory of training in one process per cell of the table (8.8 GB for 10M rows x 15
+#: columns, benchmarks/train_scale.py), and the share of this machine's memory a run may
+#: plan for before it samples the table while reading it.
+PEAK_BYTES_PER_CELL = 60
+MEMORY_SHARE = 0.5
 #: Rows a worker reads at once.
 CHUNK_ROWS = 250_000
 _KEY = "__tabloop_sample_key__"
@@ -201,6 +211,32 @@ def _check_target(chunk: pd.DataFrame, target: str, path: str) -> None:
             column=target,
             rows=[str(r) for r in missing[:10]],
         )
+
+
+def too_big_to_load(config: ProjectConfig) -> str | None:
+    """Why ``data.train`` should be sampled while it is read rather than loaded whole in
+    this process (None: load it): its estimated peak while training, rows x columns x
+    :data:`PEAK_BYTES_PER_CELL`, passes :data:`MEMORY_SHARE` of this machine's memory.
+
+    Not for ``train.sample: null`` (every row, as asked), a time split (its cut needs every
+    row's time) or ``data.sql``."""
+    if config.data.train is None or config.data.sql is not None or config.data.target is None:
+        return None
+    if config.train.sample is None or config.split_strategy == "time":
+        return None
+    from tabloop.data import estimate_table_size, find_data_files, plan_pieces
+
+    pieces = plan_pieces(find_data_files(config.resolve(config.data.train)))
+    rows, columns = estimate_table_size(pieces)
+    need = rows * columns * PEAK_BYTES_PER_CELL
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if need <= MEMORY_SHARE * memory:
+        return None
+    return (
+        f"data.train holds about {rows:,} rows x {columns} columns, about "
+        f"{need / 2**30:.0f} GiB to train on in one process, over {MEMORY_SHARE:.0%} of this "
+        f"machine's {memory / 2**30:.0f} GiB"
+    )
 
 
 def sample_sizes(config: ProjectConfig) -> tuple[int, int]:

@@ -168,7 +168,12 @@ def train(
             return _train(config, None, start, time_budget, runner)
     if df is None:
         from tabloop.data import load_training_data
+        from tabloop.scale import InProcess
+        from tabloop.train._distributed import too_big_to_load
 
+        too_big = too_big_to_load(config)
+        if too_big:
+            return _train(config, None, start, time_budget, InProcess(), too_big=too_big)
         df = load_training_data(config)
     return _train(config, df, start, time_budget, None)
 
@@ -179,13 +184,16 @@ def _train(
     start: float,
     time_budget: float | None,
     runner: Runner | None,
+    *,
+    too_big: str | None = None,
 ) -> TrainResult:
-    """:func:`train` once the table (or, with a cluster, its sample) and runner are known."""
+    """:func:`train` once the table, or the ``runner`` that reads it in pieces (on the
+    workers with ``train.engine: dask``; here when it is ``too_big`` to load), is known."""
     budget = time_budget or config.train.time_budget
     deadline = start + budget if budget else None
     source = None
-    if runner is not None:  # train.engine: dask
-        df, whole, source, config, left_out = _read_on_workers(config, runner)
+    if runner is not None:
+        df, whole, source, config, left_out = _read_in_pieces(config, runner)
     else:
         assert df is not None
         if config.data.target is None or config.task == "clustering":
@@ -196,7 +204,7 @@ def _train(
     if budget and zoo.skipped and all(r.name == "dummy" for r in zoo.results):
         raise budget_too_small(budget, zoo, before=zoo.began - start)
     chosen = choose_members(data, zoo, config)
-    if source is not None:
+    if source is not None and config.train.engine == "dask":
         assert runner is not None
         built = _assemble_on_workers(
             whole, data, zoo, chosen, sampling, config, source, runner, deadline=deadline
@@ -205,6 +213,10 @@ def _train(
     else:
         refit = _refit_data(whole, data, zoo, chosen, sampling, config, deadline=deadline)
         built = assemble(refit, zoo, chosen, config, deadline=deadline, fold_rows=_fold_rows(data))
+        if too_big is not None and source is not None:
+            read = f"a uniform sample of {len(whole.X):,} training rows was read"
+            detail = "" if sampling.reason == ALL_ROWS else f"; {sampling.reason}"
+            sampling.rows, sampling.reason = source.train_rows, f"{too_big}: {read}{detail}"
     if built.refit == "folds":  # the budget kept the fold models: nothing was refitted
         sampling.refit_size = sampling.size
     notes = [*sampling.notes(), *built.notes]
@@ -241,12 +253,13 @@ def _train(
     )
 
 
-def _read_on_workers(
+def _read_in_pieces(
     config: ProjectConfig, runner: Runner
 ) -> tuple[pd.DataFrame, SplitData, DistributedSource, ProjectConfig, list[str]]:
-    """``train.engine: dask``: the sample read on the workers, split as the whole table is,
-    and the config restricted to the models the workers fit (with a warning naming the
-    rest)."""
+    """A sample of ``data.train`` read in pieces by ``runner``, split as the whole table is;
+    with ``train.engine: dask`` also the config restricted to the models the workers fit
+    (with a warning naming the rest)."""
+    from tabloop.data import check_training_columns
     from tabloop.train._distributed import (
         DISTRIBUTED_MODELS,
         read_sample,
@@ -254,10 +267,15 @@ def _read_on_workers(
         sample_sizes,
     )
 
-    require_cluster(runner)
+    on_workers = config.train.engine == "dask"
+    if on_workers:
+        require_cluster(runner)
     train_rows, test_rows = sample_sizes(config)
     df, is_test, source = read_sample(config, runner, train_rows=train_rows, test_rows=test_rows)
+    check_training_columns(df, config)
     whole = split_and_encode(df, config, is_test=is_test)
+    if not on_workers:
+        return df, whole, source, config, []
     models = [m for m in config.train.models if m in DISTRIBUTED_MODELS]
     left_out = [m for m in config.train.models if m not in (*DISTRIBUTED_MODELS, "dummy")]
     fits = " and ".join(models)

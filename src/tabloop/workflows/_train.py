@@ -93,14 +93,15 @@ def summary_lines(run: TrainRun) -> list[str]:
     sampled = run.result.sampling and sampling_line(run.result.sampling)
     if sampled:
         lines.insert(0, sampled)
-    source = run.result.source
-    if source is not None and run.result.sampling:
-        lines.insert(
-            0,
+    source, sampling = run.result.source, run.result.sampling
+    if source is not None and sampling:  # the table was read in pieces
+        fitted = (
             f"cluster {source.address}: {', '.join(ev.ensemble)} fitted on "
-            f"{run.result.sampling['refit_size']:,} of {source.train_rows:,} training rows; "
-            f"test metrics on all {ev.n_test:,} test rows",
+            f"{sampling['refit_size']:,} of {source.train_rows:,} training rows; "
+            if source.address
+            else ""
         )
+        lines.insert(0, f"{fitted}test metrics on all {ev.n_test:,} test rows, read in pieces")
     lines.append("ensemble: " + ", ".join(f"{k} {w:.0%}" for k, w in ev.ensemble.items()))
     if ev.threshold:
         lines.append(f"threshold: {ev.threshold['threshold']:.4f} ({ev.threshold['objective']})")
