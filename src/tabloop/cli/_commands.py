@@ -193,7 +193,14 @@ def train(
         bool,
         typer.Option("--compare-imputation", help="Score every imputation strategy by CV."),
     ] = False,
-    cluster: ClusterOption = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            help="Train on Dask ('local:N' or 'tcp://host:8786'; sets train.engine: dask): "
+            "the workers read data.train and fit LightGBM/XGBoost on every training row.",
+        ),
+    ] = None,
 ) -> None:
     """Train, evaluate on the held-out test split, and register the model in MLflow.
 
