@@ -116,3 +116,56 @@ def test_a_missing_target_in_a_workers_file_stops_the_run_naming_it(dask_cluster
     # row 900 of the third file (rows count from 0 after the header, as everywhere)
     assert_one_line_error(done, "part-2.parquet", "rows 900)", "'found' is missing")
     assert not (folder / "reports").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "target", "model"),
+    [("hr", "status", "xgboost"), ("apartments", "m2_price", "lightgbm")],
+)
+def test_multiclass_and_regression_train_on_the_cluster(
+    dask_cluster, tmp_path, load, name, target, model
+):
+    """HR (3 classes) through xgboost.dask, apartments (prices) through lightgbm.dask: the
+    registered model is the ordinary estimator, and the counted test metrics are those of
+    every test row (exact for labels; prices within the counting grid)."""
+    from sklearn.metrics import accuracy_score, mean_absolute_error, root_mean_squared_error
+
+    table = load(name).drop(columns=["Unnamed: 0"])
+    (tmp_path / "data").mkdir()
+    half = len(table) // 2
+    paths = [tmp_path / "data" / f"part-{i}.parquet" for i in range(2)]
+    table.iloc[:half].to_parquet(paths[0], index=False)
+    table.iloc[half:].to_parquet(paths[1], index=False)
+    project = {
+        "name": name,
+        "data": {"train": "data", "target": target},
+        "train": {"models": [model], "folds": 3, "engine": "dask", "learning_curve": False},
+        "split": {"strategy": "random"},
+        "evaluate": {"bootstrap": 100, "importance": False},
+        "registry": {"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}"},
+    }
+    (tmp_path / "tabloop.yaml").write_text(yaml.safe_dump(project))
+    config = load_config(tmp_path / "tabloop.yaml")
+    run_ = train_and_register(config, cluster=dask_cluster.address, register=False)
+    estimator = run_.result.model.members[0].pipelines[0].steps[-1][1]
+    assert type(estimator).__module__ == f"{model}.sklearn"
+    rule = SplitRule(test_size=0.2, seed=0)
+    test = pd.concat(
+        [p[rule.is_test(p, str(path))] for p, path in zip(
+            [table.iloc[:half].reset_index(drop=True), table.iloc[half:].reset_index(drop=True)],
+            paths, strict=True,
+        )]
+    )  # fmt: skip
+    assert run_.evaluation.n_test == len(test)
+    frame = run_.result.model.predict_frame(test.drop(columns=[target]))
+    metrics = run_.evaluation.metrics
+    if model == "xgboost":
+        expected = accuracy_score(test[target].astype(str), frame["prediction"].astype(str))
+        assert metrics["accuracy"]["value"] == pytest.approx(expected, abs=1e-12)
+        assert "log_loss" in metrics  # from the test sample (every test row here)
+    else:
+        spread = 1e-4 * run_.result.y_train.std()  # the counting grid
+        rmse = root_mean_squared_error(test[target], frame["prediction"])
+        mae = mean_absolute_error(test[target], frame["prediction"])
+        assert metrics["rmse"]["value"] == pytest.approx(rmse, abs=spread)
+        assert metrics["mae"]["value"] == pytest.approx(mae, abs=spread)

@@ -186,7 +186,10 @@ def score(task: str, metric: str, y: np.ndarray, pred: np.ndarray) -> float:
         value = m.average_precision_score(y, pred)
     elif metric == "log_loss":
         labels = [0, 1] if task == "binary" else np.arange(pred.shape[1])
-        value = m.log_loss(y, np.clip(pred, 1e-15, 1 - 1e-15), labels=labels)
+        proba = np.clip(np.asarray(pred, dtype=np.float64), 1e-15, 1 - 1e-15)
+        if task != "binary":  # float32 models (XGBoost) sum to 1 only within ~1e-7
+            proba = proba / proba.sum(axis=1, keepdims=True)
+        value = m.log_loss(y, proba, labels=labels)
     elif metric == "brier":
         value = m.brier_score_loss(y, pred)
     elif metric == "accuracy":
