@@ -147,6 +147,7 @@ def test_the_dask_engine_needs_a_cluster_and_reads_its_own_data(stops_folder):
         ({"split": {"strategy": "time"}, "data": {"time": "date"}}, "split.strategy 'time'"),
         ({"train": {"imbalance": "smote"}}, "train.imbalance 'smote'"),
         ({"prepare": {"imputation": "multiple"}}, "prepare.imputation 'multiple'"),
+        ({"data": {"target": None}, "task": "clustering"}, "data.target is not set"),
     ],
 )
 def test_settings_the_workers_cannot_follow_are_refused(section, fragment):

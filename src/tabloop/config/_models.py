@@ -544,7 +544,8 @@ class ProjectConfig(_Section):
             and "'multiple' fits one model per imputation; use another imputation",
             "data.sql": self.data.sql is not None
             and "is read in this process; the workers read data.train (a file, folder or glob)",
-            "task": self.task == "clustering" and "'clustering' runs in this process",
+            "data.target": self.data.target is None
+            and "is not set: clustering runs in this process",
         }
         return next(
             (f"train.engine 'dask': {key} {reason}" for key, reason in refused.items() if reason),
