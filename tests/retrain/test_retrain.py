@@ -237,3 +237,17 @@ def test_a_challenger_that_does_not_beat_the_dummy_is_never_promoted_even_when_b
         "the challenger does not beat the dummy baseline: only the dummy finished"
     )
     assert _decide(better, 0.0)["beats_dummy"] is True
+
+
+def test_a_project_that_trains_on_a_cluster_retrains_in_this_process(
+    stops_model, production, own_registry, tmp_path
+):
+    """The challenger's table joins production rows in memory: train.engine dask in the
+    project file must not stop retraining (it raised 'reads data.train on the workers')."""
+    config = _config(stops_model, tmp_path, own_registry)
+    update = {"engine": "dask", "models": ["lightgbm"]}
+    config = config.model_copy(update={"train": config.train.model_copy(update=update)})
+    _production_frame(config, stops_model, production)
+    result = retrain(config, out_dir=tmp_path / "reports")
+    assert result.data["challenger"] == "models:/stops/2"  # trained, registered
+    assert result.data["challenger_evaluation"]["metrics"]["roc_auc"]["value"] > 0.5

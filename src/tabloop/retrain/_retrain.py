@@ -96,8 +96,11 @@ def retrain(
     production = _production(config, original) if config.retrain.production else None
     data = assemble(config, original=original, production=production)
     out = Path(out_dir) if out_dir is not None else config.resolve("reports")
+    # the challenger's table (the original rows joined with production's) is in memory:
+    # it trains in this process whatever train.engine says
+    here = config.model_copy(update={"train": config.train.model_copy(update={"engine": "local"})})
     run = train_and_register(
-        config,
+        here,
         df=data.train,
         time_budget=time_budget,
         out_dir=out / "challenger",
