@@ -14,7 +14,7 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 
 from tabloop.config import load_config
 from tabloop.registry import predict
-from tabloop.train._distributed import SplitRule
+from tabloop.train._distributed import split_rule
 from tabloop.workflows import train_and_register
 from tests.cli.test_cli import assert_one_line_error, run
 from tests.stops import DROP, training_stops
@@ -48,7 +48,7 @@ def trained(dask_cluster, tmp_path_factory):
     config = load_config(folder / "tabloop.yaml")
     run_ = train_and_register(config, cluster=dask_cluster.address)
     parts = [pd.read_parquet(p) for p in sorted((folder / "data").glob("*.parquet"))]
-    rule = SplitRule(test_size=0.2, seed=0)
+    rule = split_rule(config)
     test = pd.concat(
         [
             p[rule.is_test(p, str(path))]
@@ -141,6 +141,7 @@ def test_multiclass_and_regression_train_on_the_cluster(
         "data": {"train": "data", "target": target},
         "train": {"models": [model], "folds": 3, "engine": "dask", "learning_curve": False},
         "split": {"strategy": "random"},
+        "prepare": {"imputation": "median"},  # an imputer refuses a frame without rows
         "evaluate": {"bootstrap": 100, "importance": False},
         "registry": {"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}"},
     }
@@ -149,7 +150,7 @@ def test_multiclass_and_regression_train_on_the_cluster(
     run_ = train_and_register(config, cluster=dask_cluster.address, register=False)
     estimator = run_.result.model.members[0].pipelines[0].steps[-1][1]
     assert type(estimator).__module__ == f"{model}.sklearn"
-    rule = SplitRule(test_size=0.2, seed=0)
+    rule = split_rule(config)
     test = pd.concat(
         [p[rule.is_test(p, str(path))] for p, path in zip(
             [table.iloc[:half].reset_index(drop=True), table.iloc[half:].reset_index(drop=True)],

@@ -20,7 +20,10 @@ from tabloop.train._distributed import (
     SplitRule,
     _merge_samples,
     _sample_piece,
+    every_piece_has_every_class,
     read_sample,
+    split_rule,
+    target_codes,
 )
 from tests.stops import training_stops
 
@@ -113,8 +116,8 @@ def test_read_sample_returns_the_split_sample_and_the_counts(stops_folder):
     assert (len(frame), int(is_test.sum())) == (2500, 500)
     assert source.train_rows + source.test_rows == 10_000
     assert list(frame.columns) == list(table.columns)
-    expected = SplitRule(0.2, 0).is_test(table, str(root / "data" / "stops.parquet")).sum()
-    assert source.test_rows == expected
+    expected = split_rule(_config(root)).is_test(table, str(root / "data" / "stops.parquet"))
+    assert source.test_rows == expected.sum()
 
 
 def test_a_missing_target_on_a_worker_names_its_file_and_rows(tmp_path):
@@ -186,7 +189,7 @@ def test_a_table_too_big_for_memory_is_sampled_while_read_in_one_process(stops_f
     assert "data.train holds about 10,000 rows x 15 columns" in _distributed.too_big_to_load(config)
     result = train(config=config)
     path = str(root / "data" / "stops.parquet")
-    is_test = SplitRule(0.2, 0).is_test(table, path)
+    is_test = split_rule(config).is_test(table, path)
     sampling = result.sampling
     assert (sampling["rows"], sampling["size"]) == (int((~is_test).sum()), 2000)
     assert sampling["reason"].startswith("data.train holds about 10,000 rows x 15 columns")
@@ -203,3 +206,58 @@ def test_a_table_too_big_for_memory_is_sampled_while_read_in_one_process(stops_f
         update={"train": config.train.model_copy(update={"sample": None})}
     )
     assert _distributed.too_big_to_load(everything) is None
+
+
+def test_a_moved_project_keeps_its_split_and_sample(stops_folder, tmp_path):
+    """Files are named relative to data.train's folder: the same table elsewhere gives the
+    same test rows and the same sample (a retrain in another checkout must not train on
+    the old test rows)."""
+    import shutil
+
+    root, _ = stops_folder
+    shutil.copytree(root / "data", tmp_path / "elsewhere" / "data")
+    here = read_sample(_config(root), InProcess(), train_rows=800, test_rows=200)
+    there = read_sample(_config(tmp_path / "elsewhere"), InProcess(), train_rows=800, test_rows=200)
+    pd.testing.assert_frame_equal(here[0], there[0])
+    np.testing.assert_array_equal(here[1], there[1])
+
+
+def test_a_piece_without_a_class_is_refused_before_lightgbm_fits_on_the_workers(tmp_path):
+    (tmp_path / "data").mkdir()
+    table = training_stops(4000, seed=4)
+    table[table["found"]].to_parquet(tmp_path / "data" / "a-found.parquet")
+    table[~table["found"]].to_parquet(tmp_path / "data" / "b-not-found.parquet")
+    _, _, source = read_sample(_config(tmp_path), InProcess(), train_rows=500, test_rows=100)
+    with pytest.raises(
+        TrainError, match=r"a-found.parquet' from row 0 hold no target value False;"
+    ):
+        every_piece_has_every_class(source, [False, True])
+    every_piece_has_every_class(source, [])  # regression: no classes to miss
+
+
+def test_a_regression_target_that_is_not_a_number_names_its_row_and_file():
+    values = pd.Series(["12.5", "7", "n/a?"], index=[40, 41, 42])
+    with pytest.raises(TrainError, match=r"Row 42 of 'part.csv' has target value 'n/a\?'"):
+        target_codes(values, [], "part.csv")
+    np.testing.assert_array_equal(target_codes(values.iloc[:2], [], "part.csv"), [12.5, 7.0])
+
+
+def test_a_fixed_sample_larger_than_the_table_uses_every_row_and_says_so(stops_folder, monkeypatch):
+    from tabloop.train import _distributed
+
+    root, table = stops_folder
+    monkeypatch.setattr(_distributed, "MEMORY_SHARE", 1e-9)  # read in pieces, here
+    config = _config(root, engine="local", sample=50_000, models=["linear"], folds=3)
+    config = config.model_copy(
+        update={"features": config.features.model_copy(update={"drop": ["contraband"]})}
+    )
+    config = config.model_copy(
+        update={"train": config.train.model_copy(update={"learning_curve": False})}
+    )
+    sampling = train(config=config).sampling
+    train_rows = sampling["rows"]
+    assert sampling["size"] == train_rows < 10_000
+    assert (
+        f"train.sample is 50,000 but the training split holds {train_rows:,} rows: all of "
+        "them are used" in sampling["reason"]
+    )

@@ -28,12 +28,14 @@ import hashlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import is_regressor
 
+from tabloop.data.frame import category_key, category_keys
 from tabloop.exceptions import TrainError
 
 if TYPE_CHECKING:
@@ -67,16 +69,21 @@ class SplitRule:
     test_size: float
     seed: int
     group: str | None = None
+    base: str = ""  # a file is named relative to this folder, so a moved project keeps its split
 
     def is_test(self, frame: pd.DataFrame, path: str) -> np.ndarray:
         if self.group is not None:
-            from tabloop.data.frame import category_keys
-
             return _uniform(category_keys(frame[self.group]), f"group:{self.seed}") < self.test_size
-        return _uniform(frame.index.to_series(), f"split:{self.seed}:{path}") < self.test_size
+        name = self._name(path)
+        return _uniform(frame.index.to_series(), f"split:{self.seed}:{name}") < self.test_size
 
     def sample_keys(self, frame: pd.DataFrame, path: str) -> np.ndarray:
-        return _uniform(frame.index.to_series(), f"sample:{self.seed}:{path}")
+        return _uniform(frame.index.to_series(), f"sample:{self.seed}:{self._name(path)}")
+
+    def _name(self, path: str) -> str:
+        if not self.base or "://" in path:
+            return path
+        return Path(os.path.relpath(path, self.base)).as_posix()
 
 
 def _uniform(values: pd.Series, purpose: str) -> np.ndarray:
@@ -97,7 +104,21 @@ def split_rule(config: ProjectConfig) -> SplitRule:
     strategy = config.split_strategy
     assert strategy != "time", "ProjectConfig refuses train.engine 'dask' with a time split"
     group = config.split.group if strategy == "group" else None
-    return SplitRule(config.split.test_size, config.split.seed, group)
+    return SplitRule(config.split.test_size, config.split.seed, group, _base(config))
+
+
+def _base(config: ProjectConfig) -> str:
+    """The folder ``data.train``'s files are named from: itself, a file's folder, or the
+    folder above a glob's first wildcard."""
+    import glob
+
+    text = str(config.data.train)
+    if "://" in text:
+        return ""
+    root = config.resolve(text)
+    while glob.has_magic(str(root)) or (root.exists() and not root.is_dir()):
+        root = root.parent
+    return str(root)
 
 
 @dataclass
@@ -109,6 +130,8 @@ class DistributedSource:
     train_rows: int
     test_rows: int
     address: str | None = None  # the cluster's, for the report
+    # per piece (file, first row): the target's keys among its training rows
+    piece_classes: list[tuple[str, int, frozenset[str]]] = field(default_factory=list, repr=False)
 
 
 @dataclass
@@ -120,6 +143,7 @@ class _Sample:
     train_rows: int
     test_rows: int
     caps: tuple[int, int]  # the sizes of the two samples
+    classes: list[tuple[str, int, frozenset[str]]]  # per piece: the target's keys in training rows
 
 
 def read_sample(
@@ -157,24 +181,34 @@ def read_sample(
         )
     frame = pd.concat([sample.train, sample.test], ignore_index=True).drop(columns=[_KEY])
     is_test = np.r_[np.zeros(len(sample.train), bool), np.ones(len(sample.test), bool)]
-    source = DistributedSource(pieces, rule, sample.train_rows, sample.test_rows, runner.address)
+    source = DistributedSource(
+        pieces, rule, sample.train_rows, sample.test_rows, runner.address, sample.classes
+    )
     return frame, is_test, source
 
 
 def _sample_piece(
     piece: Piece, *, rule: SplitRule, target: str, train_rows: int, test_rows: int
 ) -> _Sample:
-    train, test, counts = [], [], [0, 0]
-    for chunk in piece.read(chunk_rows=CHUNK_ROWS):
-        _check_target(chunk, target, piece.path)
+    caps = (train_rows, test_rows)
+    sample = _Sample(pd.DataFrame(), pd.DataFrame(), 0, 0, caps, [])
+    seen: set[str] = set()
+    for chunk in piece.read(chunk_rows=CHUNK_ROWS):  # merged as read: memory stays bounded
+        _check_columns(chunk, target, rule.group, piece.path)
         keyed = chunk.assign(**{_KEY: rule.sample_keys(chunk, piece.path)})
         is_test = rule.is_test(chunk, piece.path)
-        counts[0] += int((~is_test).sum())
-        counts[1] += int(is_test.sum())
-        train.append(keyed[~is_test].nsmallest(train_rows, _KEY))
-        test.append(keyed[is_test].nsmallest(test_rows, _KEY))
-    caps = (train_rows, test_rows)
-    return _Sample(_smallest(train, train_rows), _smallest(test, test_rows), *counts, caps)
+        seen |= set(category_keys(chunk.loc[~is_test, target]).unique())
+        read = _Sample(
+            _smallest([keyed[~is_test]], train_rows),
+            _smallest([keyed[is_test]], test_rows),
+            int((~is_test).sum()),
+            int(is_test.sum()),
+            caps,
+            [],
+        )
+        sample = _merge_samples(sample, read)
+    sample.classes = [(piece.path, piece.first_row, frozenset(seen))]
+    return sample
 
 
 def _merge_samples(a: _Sample, b: _Sample) -> _Sample:
@@ -184,6 +218,7 @@ def _merge_samples(a: _Sample, b: _Sample) -> _Sample:
         a.train_rows + b.train_rows,
         a.test_rows + b.test_rows,
         a.caps,
+        a.classes + b.classes,
     )
 
 
@@ -197,11 +232,13 @@ def _smallest(frames: list[pd.DataFrame], rows: int) -> pd.DataFrame:
     return joined.nsmallest(rows, _KEY).sort_values(_KEY, kind="stable")
 
 
-def _check_target(chunk: pd.DataFrame, target: str, path: str) -> None:
+def _check_columns(chunk: pd.DataFrame, target: str, group: str | None, path: str) -> None:
     from tabloop.data.frame import require_columns
     from tabloop.exceptions import TargetError
 
-    require_columns(chunk, [target], role="target column")
+    require_columns(chunk, [target], role=f"target column (in '{path}')")
+    if group is not None:
+        require_columns(chunk, [group], role=f"split.group column (in '{path}')")
     missing = chunk.index[chunk[target].isna()]
     if len(missing):
         shown = ", ".join(str(r) for r in missing[:5]) + (" ..." if len(missing) > 5 else "")
@@ -280,7 +317,8 @@ def fit_distributed(
     prep = Pipeline(steps[:-1]).fit(X_sample, y_sample)
     estimator = steps[-1][1]
     label = float if not classes else np.int64
-    meta = prep.transform(X_sample.head(0)).assign(**{_LABEL: np.array([], dtype=label)})
+    # the template from one row: sklearn's imputers refuse a frame without rows
+    meta = prep.transform(X_sample.head(1)).iloc[:0].assign(**{_LABEL: np.array([], dtype=label)})
     frame = dd.from_map(
         _prepared_piece,
         source.pieces,
@@ -294,10 +332,8 @@ def fit_distributed(
         enforce_metadata=False,
     )
     X, y = frame.drop(columns=[_LABEL]), frame[_LABEL]
-    if name == "lightgbm":
-        local = _fit_lightgbm(estimator, X, y, client)
-    else:
-        local = _fit_xgboost(estimator, X, y, client)
+    fit = {"lightgbm": _fit_lightgbm, "xgboost": _fit_xgboost}[name]
+    local = fit(estimator, X, y, client)
     return Pipeline([*prep.steps, (steps[-1][0], local)])
 
 
@@ -340,9 +376,7 @@ def target_codes(values: pd.Series, classes: list[Any], path: str) -> np.ndarray
     """Class codes (classification) or the numbers (regression); an unknown class names
     its row and file."""
     if not classes:
-        return values.to_numpy(dtype=float)
-    from tabloop.data.frame import category_key, category_keys
-
+        return _numbers(values, path)
     lookup = {category_key(c): i for i, c in enumerate(classes)}
     codes = category_keys(values).map(lookup)
     unknown = codes.isna().to_numpy()
@@ -355,12 +389,39 @@ def target_codes(values: pd.Series, classes: list[Any], path: str) -> np.ndarray
     return codes.to_numpy(dtype=np.int64)
 
 
+def _numbers(values: pd.Series, path: str) -> np.ndarray:
+    numbers = pd.to_numeric(values, errors="coerce")
+    bad = numbers.isna().to_numpy() & values.notna().to_numpy()
+    if bad.any():
+        row = values.index[bad][0]
+        raise TrainError(
+            f"Row {row} of '{path}' has target value {values.loc[row]!r}, which is not a "
+            "number; a regression target must be numeric in every file."
+        )
+    return numbers.to_numpy(dtype=float)
+
+
+def every_piece_has_every_class(source: DistributedSource, classes: list[Any]) -> None:
+    """:class:`TrainError` naming a piece whose training rows lack a class: LightGBM's Dask
+    fit encodes the labels on each worker, so a worker without a class would fit another
+    problem (or hang)."""
+    for path, first_row, seen in source.piece_classes:
+        lacking = [c for c in classes if category_key(c) not in seen]
+        if seen and lacking:
+            raise TrainError(
+                f"The training rows of '{path}' from row {first_row} hold no target value "
+                f"{', '.join(map(repr, lacking))}; lightgbm.dask needs every class in every "
+                "piece. Mix the rows across files (e.g. not one file per class or per "
+                "period), or use xgboost or train.engine 'local'."
+            )
+
+
 def _fit_lightgbm(estimator: Any, X: Any, y: Any, client: Any) -> Any:
+    import warnings
+
     import lightgbm.dask as lgb_dask
 
     kind = lgb_dask.DaskLGBMRegressor if is_regressor(estimator) else lgb_dask.DaskLGBMClassifier
-    import warnings
-
     with warnings.catch_warnings():  # it sets each worker's threads itself, and says so
         warnings.filterwarnings("ignore", "Parameter (n_jobs|num_threads) will be ignored")
         fitted = kind(client=client, **estimator.get_params()).fit(X, y)

@@ -42,6 +42,7 @@ from tabloop.train._cv import (
     make_pipeline,
     score,
 )
+from tabloop.train._distributed import every_piece_has_every_class
 from tabloop.train._ensemble import blend, greedy_ensemble
 from tabloop.train._model import Member, TabloopModel
 from tabloop.train._sample import (
@@ -206,6 +207,8 @@ def _train(
     chosen = choose_members(data, zoo, config)
     if source is not None and config.train.engine == "dask":
         assert runner is not None
+        if "lightgbm" in chosen.weights:
+            every_piece_has_every_class(source, whole.classes)
         built = _assemble_on_workers(
             whole, data, zoo, chosen, sampling, config, source, runner, deadline=deadline
         )
@@ -274,17 +277,21 @@ def _read_in_pieces(
     df, is_test, source = read_sample(config, runner, train_rows=train_rows, test_rows=test_rows)
     check_training_columns(df, config)
     whole = split_and_encode(df, config, is_test=is_test)
-    if not on_workers:
-        return df, whole, source, config, []
-    models = [m for m in config.train.models if m in DISTRIBUTED_MODELS]
-    left_out = [m for m in config.train.models if m not in (*DISTRIBUTED_MODELS, "dummy")]
-    fits = " and ".join(models)
-    warning = f"{', '.join(left_out)}: left out, train.engine dask fits {fits} on the workers"
-    # a fixed train.sample was taken while reading: the models see the whole sample
-    sample = None if isinstance(config.train.sample, int) else config.train.sample
-    update = {"models": models, "sample": sample}
-    restricted = config.model_copy(update={"train": config.train.model_copy(update=update)})
-    return df, whole, source, restricted, [warning] if left_out else []
+    update: dict[str, Any] = {}
+    wanted = config.train.sample
+    if isinstance(wanted, int) and wanted < source.train_rows:
+        update["sample"] = None  # taken while reading: the models see the whole sample
+    warnings = []
+    if on_workers:
+        update["models"] = [m for m in config.train.models if m in DISTRIBUTED_MODELS]
+        left_out = [m for m in config.train.models if m not in (*DISTRIBUTED_MODELS, "dummy")]
+        if left_out:
+            fits = " and ".join(update["models"])
+            warnings.append(
+                f"{', '.join(left_out)}: left out, train.engine dask fits {fits} on the workers"
+            )
+    config = config.model_copy(update={"train": config.train.model_copy(update=update)})
+    return df, whole, source, config, warnings
 
 
 def _assemble_on_workers(
