@@ -313,12 +313,10 @@ def _assemble_on_workers(
 
     from tabloop.train._distributed import fit_distributed
 
-    members = [zoo.by_name[name] for name in chosen.weights]
-    per_row = sum(r.seconds / len(r.fold_scores) for r in members) / _fold_rows(data)
     rows = refit_rows(
         cv_size=min(len(whole.X), source.train_rows),
         rows=source.train_rows,
-        seconds_per_row=per_row / max(runner.workers, 1),
+        seconds_per_row=_fit_seconds_per_row(data, zoo, chosen) / max(runner.workers, 1),
         seconds_left=None if deadline is None else deadline - time.monotonic(),
     )
     fit = partial(
@@ -588,6 +586,13 @@ def _fold_rows(data: SplitData) -> float:
     return float(np.mean([len(fit) for fit, _ in data.folds]))
 
 
+def _fit_seconds_per_row(data: SplitData, zoo: ZooScores, chosen: MemberChoice) -> float:
+    """Seconds the chosen members took per training row in cross-validation (one fold's
+    fit over a fold's rows): what a refit on more rows is estimated from."""
+    members = [zoo.by_name[name] for name in chosen.weights]
+    return sum(r.seconds / len(r.fold_scores) for r in members) / _fold_rows(data)
+
+
 def _refit_data(
     whole: SplitData,
     data: SplitData,
@@ -602,12 +607,10 @@ def _refit_data(
     largest the rest of the budget allows (every row without a budget)."""
     if sampling.order is None or sampling.size == sampling.rows or config.train.refit == "folds":
         return data
-    members = [zoo.by_name[name] for name in chosen.weights]
-    per_row = sum(r.seconds / len(r.fold_scores) for r in members) / _fold_rows(data)
     size = refit_rows(
         cv_size=sampling.size,
         rows=sampling.rows,
-        seconds_per_row=per_row,
+        seconds_per_row=_fit_seconds_per_row(data, zoo, chosen),
         seconds_left=None if deadline is None else deadline - time.monotonic(),
     )
     sampling.refit_size = size
