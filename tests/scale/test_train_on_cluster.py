@@ -170,3 +170,32 @@ def test_multiclass_and_regression_train_on_the_cluster(
         mae = mean_absolute_error(test[target], frame["prediction"])
         assert metrics["rmse"]["value"] == pytest.approx(rmse, abs=spread)
         assert metrics["mae"]["value"] == pytest.approx(mae, abs=spread)
+
+
+def test_when_the_budget_allows_less_a_uniform_share_of_the_rows_is_fitted(trained, dask_cluster):
+    """README: the workers fit 'a uniform share of them when the rest of the budget allows
+    no more' — a quarter here: LightGBM's first tree sees about 0.8 x a quarter of the
+    training rows (bagging draws 0.8)."""
+    from tabloop.scale import open_runner, parse_cluster_address
+    from tabloop.train import make_pipeline
+    from tabloop.train._distributed import fit_distributed
+
+    result = trained["run"].result
+    config = trained["config"]
+    X = result.train.drop(columns=["found"])
+    with open_runner(parse_cluster_address(dask_cluster.address)) as runner:
+        pipe = fit_distributed(
+            "lightgbm",
+            make_pipeline(config, "lightgbm", "binary"),
+            X,
+            result.y_train,
+            source=result.source,
+            runner=runner,
+            target="found",
+            classes=result.model.classes,
+            fraction=0.25,
+        )
+    trees = pipe.steps[-1][1].booster_.trees_to_dataframe()
+    root = trees[(trees["tree_index"] == 0) & (trees["node_depth"] == 1)]["count"].item()
+    quarter = 0.25 * result.source.train_rows
+    assert 0.7 * quarter < root < 0.9 * quarter
