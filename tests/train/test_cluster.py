@@ -171,3 +171,50 @@ def test_profiles_need_one_label_per_row(people):
         segment_profiles(df, segment[:-1])
     with pytest.raises(TrainError, match="1 missing value"):
         segment_profiles(df, np.r_[segment[:-1], np.nan])
+
+
+def _independent_silhouettes(X, ks):
+    """Silhouette of KMeans(n_init=10, random_state=0) at each k, computed with sklearn."""
+    return {
+        k: silhouette_score(X, KMeans(n_clusters=k, n_init=10, random_state=0).fit_predict(X))
+        for k in ks
+    }
+
+
+def test_flat_silhouettes_of_one_gaussian_cloud_are_called_no_structure():
+    X = pd.DataFrame(np.random.default_rng(0).normal(size=(600, 4)))
+    expected = _independent_silhouettes(X, range(2, 9))
+    assert max(expected.values()) <= 0.25 and np.ptp(list(expected.values())) < 0.02
+    structure = fit_segments(X).to_dict()["structure"]
+    assert structure["strength"] == "none" and structure["flat"] and structure["warn"]
+    low, high = min(expected.values()), max(expected.values())
+    assert f"flat across k ({low:.3f}–{high:.3f} for k = 2..8)" in structure["message"]
+    assert structure["message"].startswith("no substantial cluster structure")
+
+
+def test_well_separated_blobs_are_called_strong_structure(four_blobs):
+    structure = four_blobs[2].to_dict()["structure"]
+    assert structure == {
+        "strength": "strong",
+        "flat": False,
+        "warn": False,
+        "message": f"strong cluster structure (silhouette {four_blobs[2].silhouette:.3f})",
+    }
+
+
+def test_clustering_summary_says_the_structure_and_has_no_empty_models_line(tmp_path):
+    from tabloop.config import config_from_dict
+    from tabloop.workflows import summary_lines, train_and_register
+
+    df = pd.DataFrame(np.random.default_rng(0).normal(size=(600, 4)), columns=list("abcd"))
+    cfg = config_from_dict(
+        {"name": "c", "task": "clustering", "data": {"train": "(memory)"}, "evaluate": {}}
+    )
+    run = train_and_register(cfg, df=df, out_dir=tmp_path, register=False)
+    lines = summary_lines(run)
+    assert not any(line.startswith("models (cross-validated") for line in lines)
+    (structure,) = [line for line in lines if line.startswith("structure: ")]
+    assert "no substantial cluster structure" in structure and "flat across k" in structure
+    saved = json.loads((tmp_path / "evaluation.json").read_text())
+    assert saved["charts"]["segments"]["structure"]["warn"] is True
+    assert "No substantial cluster structure" in (tmp_path / "evaluation.html").read_text()

@@ -81,7 +81,8 @@ def _metrics(data: dict[str, Any]) -> Section:
         if not isinstance(m, dict) or "value" not in m:
             continue
         base = (data["baseline"].get(name) or {}).get("value")
-        rows.append([name, _fmt(m["value"]), _fmt(m["ci_low"]), _fmt(m["ci_high"]), _fmt(base)])
+        value = m["reason"] if m.get("reason") else _fmt(m["value"])  # hidden, with why
+        rows.append([name, value, _fmt(m["ci_low"]), _fmt(m["ci_high"]), _fmt(base)])
     s.blocks.append(
         Table(
             ["metric", "value", "95% CI low", "95% CI high", "dummy baseline"],
@@ -376,6 +377,11 @@ def _fairness(f: dict[str, Any]) -> Section:
 def _segments(c: dict[str, Any]) -> Section:
     s = Section("Segments")
     seg = c["segments"]
+    structure = seg.get("structure")
+    if structure:  # the verdict before the chart it reads
+        tone = "warn" if structure["warn"] else "ok"
+        message = structure["message"]
+        s.blocks.append(Text(message[0].upper() + message[1:] + ".", tone))
     by_k = seg.get("silhouette_by_k") or {}
     if len(by_k) > 1:
         s.blocks.append(

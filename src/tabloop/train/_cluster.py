@@ -10,6 +10,13 @@ on that subsample too); the chosen k is then refitted on all rows. The reported
 
 Segments are numbered by size, 0 the largest, here and in :meth:`Segments.predict`.
 :func:`segment_profiles` describes them in the original, human-readable columns.
+
+How strong the structure is (:func:`cluster_structure`) follows Kaufman and Rousseeuw's
+reading of the average silhouette (*Finding Groups in Data*, 1990): at most 0.25, no
+substantial structure; up to 0.50, weak (possibly artificial); up to 0.70, reasonable;
+above, strong. And when the silhouette moves by less than :data:`FLAT_SPREAD` over three
+or more k, no number of segments is better supported than another: the segments then cut
+a continuum rather than find groups, whatever k was chosen.
 """
 
 from __future__ import annotations
@@ -29,6 +36,10 @@ METHODS = ("kmeans", "gmm")
 N_DISTINGUISHING = 3
 #: Most levels per categorical column considered as distinguishing (the most frequent).
 MAX_LEVELS = 20
+#: Silhouette bounds of Kaufman and Rousseeuw: (upper bound, strength), checked in order.
+STRENGTHS = ((0.25, "none"), (0.50, "weak"), (0.70, "reasonable"), (1.0, "strong"))
+#: Silhouettes over three or more k within this spread are flat: k is not determined.
+FLAT_SPREAD = 0.02
 
 
 @dataclass
@@ -90,7 +101,56 @@ class Segments:
             "silhouette_by_k": {int(k): _number(v) for k, v in self.silhouette_by_k.items()},
             "sizes": {int(k): int(v) for k, v in self.sizes.items()},
             "notes": list(self.notes),
+            "structure": cluster_structure(self.silhouette_by_k, self.silhouette),
         }
+
+
+def cluster_structure(silhouette_by_k: dict[int, float], silhouette: float) -> dict[str, Any]:
+    """How much cluster structure the silhouettes show, as plain data.
+
+    ``strength`` is ``none``/``weak``/``reasonable``/``strong`` by the bounds of
+    :data:`STRENGTHS` on ``silhouette``; ``flat`` is True when three or more k were tried
+    and their silhouettes lie within :data:`FLAT_SPREAD`; ``warn`` is True for ``none``,
+    ``weak`` (Kaufman and Rousseeuw: "could be artificial"; one Gaussian cloud in two
+    dimensions scores about 0.34) or ``flat``; ``message`` says it in one sentence.
+
+    Examples
+    --------
+    >>> found = cluster_structure({2: 0.177, 3: 0.183, 4: 0.18}, 0.183)
+    >>> found["strength"], found["flat"], found["warn"]
+    ('none', True, True)
+    """
+    scored = {int(k): float(v) for k, v in silhouette_by_k.items() if np.isfinite(v)}
+    if not np.isfinite(silhouette):
+        return {
+            "strength": None,
+            "flat": False,
+            "warn": True,
+            "message": "no silhouette could be computed (fewer than two occupied segments)",
+        }
+    strength = next(name for bound, name in STRENGTHS if silhouette <= bound)
+    low, high = (min(scored.values()), max(scored.values())) if scored else (0.0, 0.0)
+    flat = len(scored) >= 3 and high - low < FLAT_SPREAD
+    span = f"{low:.3f}–{high:.3f} for k = {min(scored)}..{max(scored)}" if scored else ""
+    readings = {
+        "none": f"no substantial cluster structure (silhouette {silhouette:.3f} <= 0.25)",
+        "weak": f"weak cluster structure, possibly artificial (silhouette {silhouette:.3f} "
+        "<= 0.50)",
+        "reasonable": f"reasonable cluster structure (silhouette {silhouette:.3f})",
+        "strong": f"strong cluster structure (silhouette {silhouette:.3f})",
+    }
+    message = readings[strength]
+    if flat:
+        message += (
+            f"; flat across k ({span}): no number of segments fits better than another, "
+            "the segments cut a continuum"
+        )
+    return {
+        "strength": strength,
+        "flat": bool(flat),
+        "warn": strength in ("none", "weak") or bool(flat),
+        "message": message,
+    }
 
 
 def fit_segments(

@@ -84,12 +84,10 @@ def summary_lines(run: TrainRun) -> list[str]:
     from tabloop.train import sampling_line
 
     ev: Any = run.evaluation
-    lines = [
-        "models (cross-validated "
-        + run.result.metric
-        + "): "
-        + ", ".join(f"{r['model']} {abs(r['mean']):.4f}±{r['std']:.4f}" for r in ev.cv)
-    ]
+    lines = []
+    if ev.cv:  # clustering has no cross-validation: no empty "models" line
+        scores = ", ".join(f"{r['model']} {abs(r['mean']):.4f}±{r['std']:.4f}" for r in ev.cv)
+        lines.append(f"models (cross-validated {run.result.metric}): {scores}")
     sampled = run.result.sampling and sampling_line(run.result.sampling)
     if sampled:
         lines.insert(0, sampled)
@@ -111,7 +109,12 @@ def summary_lines(run: TrainRun) -> list[str]:
         ci = "" if m["ci_low"] is None else f" [{m['ci_low']:.4f}, {m['ci_high']:.4f}]"
         value = "–" if m["value"] is None else f"{m['value']:.4f}"
         baseline = "" if base is None else f"  (dummy {base:.4f})"
+        if m.get("reason"):  # a metric hidden for a reason (MAPE on a target with zeros)
+            baseline = f"  ({m['reason']})"
         lines.append(f"  {name:<18} {value}{ci}{baseline}")
+    structure = (ev.charts.get("segments") or {}).get("structure")
+    if structure:  # clustering: how much structure the silhouettes show
+        lines.append(f"structure: {structure['message']}")
     for r in ev.requirements:
         lines.append(f"requirement {r['expression']}: {'passed' if r['passed'] else 'FAILED'}")
     return lines
