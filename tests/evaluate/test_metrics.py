@@ -315,10 +315,11 @@ def test_constant_target_gives_no_r2_instead_of_sklearns_forced_finite_value():
     )
 
 
-def test_mape_with_zero_targets_uses_sklearns_epsilon_rather_than_infinity():
+def test_mape_with_zero_targets_is_hidden_rather_than_sklearns_epsilon_value():
     y, pred = np.array([0.0, 1.0, 2.0]), np.array([0.5, 1.0, 1.0])
-    value = score_metrics("regression", y, prediction=pred, n_boot=0)["mape"]["value"]
-    assert value == pytest.approx(skm.mean_absolute_percentage_error(y, pred), rel=TOL)
+    assert skm.mean_absolute_percentage_error(y, pred) > 1e14  # 0.5 / eps: not a finding
+    entry = score_metrics("regression", y, prediction=pred, n_boot=0)["mape"]
+    assert entry["value"] is None and "1 target value(s) are 0" in entry["reason"]
 
 
 # --- invalid inputs -----------------------------------------------------------------------

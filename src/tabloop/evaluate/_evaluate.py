@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from tabloop.scale import Runner
     from tabloop.train import TrainResult
 
-#: A test set whose main-metric CI is wider than this gets a "too small" diagnostic.
+#: A test set whose main-metric CI is wider than this share of the metric's scale gets a
+#: "too small" diagnostic (see :func:`_metric_scale`).
 WIDE_CI = 0.1
 #: A minority class below this share gets an imbalance diagnostic.
 IMBALANCED_SHARE = 0.2
@@ -122,9 +123,21 @@ def evaluate(result: TrainResult, *, seed: int = 0, runner: Runner | None = None
     charts = _charts(result, y, scores, pred)
     importance = None
     if ev.importance:
-        from tabloop.evaluate._importance import permutation_importance_table, shap_table
+        from tabloop.evaluate._importance import (
+            material_effect,
+            permutation_importance_table,
+            shap_table,
+        )
 
-        importance = permutation_importance_table(model, test, y, metric=result.metric, seed=seed)
+        main, dummy = metrics.get(result.metric) or {}, baseline.get(result.metric) or {}
+        importance = permutation_importance_table(
+            model,
+            test,
+            y,
+            metric=result.metric,
+            seed=seed,
+            material=material_effect(main.get("value"), dummy.get("value")),
+        )
         charts["importance"] = importance
         charts["shap"] = shap_table(model, test)
     return Evaluation(
@@ -349,18 +362,7 @@ def _diagnostics(
                     "message": f"{column!r} was dropped: {reason}.",
                 }
             )
-    for row in importance or []:
-        if row["ci_low"] <= 0 <= row["ci_high"]:
-            out.append(
-                {
-                    "kind": "irrelevant_feature",
-                    "severity": "info",
-                    "column": row["column"],
-                    "message": f"{row['column']!r}: permutation importance {row['mean']:+.4f} "
-                    f"(95% CI {row['ci_low']:+.4f} to {row['ci_high']:+.4f}) "
-                    "includes 0; the model does not rely on it.",
-                }
-            )
+    out.extend(_importance_diagnostics(importance or [], len(y)))
     if result.task in ("binary", "multiclass"):
         shares = np.bincount(result.y_train, minlength=len(result.model.classes)) / len(
             result.y_train
@@ -376,17 +378,9 @@ def _diagnostics(
                     "threshold was chosen for that (see Threshold).",
                 }
             )
-    main = metrics.get(result.metric) or {}
-    if main.get("ci_low") is not None and main["ci_high"] - main["ci_low"] > WIDE_CI:
-        out.append(
-            {
-                "kind": "small_test_set",
-                "severity": "warn",
-                "message": f"The 95% CI of {result.metric} spans "
-                f"{main['ci_high'] - main['ci_low']:.3f} with {len(y)} test rows: "
-                "differences smaller than that are noise.",
-            }
-        )
+    wide = _wide_interval(result.metric, metrics, y)
+    if wide is not None:
+        out.append({"kind": "small_test_set", "severity": "warn", "message": wide})
     for note in result.notes:
         out.append({"kind": "budget", "severity": "info", "message": note})
     if result.imputation_comparison:
@@ -398,3 +392,65 @@ def _diagnostics(
             }
         )
     return out
+
+
+def _importance_diagnostics(importance: list[dict[str, Any]], n_test: int) -> list[dict[str, Any]]:
+    """One diagnostic per column judged ``irrelevant`` or ``undetermined`` (see
+    :func:`~tabloop.evaluate._importance.importance_verdict`)."""
+    out = []
+    for row in importance:
+        verdict = row.get("verdict")
+        if verdict not in ("irrelevant", "undetermined"):
+            continue
+        ci = f"95% CI {row['ci_low']:+.4f} to {row['ci_high']:+.4f}"
+        material = f"a material effect (±{row['material']:.4f})"
+        if verdict == "irrelevant":
+            message = (
+                f"{row['column']!r}: permutation importance {row['mean']:+.4f} ({ci}) "
+                f"excludes {material}; the model does not rely on it."
+            )
+        else:
+            message = (
+                f"{row['column']!r}: undetermined, permutation importance {row['mean']:+.4f} "
+                f"({ci}) is compatible with no effect and with {material} on {n_test} "
+                "test rows."
+            )
+        out.append(
+            {
+                "kind": f"{verdict}_feature",
+                "severity": "info",
+                "column": row["column"],
+                "message": message,
+            }
+        )
+    return out
+
+
+def _metric_scale(metric: str, y: np.ndarray) -> tuple[float, str]:
+    """The scale a metric's interval width is judged on, and its name for people: the
+    test target's standard deviation for RMSE and MAE (its variance for MSE), which is
+    also the dummy's RMSE; 1 for the other metrics (probabilities, shares, R², log loss)."""
+    if metric in ("rmse", "mae", "mse"):
+        sd = float(np.std(y))
+        if metric == "mse":
+            return sd**2, f"the target's variance, {sd**2:.4g}"
+        return sd, f"the target's standard deviation, {sd:.4g}"
+    return 1.0, ""
+
+
+def _wide_interval(metric: str, metrics: dict[str, Any], y: np.ndarray) -> str | None:
+    """The "test set too small" message when the main metric's interval is wider than
+    :data:`WIDE_CI` of the metric's scale (absolute 0.1 on RMSE fired on every
+    regression project), else ``None``."""
+    main = metrics.get(metric) or {}
+    if main.get("ci_low") is None or main.get("ci_high") is None:
+        return None
+    width = main["ci_high"] - main["ci_low"]
+    scale, named = _metric_scale(metric, y)
+    if scale <= 0 or width <= WIDE_CI * scale:
+        return None
+    relative = f" ({width / scale:.0%} of {named})" if named else ""
+    return (
+        f"The 95% CI of {metric} spans {width:.4g}{relative} with {len(y)} test rows: "
+        "differences smaller than that are noise."
+    )

@@ -95,12 +95,13 @@ def score_metrics(
         A value is None where the metric is undefined: ROC-AUC with one class present (or,
         multiclass, a macro average over classes that have both positive and negative rows),
         average precision without positives, R² when ``y_true`` is constant (sklearn's
-        ``force_finite`` would report 1.0 or 0.0) or has one row. Precision, recall and F1
-        use sklearn's ``zero_division=0``: 0.0 when nothing is predicted positive or nothing
-        is positive. Balanced accuracy averages recall over the classes present in
-        ``y_true``, and the macro averages run over the classes present in ``y_true`` or
-        ``prediction``, as sklearn does. An interval is None when fewer than half of the
-        replicates define the metric.
+        ``force_finite`` would report 1.0 or 0.0) or has one row, and MAPE when a target
+        value is 0 (with a ``reason``; sklearn's 1e15-sized value is not shown). Precision,
+        recall and F1 use sklearn's ``zero_division=0``: 0.0 when nothing is predicted
+        positive or nothing is positive. Balanced accuracy averages recall over the classes
+        present in ``y_true``, and the macro averages run over the classes present in
+        ``y_true`` or ``prediction``, as sklearn does. An interval is None when fewer than
+        half of the replicates define the metric.
 
     Raises
     ------
@@ -150,6 +151,15 @@ def score_metrics(
         if value is not None and n_boot > 0:
             low, high = percentile_interval(np.concatenate(replicates[name]), confidence)
         out[name] = {"value": value, "ci_low": low, "ci_high": high}
+    if task == "regression" and "mape" in out:
+        zeros = int(np.sum(np.asarray(y_true, dtype=np.float64) == 0))
+        if zeros:  # sklearn divides by eps instead: 1e15 and more, a number nobody can use
+            out["mape"] = {
+                "value": None,
+                "ci_low": None,
+                "ci_high": None,
+                "reason": f"hidden: {zeros} target value(s) are 0, MAPE divides by them",
+            }
     if confusion is not None:
         out["confusion_matrix"] = confusion
     return out
