@@ -24,13 +24,18 @@ class SelectFeatures(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     drop : columns never used (``features.drop``).
-    include : when given, only these columns are candidates (``features.include``).
+    include : when given, only these columns are candidates (``features.include``), and no
+        automatic check (id-like, constant, text, leakage, correlation) drops one of them.
     keep : columns kept whatever the checks say (an explicit decision in ``tabloop.yaml``).
     correlation_threshold : of two numeric columns whose |Spearman| reaches this, the one less
         related to the target (by single-column score) is dropped; ``None`` disables it.
     leakage_cutoff : a column whose single-column ROC-AUC (R² for regression) reaches this is
         dropped as leakage, as the profiler flags it; ``None`` disables it.
     task : ``binary``/``multiclass``/``regression``; inferred from ``y`` when omitted.
+    lagged : columns computed from strictly earlier rows (``features.lags``): a declared
+        view of the past, never dropped as leakage or as one of a correlated pair.
+    encode_text : keep free-text columns for :class:`~tabloop.prepare.EncodeText`
+        (``prepare.text.encode``); when False they are dropped, saying so.
 
     Attributes
     ----------
@@ -49,6 +54,8 @@ class SelectFeatures(TransformerMixin, BaseEstimator):
         leakage_cutoff: float | None = 0.9,
         task: str | None = None,
         seed: int = 0,
+        lagged: list[str] | None = None,
+        encode_text: bool = False,
     ) -> None:
         self.drop = drop
         self.include = include
@@ -57,11 +64,16 @@ class SelectFeatures(TransformerMixin, BaseEstimator):
         self.leakage_cutoff = leakage_cutoff
         self.task = task
         self.seed = seed
+        self.lagged = lagged
+        self.encode_text = encode_text
 
     def fit(self, X: pd.DataFrame, y: Any) -> SelectFeatures:
         _frame.require_frame(X, name="X")
-        keep = set(self.keep or [])
-        _frame.require_columns(X, [*(self.drop or []), *(self.include or []), *keep], role="column")
+        _frame.require_columns(
+            X, [*(self.drop or []), *(self.include or []), *(self.keep or [])], role="column"
+        )
+        # a column the user listed by name is an explicit decision, as prepare.keep is
+        keep = {*(self.keep or []), *(self.include or [])}
         dropped: dict[str, str] = {c: "listed in features.drop" for c in self.drop or []}
         if self.include is not None:
             for c in X.columns:
@@ -75,9 +87,10 @@ class SelectFeatures(TransformerMixin, BaseEstimator):
                 dropped[col.name] = "id-like (unique per row)"
             elif col.n_unique <= 1:
                 dropped[col.name] = "constant"
-            elif col.kind == "text":
-                dropped[col.name] = "free text (not used by tabular models)"
+            elif col.kind == "text" and not self.encode_text:
+                dropped[col.name] = "free text, not encoded (prepare.text.encode is false)"
 
+        past = set(self.lagged or [])  # declared lags: the past, known at prediction time
         target = pd.Series(np.asarray(y), index=X.index, name=_TARGET)
         task = self.task or infer_task(target)
         candidates = [str(c) for c in X.columns if c not in dropped]
@@ -88,13 +101,13 @@ class SelectFeatures(TransformerMixin, BaseEstimator):
         metric = "ROC-AUC" if task in ("binary", "multiclass") else "R²"
         if self.leakage_cutoff is not None:
             for column, score in self.scores_.items():
-                if score >= self.leakage_cutoff and column not in keep:
+                if score >= self.leakage_cutoff and column not in keep | past:
                     dropped[column] = (
                         f"possible leakage: {metric} {score:.3f} alone (cut-off "
                         f"{self.leakage_cutoff}); list it under prepare.keep to use it"
                     )
         if self.correlation_threshold is not None:
-            dropped.update(self._correlated(X, schema, dropped, keep))
+            dropped.update(self._correlated(X, schema, dropped, keep | past))
 
         self.selected_ = [str(c) for c in X.columns if c not in dropped]
         if not self.selected_:
