@@ -150,3 +150,62 @@ def test_hidden_mape_reads_as_its_reason_in_the_report_and_terminal(apartments, 
     run = TrainRun(result, ev, {}, None)
     line = next(x for x in summary_lines(run) if x.strip().startswith("mape"))
     assert "3 target value(s) are 0" in line and len(line) <= 80
+
+
+@pytest.fixture(scope="module")
+def german_cost(load):
+    """Statlog's cost matrix: calling a bad risk good (a false positive, 1 = good) costs 5,
+    refusing a good one costs 1."""
+    config = config_from_dict(
+        {
+            "name": "german",
+            "data": {"train": "(memory)", "target": "risk"},
+            "train": {
+                "models": ["linear"],
+                "folds": 3,
+                "learning_curve": False,
+                "threshold": "cost",
+                "costs": {"fp": 5, "fn": 1},
+            },
+            "evaluate": {"bootstrap": 500, "importance": False},
+        }
+    )
+    result = train(load("german_credit"), config=config)
+    return result, evaluate(result)
+
+
+def test_a_cost_threshold_reports_its_test_cost_beside_the_trivial_policies(german_cost):
+    result, ev = german_cost
+    y = result.encode(result.test["risk"])
+    proba = result.model.predict_scores(result.test)
+    pred = (proba >= result.model.threshold).astype(int)
+    tn, fp, fn, tp = skm.confusion_matrix(y, pred, labels=[0, 1]).ravel()
+    n = len(y)
+    test = ev.to_dict()["threshold"]["test"]
+    assert test["n_test"] == n == 200
+    assert test["threshold"]["value"] == pytest.approx((5 * fp + fn) / n)
+    assert test["all_positive"]["value"] == pytest.approx(5 * np.sum(y == 0) / n)
+    assert test["all_negative"]["value"] == pytest.approx(np.sum(y == 1) / n)
+    cheaper = min(test["all_positive"]["value"], test["all_negative"]["value"])
+    assert test["saving"]["value"] == pytest.approx(cheaper - test["threshold"]["value"])
+    # percentile intervals about as wide as the normal approximation of a mean cost
+    row_cost = np.where(pred == 1, np.where(y == 1, 0, 5), np.where(y == 1, 1, 0))
+    normal_width = 2 * 1.96 * row_cost.std(ddof=1) / np.sqrt(n)
+    entry = test["threshold"]
+    assert entry["ci_low"] < entry["value"] < entry["ci_high"]
+    assert 0.75 * normal_width < entry["ci_high"] - entry["ci_low"] < 1.25 * normal_width
+
+
+def test_the_test_cost_is_in_the_terminal_summary_and_the_report(german_cost):
+    from tabloop.workflows import TrainRun, summary_lines
+
+    result, ev = german_cost
+    test = ev.threshold["test"]
+    lines = summary_lines(TrainRun(result, ev, {}, None))
+    text = "\n".join(lines)
+    assert f"test cost per row {test['threshold']['value']:.4f}" in text
+    assert f"all positive {test['all_positive']['value']:.4f}" in text
+    assert f"all negative {test['all_negative']['value']:.4f}" in text
+    assert all(len(line) <= 80 for line in lines)
+    html = ev.to_html()
+    assert "cost per test row" in html and "all positive" in html and "all negative" in html

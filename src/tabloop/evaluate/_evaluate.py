@@ -145,7 +145,7 @@ def evaluate(result: TrainResult, *, seed: int = 0, runner: Runner | None = None
         n_test=n_test,
         metrics=metrics,
         baseline=baseline,
-        threshold=None if result.threshold is None else result.threshold.to_dict(),
+        threshold=_threshold(result, y, scores, seed),
         requirements=requirements,
         fairness=fairness,
         diagnostics=_diagnostics(result, metrics, importance, y),
@@ -168,6 +168,30 @@ def evaluate(result: TrainResult, *, seed: int = 0, runner: Runner | None = None
         },
         baseline_check=None if result.baseline_check is None else result.baseline_check.to_dict(),
     )
+
+
+def _threshold(
+    result: TrainResult, y: np.ndarray, scores: np.ndarray, seed: int
+) -> dict[str, Any] | None:
+    """The threshold choice; for a cost threshold also ``test``: its cost per test row
+    beside all positive and all negative, with intervals (:func:`policy_costs`)."""
+    if result.threshold is None:
+        return None
+    out = result.threshold.to_dict()
+    if result.threshold.optimised == "cost" and result.task == "binary":
+        from tabloop.evaluate._cost import policy_costs
+
+        ev = result.config.evaluate
+        out["test"] = policy_costs(
+            y,
+            scores,
+            threshold=result.threshold.threshold,
+            costs=dict(result.config.train.costs),
+            n_boot=ev.bootstrap,
+            confidence=ev.confidence,
+            seed=seed,
+        )
+    return out
 
 
 def _evaluate_segments(result: TrainResult) -> Evaluation:

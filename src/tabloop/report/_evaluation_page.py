@@ -130,6 +130,27 @@ def _threshold(data: dict[str, Any]) -> Section:
     s.blocks.append(
         Text(t.get("message") or f"Threshold {t['threshold']:.4f} ({t['objective']}).", tone=tone)
     )
+    test = t.get("test")
+    if test:  # a cost threshold on the test split, beside the policies that need no model
+        names = {"threshold": f"threshold {t['threshold']:.4g}", "saving": "saving"}
+        rows = [
+            [
+                names.get(k, k.replace("_", " ")),
+                _fmt(test[k]["value"]),
+                _fmt(test[k]["ci_low"]),
+                _fmt(test[k]["ci_high"]),
+            ]
+            for k in ("threshold", "all_positive", "all_negative", "saving")
+        ]
+        rows[-1][0] = f"saving vs {test['saving']['against'].replace('_', ' ')}"
+        s.blocks.append(
+            Table(
+                ["policy", "cost per test row", "95% CI low", "95% CI high"],
+                rows,
+                caption=f"On {test['n_test']:,} test rows (out-of-fold cost at the "
+                f"threshold: {_fmt(t['value'])}); costs {test['costs']}",
+            )
+        )
     curve = data["charts"].get("threshold_curve")
     if curve:
         x = curve["threshold"]

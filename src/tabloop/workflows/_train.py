@@ -103,6 +103,8 @@ def summary_lines(run: TrainRun) -> list[str]:
     lines.append("ensemble: " + ", ".join(f"{k} {w:.0%}" for k, w in ev.ensemble.items()))
     if ev.threshold:
         lines.append(f"threshold: {ev.threshold['threshold']:.4f} ({ev.threshold['objective']})")
+        if ev.threshold.get("test"):
+            lines += _cost_lines(ev.threshold["test"], out_of_fold=ev.threshold["value"])
     shown = [k for k, v in ev.metrics.items() if isinstance(v, dict) and "value" in v][:9]
     for name in shown:
         m, base = ev.metrics[name], (ev.baseline.get(name) or {}).get("value")
@@ -118,6 +120,27 @@ def summary_lines(run: TrainRun) -> list[str]:
     for r in ev.requirements:
         lines.append(f"requirement {r['expression']}: {'passed' if r['passed'] else 'FAILED'}")
     return lines
+
+
+def _cost_lines(test: dict[str, Any], *, out_of_fold: float) -> list[str]:
+    """A cost threshold on the test split beside the trivial policies, within 80 columns."""
+
+    def num(value: float) -> str:
+        return f"{value:.4f}" if abs(value) < 100 else f"{value:,.1f}"
+
+    def fmt(entry: dict[str, Any]) -> str:
+        if entry["ci_low"] is None:
+            return num(entry["value"])
+        return f"{num(entry['value'])} [{num(entry['ci_low'])}, {num(entry['ci_high'])}]"
+
+    saving = test["saving"]
+    return [
+        f"  test cost per row {fmt(test['threshold'])} (out-of-fold {num(out_of_fold)})",
+        f"  all positive {fmt(test['all_positive'])}",
+        f"  all negative {fmt(test['all_negative'])}",
+        f"  saving vs {saving['against'].replace('_', ' ')} {fmt(saving)} per row, "
+        f"{test['n_test']:,} test rows",
+    ]
 
 
 def warning_lines(run: TrainRun) -> list[str]:
