@@ -118,12 +118,15 @@ def test_regression_counts_metrics_batches_and_baseline_equal_sklearn():
             part = rows[rows["outcome_batch"] == batch["batch"]]
             y_b = part["outcome"].astype(float)
             assert batch["labelled"] == len(part)
-            assert batch["metrics"]["mse"] == pytest.approx(
-                skm.mean_squared_error(y_b, part["prediction"]), rel=TOL
-            )
-            assert batch["metrics"]["mae"] == pytest.approx(
-                skm.mean_absolute_error(y_b, part["prediction"]), rel=TOL
-            )
+            assert batch["entities"] is None  # not resampled by entity
+            for name, scorer in (("mse", skm.mean_squared_error), ("mae", skm.mean_absolute_error)):
+                value = scorer(y_b, part["prediction"])
+                figure = batch["metrics"][name]
+                assert figure["value"] == pytest.approx(value, rel=TOL)
+                assert figure["ci_low"] < value < figure["ci_high"]
+                # the baseline per batch: the log-wide constant on this batch's rows
+                constant = np.full(len(y_b), everything.mean())
+                assert batch["baseline"][name] == pytest.approx(scorer(y_b, constant), rel=TOL)
         constant = np.full(len(y), everything.mean())  # the mean of every variant's outcomes
         assert stats_.baseline["mse"] == pytest.approx(skm.mean_squared_error(y, constant))
         assert stats_.baseline["mae"] == pytest.approx(skm.mean_absolute_error(y, constant))
@@ -141,7 +144,10 @@ def test_regression_counts_metrics_batches_and_baseline_equal_sklearn():
             (b["batch"], b["labelled"]) for b in before.batches
         ]
         for b_after, b_before in zip(after.batches, before.batches, strict=True):
-            assert b_after["metrics"] == pytest.approx(b_before["metrics"], rel=1e-9)
+            values = {m: f["value"] for m, f in b_before["metrics"].items()}
+            assert {m: f["value"] for m, f in b_after["metrics"].items()} == pytest.approx(
+                values, rel=1e-9
+            )
 
 
 def test_binary_metrics_and_majority_baseline_equal_sklearn():
@@ -169,10 +175,11 @@ def test_binary_metrics_and_majority_baseline_equal_sklearn():
         for batch in stats_.batches:
             part = rows[rows["outcome_batch"] == batch["batch"]]
             y_b = (part["outcome"] == "yes").astype(int)
-            assert batch["metrics"]["roc_auc"] == pytest.approx(
+            assert batch["metrics"]["roc_auc"]["value"] == pytest.approx(
                 skm.roc_auc_score(y_b, part["score"].astype(float)), rel=TOL
             )
-            assert batch["metrics"]["recall"] == pytest.approx(
+            assert batch["baseline"]["roc_auc"] == 0.5
+            assert batch["metrics"]["recall"]["value"] == pytest.approx(
                 skm.recall_score(y_b, (part["prediction"] == "yes").astype(int)), rel=TOL
             )
         constant = np.zeros(len(y), dtype=int)  # "no" is the majority: never positive
@@ -288,7 +295,9 @@ def test_welch_accuracy_with_a_variant_right_on_every_row_does_not_warn():
     assert comparison.p_value == pytest.approx(result.pvalue, rel=1e-9)
     assert comparison.ci_low == pytest.approx(result.confidence_interval().low, rel=1e-9)
     assert comparison.better == "A"
-    assert comparison.verdict.startswith("A better: accuracy 1.000 vs 0.667 (+0.333, 95% CI ")
+    assert comparison.verdict.startswith(
+        "A better: accuracy B 0.667 vs A 1.000 (B \u2212 A = \u22120.333, 95% CI "
+    )
 
 
 def test_clearly_better_variant_is_named_with_numbers_in_the_verdict():
@@ -305,18 +314,29 @@ def test_clearly_better_variant_is_named_with_numbers_in_the_verdict():
     assert report.by_variant.loc["B", "mse"] == comparison.variant_value
 
 
-def test_better_control_is_named_and_the_difference_keeps_variant_minus_control():
+def test_better_control_keeps_variant_minus_control_in_json_and_sentence():
     log = regression_log(n=1500, sd=(3.0, 6.0), seed=5, unlabelled=0)
-    (comparison,) = ab_report(log, task="regression", n_boot=50).comparisons
+    report = ab_report(log, task="regression", n_boot=50)
+    (comparison,) = report.comparisons
     assert comparison.better == "A"
     assert comparison.difference > 0  # mse of B - mse of A
-    # better vs other, so the difference in the sentence is A - B
-    found = re.match(r"A better: mse ([\d.]+) vs ([\d.]+) \(−([\d.]+), 95% CI", comparison.verdict)
-    assert found, comparison.verdict
-    a, b, diff = map(float, found.groups())
-    assert (a, b, diff) == pytest.approx(
-        (comparison.control_value, comparison.variant_value, comparison.difference), abs=0.01
+    # one convention everywhere: the sentence reads B then A and shows B − A, sign included
+    found = re.match(
+        r"A better: mse B ([\d.]+) vs A ([\d.]+) \(B − A = \+([\d.]+), 95% CI ([\d.]+) to ",
+        comparison.verdict,
     )
+    assert found, comparison.verdict
+    b, a, diff, low = map(float, found.groups())
+    assert (b, a, diff, low) == pytest.approx(
+        (
+            comparison.variant_value,
+            comparison.control_value,
+            comparison.difference,
+            comparison.ci_low,
+        ),
+        abs=0.01,
+    )
+    assert report.to_dict()["comparisons"][0]["difference"] == comparison.difference > 0
 
 
 def test_identical_variants_give_no_winner_and_rows_needed():
@@ -397,7 +417,8 @@ def test_several_variants_are_each_compared_with_control():
     assert report.control == "A"
     assert [v.name for v in report.variants] == ["A", "B", "C"]
     assert [(c.control, c.variant) for c in report.comparisons] == [("A", "B"), ("A", "C")]
-    assert report.verdict.startswith("B vs A: ") and "; C vs A: " in report.verdict
+    assert report.verdict.startswith("reference A: ")
+    assert "mse B " in report.verdict and "(C \u2212 A = " in report.verdict
     chosen = ab_report(log, task="regression", control="B", n_boot=20)
     assert [v.name for v in chosen.variants] == ["B", "A"]
     assert chosen.comparisons[0].variant == "A"
@@ -519,7 +540,7 @@ def test_to_dict_is_plain_json():
     assert json.loads(text) == data
     assert set(data) == {
         "task", "metric", "higher_is_better", "confidence", "power", "n_boot", "control",
-        "variants", "comparisons", "baseline", "verdict",
+        "cluster_by", "resampling", "variants", "comparisons", "baseline", "verdict",
     }  # fmt: skip
     assert set(data["comparisons"][0]) >= {"difference", "ci_low", "p_value", "rows_needed"}
     batch = data["variants"][0]["batches"][0]
@@ -529,3 +550,116 @@ def test_to_dict_is_plain_json():
 def test_docstring_examples_run():
     result = doctest.testmod(_ab, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+# --- entities predicted several times (serve.sticky_by): the cluster bootstrap ------------
+
+
+def entity_log(entities=150, seed=0):
+    """Each customer predicted 1 to 6 times; a customer's errors share a large part (a model
+    that is off for that customer), so its rows are far from independent."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for name, scale in (("A", 4.0), ("B", 5.0)):
+        times = rng.integers(1, 7, entities)
+        customer = np.repeat([f"{name}{i}" for i in range(entities)], times)
+        shared = np.repeat(rng.normal(0, scale, entities), times)
+        y = rng.normal(100, 10, len(customer))
+        pred = y + shared + rng.normal(0, 1, len(customer))
+        part = make_log([name] * len(customer), y, pred)
+        parts.append(part.assign(customer=customer))
+    return pd.concat(parts, ignore_index=True)
+
+
+def cluster_bootstrap_mse(rows, *, n_boot, seed):
+    """An independent cluster bootstrap of the MSE: draw customers with replacement, each
+    with all its rows (their summed squared errors and row count, from pandas)."""
+    per = squared_errors(rows).groupby(rows["customer"]).agg(["sum", "count"])
+    rng = np.random.default_rng(seed)
+    drawn = rng.choice(len(per), size=(n_boot, len(per)), replace=True)
+    return per["sum"].to_numpy()[drawn].sum(1) / per["count"].to_numpy()[drawn].sum(1)
+
+
+def squared_errors(rows):
+    return (rows["prediction"] - rows["outcome"].astype(float)) ** 2
+
+
+def test_entities_predicted_several_times_are_resampled_whole():
+    log = entity_log()
+    clustered = ab_report(log, task="regression", cluster_by="customer", n_boot=2000)
+    naive = ab_report(log, task="regression", n_boot=2000)
+    assert clustered.cluster_by == "customer" and naive.cluster_by is None
+    for stats_ in clustered.variants:
+        rows = labelled_rows(log, stats_.name)
+        assert stats_.labelled == len(rows) and stats_.entities == rows["customer"].nunique()
+        # RMSE's interval: the percentile interval of a cluster bootstrap written with pandas
+        rmse = np.sqrt(cluster_bootstrap_mse(rows, n_boot=4000, seed=1))
+        low, high = np.quantile(rmse, [0.025, 0.975])
+        figure = stats_.metrics["rmse"]
+        assert figure["ci_high"] - figure["ci_low"] == pytest.approx(high - low, rel=0.12)
+        assert figure["ci_low"] == pytest.approx(low, rel=0.03)
+        assert figure["ci_high"] == pytest.approx(high, rel=0.03)
+        # correlated rows: resampling rows alone makes the interval far too narrow
+        row_figure = next(v for v in naive.variants if v.name == stats_.name).metrics["rmse"]
+        assert figure["ci_high"] - figure["ci_low"] > 1.5 * (
+            row_figure["ci_high"] - row_figure["ci_low"]
+        )
+        batch = stats_.batches[0]
+        assert batch["labelled"] == len(rows) and batch["entities"] == stats_.entities
+    (comparison,) = clustered.comparisons
+    (row_comparison,) = naive.comparisons
+    # MSE difference: Welch with each mean's cluster-robust variance, by hand with pandas
+    parts = {}
+    for name in "AB":
+        rows = labelled_rows(log, name)
+        e = squared_errors(rows)
+        sums = (e - e.mean()).groupby(rows["customer"]).sum()
+        g = len(sums)
+        parts[name] = (e.mean(), g / (g - 1) * (sums**2).sum() / len(e) ** 2, g - 1)
+    se = math.sqrt(parts["A"][1] + parts["B"][1])
+    df = se**4 / (parts["A"][1] ** 2 / parts["A"][2] + parts["B"][1] ** 2 / parts["B"][2])
+    half = stats.t.ppf(0.975, df) * se
+    assert comparison.method == "welch"
+    assert comparison.difference == pytest.approx(parts["B"][0] - parts["A"][0], rel=1e-9)
+    assert comparison.ci_high - comparison.ci_low == pytest.approx(2 * half, rel=1e-9)
+    assert comparison.p_value == pytest.approx(
+        2 * stats.t.sf(abs(comparison.difference) / se, df), rel=1e-9
+    )
+    # ... which an independent cluster bootstrap of the difference agrees with
+    diffs = cluster_bootstrap_mse(
+        labelled_rows(log, "B"), n_boot=4000, seed=2
+    ) - cluster_bootstrap_mse(labelled_rows(log, "A"), n_boot=4000, seed=3)
+    assert 2 * half == pytest.approx(np.subtract(*np.quantile(diffs, [0.975, 0.025])), rel=0.15)
+    assert comparison.ci_high - comparison.ci_low > 1.5 * (
+        row_comparison.ci_high - row_comparison.ci_low
+    )
+    # the figures say what they rest on
+    assert (comparison.variant_entities, comparison.control_entities) == (150, 150)
+    assert comparison.variant_labelled == len(labelled_rows(log, "B"))
+    assert (
+        f"resampled by customer: B 150 entities ({comparison.variant_labelled:,} rows), "
+        f"A 150 ({comparison.control_labelled:,})" in comparison.verdict
+    )
+    assert clustered.resampling.startswith(f"entities (customer): 300 entities with {len(log):,}")
+
+
+def test_one_row_per_entity_gives_the_row_tests():
+    log = regression_log(n=200, sd=(4.0, 5.0), seed=3, unlabelled=0)
+    log["customer"] = [f"c{i}" for i in range(len(log))]
+    by_entity = ab_report(log, task="regression", cluster_by="customer", n_boot=20)
+    by_row = ab_report(log, task="regression", n_boot=20)
+    (a,), (b,) = by_entity.comparisons, by_row.comparisons
+    assert (a.ci_low, a.ci_high, a.p_value) == pytest.approx((b.ci_low, b.ci_high, b.p_value))
+
+
+def test_rows_without_an_entity_key_count_as_entities_of_their_own():
+    log = entity_log(entities=20)
+    log.loc[log.index[:5], "customer"] = None
+    report = ab_report(log, task="regression", cluster_by="customer", n_boot=20)
+    rows = labelled_rows(log, "A")
+    assert report.variants[0].entities == rows["customer"].nunique() + 5
+
+
+def test_a_missing_entity_column_is_named():
+    with pytest.raises(DataError, match="customer"):
+        ab_report(regression_log(n=20), task="regression", cluster_by="customer")

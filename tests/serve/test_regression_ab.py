@@ -69,7 +69,7 @@ def test_mse_per_variant_per_batch_and_total_match_sklearn(project):
         assert v["metrics"]["mse"]["value"] == pytest.approx(mean_squared_error(y, pred))
         assert v["baseline"]["mse"] == pytest.approx(mean_squared_error(y, [mean] * len(y)))
         first = [i for i in mine if i < 150]
-        assert v["batches"][0]["metrics"]["mse"] == pytest.approx(
+        assert v["batches"][0]["metrics"]["mse"]["value"] == pytest.approx(
             mean_squared_error([truth[rows[i]["apartment"]] for i in first],
                                [answers[i]["prediction"] for i in first])
         )  # fmt: skip

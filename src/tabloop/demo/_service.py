@@ -91,7 +91,8 @@ def report_lines(report: dict[str, Any]) -> list[str]:
             f" [{m['ci_low']:.3f}, {m['ci_high']:.3f}]" if m.get("ci_low") is not None else ""
         )
         value = f"{m['value']:.3f}" if m.get("value") is not None else "n/a"
-        batches = ", ".join(f"{b['metrics'].get(metric, float('nan')):.3f}" for b in v["batches"])
+        per_batch = [(b["metrics"].get(metric) or {}).get("value") for b in v["batches"]]
+        batches = ", ".join("n/a" if x is None else f"{x:.3f}" for x in per_batch)
         lines.append(
             f"{v['name']}: {v['predictions']:,} predictions, {v['labelled']:,} labelled, "
             f"{metric} {value}{interval} (per batch: {batches})"

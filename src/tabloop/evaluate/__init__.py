@@ -1,6 +1,7 @@
 """Evaluate a model: metrics with confidence intervals, charts, fairness, requirements, A/B."""
 
 from tabloop.evaluate._ab import ABReport, ab_report, batch_order
+from tabloop.evaluate._ab_segments import SegmentShares, segment_shares
 from tabloop.evaluate._cells import (
     CHUNK_CELLS,
     MAX_CELLS,
@@ -30,6 +31,7 @@ __all__ = [
     "MAX_CELLS",
     "METRICS",
     "Requirement",
+    "SegmentShares",
     "ab_report",
     "batch_order",
     "check_requirements",
@@ -44,4 +46,5 @@ __all__ = [
     "realised_from_cells",
     "score_bins",
     "score_metrics",
+    "segment_shares",
 ]

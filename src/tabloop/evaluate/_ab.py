@@ -11,14 +11,26 @@ Maintainer note: statistics
 *Per variant.* Every metric comes from :mod:`tabloop.evaluate._metrics` on the variant's
 labelled rows (a row whose outcome is known), with a percentile-bootstrap interval; each
 variant resamples from its own random stream derived from ``seed`` and its name, so adding
-a variant leaves the others' numbers alone. Per upload batch (``outcome_batch``) the
-metrics are point values only. The *constant baseline* is the best constant in hindsight,
-computed on every labelled outcome of the log: their mean (regression), or their majority
-class with its share as probability (classification; its ROC-AUC is 0.5). It has seen the
-outcomes, so it is a demanding reference: a model below it is worse than a constant.
+a variant leaves the others' numbers alone. Per upload batch (``outcome_batch``) the same:
+metrics with intervals (their own streams) and the baseline on the batch's rows. The
+*constant baseline* is the best constant in hindsight, computed on every labelled outcome
+of the log: their mean (regression), or their majority class with its share as
+probability (classification; its ROC-AUC is 0.5). It has seen the outcomes, so it is a
+demanding reference: a model below it is worse than a constant.
+
+*Entities* (``cluster_by``, the service's ``serve.sticky_by``). A customer predicted twice
+is one customer, not two independent rows: their errors are correlated, and counting the
+rows as independent makes intervals too narrow. With ``cluster_by`` every interval and
+test resamples whole entities with all their rows (the cluster bootstrap), Welch's test
+uses the cluster-robust variance of each mean with ``G - 1`` degrees of freedom per variant
+(``G`` entities), ``rows_needed`` counts entities, and the report says on how many
+entities and rows each figure rests. A row without an entity key is an entity of its own.
+Sticky routing keeps an entity in one variant; should one appear in two (a forced
+``/predict/B``), each variant still resamples its own rows.
 
 *Variant vs control*, for the decision ``metric`` only. The variants hold different rows,
-so the two samples are independent, never paired.
+so the two samples are independent, never paired. The difference is always
+``variant - control`` (B − A): in the JSON, the verdict sentence and every renderer.
 
 - Means of a per-row quantity (``mse``: squared error, ``mae``: absolute error,
   ``accuracy``: 0/1 hit) use Welch's t-test on the per-row values
@@ -32,9 +44,10 @@ so the two samples are independent, never paired.
 
 A variant is *better* when the interval excludes 0. Otherwise ``rows_needed`` extrapolates
 (see :func:`~tabloop.evaluate._ab_stats.rows_needed`): assuming the observed difference is
-the true one, about how many more labelled rows per variant give it power ``power``. No
-comparison is made below :data:`MIN_LABELLED` labelled rows per variant or where the metric
-is undefined (ROC-AUC needs both classes among a variant's labelled rows).
+the true one, about how many more labelled rows (entities with ``cluster_by``) per variant
+give it power ``power``. No comparison is made below :data:`MIN_LABELLED` labelled rows
+(entities) per variant or where the metric is undefined (ROC-AUC needs both classes among
+a variant's labelled rows).
 """
 
 from __future__ import annotations
@@ -81,20 +94,31 @@ _UNDEFINED_WHY = {
 
 @dataclass(frozen=True)
 class VariantStats:
-    """One variant: counts, metrics with intervals, metrics per upload batch, baseline."""
+    """One variant: counts, metrics with intervals, metrics per upload batch, baseline.
+
+    ``entities`` is how many entities its labelled rows belong to (None when the report
+    does not resample by entity). Each of ``batches`` is ``{"batch", "labelled",
+    "entities", "metrics": {name: {"value", "ci_low", "ci_high"}}, "baseline": {name:
+    value}}``, the baseline being the report's constant on the batch's rows.
+    """
 
     name: str
     predictions: int
     labelled: int
+    entities: int | None
     coverage: float | None  # labelled / predictions; None without predictions
     metrics: dict[str, dict[str, float | None]]  # name -> {"value", "ci_low", "ci_high"}
-    batches: list[dict[str, Any]]  # [{"batch", "labelled", "metrics": {name: value}}]
+    batches: list[dict[str, Any]]
     baseline: dict[str, float | None]  # the constant predictor on the same rows
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """``variant`` against ``control`` on ``metric``; ``difference`` is variant - control."""
+    """``variant`` against ``control`` on ``metric``; ``difference`` is variant - control.
+
+    ``*_labelled`` and ``*_entities`` are the rows and entities (None without
+    ``cluster_by``) the test rests on; ``rows_needed`` counts entities when there are.
+    """
 
     control: str
     variant: str
@@ -108,6 +132,10 @@ class Comparison:
     p_value: float | None
     better: str | None
     rows_needed: int | None
+    control_labelled: int
+    variant_labelled: int
+    control_entities: int | None
+    variant_entities: int | None
     verdict: str
 
 
@@ -119,7 +147,12 @@ class ABReport:
     ----------
     task, metric, confidence, power, n_boot : the settings; ``higher_is_better`` of metric.
     control : str or None
-        The reference variant (None when the log names no variant at all).
+        The reference variant (None when the log names no variant at all): every
+        difference is ``variant - control``.
+    cluster_by : str or None
+        The log column whose entities are resampled (None: rows are independent).
+    resampling : str
+        What the intervals resample, in words, with the counts they rest on.
     variants : list of VariantStats
         The control first, then the others in sorted order.
     comparisons : list of Comparison
@@ -129,7 +162,7 @@ class ABReport:
         mean, or the majority label), ``probability`` (its share), ``labelled`` (rows it was
         computed on, over all variants) and a ``description`` for renderers.
     verdict : str
-        One sentence: a comparison's verdict, or ``"B vs A: ...; C vs A: ..."``.
+        One sentence: a comparison's verdict, or ``"reference A: ...; ..."`` for several.
     """
 
     task: str
@@ -139,6 +172,8 @@ class ABReport:
     power: float
     n_boot: int
     control: str | None
+    cluster_by: str | None
+    resampling: str
     variants: list[VariantStats]
     comparisons: list[Comparison]
     baseline: dict[str, Any]
@@ -168,6 +203,7 @@ def ab_report(
     metric: str | None = None,
     control: str | None = None,
     variants: Sequence[str] | None = None,
+    cluster_by: str | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
     power: float = 0.8,
@@ -184,6 +220,7 @@ def ab_report(
         as in JSON are matched too) and ``outcome_batch`` (upload batch id). Rows with an
         outcome and a prediction are *labelled*; the others only count as predictions.
     task : {"binary", "multiclass", "regression"}
+        A clustering service has no outcomes to score: see :func:`segment_shares`.
     classes : list, optional
         The labels; binary: ``[negative, positive]``. Default: the sorted labels seen in
         ``prediction`` and ``outcome``.
@@ -194,6 +231,11 @@ def ab_report(
         The reference variant; default ``"A"`` if present, else the first in sorted order.
     variants : list of str, optional
         Variants to report even without rows (e.g. the configured ones).
+    cluster_by : str, optional
+        A log column naming the entity of each row (the service passes its
+        ``serve.sticky_by`` values): intervals and tests then resample entities with all
+        their rows (cluster bootstrap, cluster-robust Welch test). Default: rows are
+        independent.
     confidence, n_boot, power, seed
         Interval level, bootstrap replicates, the power ``rows_needed`` aims at, and the
         seed that makes the report deterministic.
@@ -213,7 +255,7 @@ def ab_report(
     >>> report.variants[1].metrics["mae"]["value"], report.comparisons[0].better
     (0.5, 'B')
     >>> report.verdict
-    'B better: mse 0.250 vs 6.500 (−6.250, 95% CI −7.450 to −5.050, p < 0.0001)'
+    'B better: mse B 0.250 vs A 6.500 (B − A = −6.250, 95% CI −7.450 to −5.050, p < 0.0001)'
     """
     _check_settings(task, confidence, n_boot, power)
     metric = DEFAULT_METRIC[task] if metric is None else metric
@@ -222,7 +264,7 @@ def ab_report(
             f"metric={metric!r} is not reported for a {task} task; "
             f"choose one of {', '.join(AB_METRICS[task])}."
         )
-    rows = LogArrays(log, task, classes)
+    rows = LogArrays(log, task, classes, cluster_by=cluster_by)
     names = sorted(set(rows.names) | {str(v) for v in variants or ()})
     control = _pick_control(control, names)
     names = [control, *(n for n in names if n != control)] if control is not None else names
@@ -230,7 +272,9 @@ def ab_report(
         name: _Fit(rows, name, n_boot=n_boot, confidence=confidence, seed=seed) for name in names
     }
     comparisons = [
-        _compare(fits[control], fits[name], metric, confidence=confidence, power=power)
+        _compare(
+            fits[control], fits[name], metric, confidence=confidence, power=power, by=cluster_by
+        )
         for name in names[1:]
     ]
     return ABReport(
@@ -241,10 +285,12 @@ def ab_report(
         power=float(power),
         n_boot=int(n_boot),
         control=control,
+        cluster_by=cluster_by,
+        resampling=_resampling(rows, cluster_by),
         variants=[fit.stats for fit in fits.values()],
         comparisons=comparisons,
         baseline=rows.baseline_summary(),
-        verdict=_overall_verdict(list(fits.values()), comparisons, metric),
+        verdict=_overall_verdict(list(fits.values()), comparisons, metric, control),
     )
 
 
@@ -257,6 +303,8 @@ class _Fit:
         self.name, self.rows = name, rows
         predictions, self.at = rows.variant(name)
         self.n = len(self.at)
+        self.entities = rows.entities(self.at)
+        self.clusters = None if rows.clusters is None else rows.clusters[self.at]
         names = AB_METRICS[rows.task]
         self.values: dict[str, float | None] = dict.fromkeys(names)
         self.replicates: dict[str, np.ndarray] = {}
@@ -265,61 +313,121 @@ class _Fit:
         }
         batches: list[dict[str, Any]] = []
         baseline: dict[str, float | None] = dict.fromkeys(names)
+        settings: dict[str, Any] = {"n_boot": n_boot, "confidence": confidence}
         if self.n:
-            score = rows.scorer(self.at)
-            self.values.update(point_values(score, names, np.ones((1, self.n))))
-            draws: dict[str, list[np.ndarray]] = {m: [] for m in names}
-            for counts in bootstrap_counts(self.n, n_boot=n_boot, seed=variant_seed(seed, name)):
-                for m, values in score(counts.astype(np.float64)).items():
-                    if m in draws:
-                        draws[m].append(values)
-            for m in names:
-                if draws[m] and self.values[m] is not None:
-                    self.replicates[m] = np.concatenate(draws[m])
-                    low, high = percentile_interval(self.replicates[m], confidence)
-                    metrics[m] = {"value": self.values[m], "ci_low": low, "ci_high": high}
-                else:
-                    metrics[m]["value"] = self.values[m]
+            self.values, metrics, self.replicates = _with_intervals(
+                rows, self.at, names, seed=variant_seed(seed, name), **settings
+            )
             baseline = point_values(
                 rows.scorer(self.at, baseline=True), names, np.ones((1, self.n))
             )
-            batches = self._batches(names)
+            batches = self._batches(names, seed=seed, **settings)
         self.stats = VariantStats(
             name=name,
             predictions=predictions,
             labelled=self.n,
+            entities=self.entities,
             coverage=self.n / predictions if predictions else None,
             metrics=metrics,
             batches=batches,
             baseline=baseline,
         )
 
-    def _batches(self, names: tuple[str, ...]) -> list[dict[str, Any]]:
+    @property
+    def size(self) -> int:
+        """The sample size of the tests: entities when resampled by entity, else rows."""
+        return self.n if self.entities is None else self.entities
+
+    def _batches(
+        self, names: tuple[str, ...], *, n_boot: int, confidence: float, seed: int
+    ) -> list[dict[str, Any]]:
         positions = np.flatnonzero(self.rows.labelled)[self.at]
         keys = self.rows.batch.iloc[positions].reset_index(drop=True)
         groups = keys.groupby(keys, dropna=False, sort=False).indices
         found = [(python_value(k), ix) for k, ix in groups.items()]
         out = []
         for batch, ix in sorted(found, key=lambda item: batch_order(item[0])):
+            at = self.at[ix]
+            _, metrics, _ = _with_intervals(
+                self.rows,
+                at,
+                names,
+                n_boot=n_boot,
+                confidence=confidence,
+                seed=variant_seed(seed, f"{self.name}\x00batch\x00{batch}"),
+            )
             ones = np.ones((1, len(ix)))
-            values = point_values(self.rows.scorer(self.at[ix]), names, ones)
-            out.append({"batch": batch, "labelled": len(ix), "metrics": values})
+            out.append(
+                {
+                    "batch": batch,
+                    "labelled": len(ix),
+                    "entities": self.rows.entities(at),
+                    "metrics": metrics,
+                    "baseline": point_values(self.rows.scorer(at, baseline=True), names, ones),
+                }
+            )
         return out
 
 
+def _with_intervals(
+    rows: LogArrays,
+    at: np.ndarray,
+    names: tuple[str, ...],
+    *,
+    n_boot: int,
+    confidence: float,
+    seed: int,
+) -> tuple[dict[str, float | None], dict[str, dict[str, float | None]], dict[str, np.ndarray]]:
+    """Point values, ``{name: {value, ci_low, ci_high}}`` and the bootstrap replicates of
+    the metrics on labelled rows ``at``, resampling entities when the log has them."""
+    n = len(at)
+    score = rows.scorer(at)
+    values = point_values(score, names, np.ones((1, n)))
+    clusters = None if rows.clusters is None else rows.clusters[at]
+    draws: dict[str, list[np.ndarray]] = {m: [] for m in names}
+    for counts in bootstrap_counts(n, n_boot=n_boot, seed=seed, clusters=clusters):
+        for m, replicate in score(counts.astype(np.float64)).items():
+            if m in draws:
+                draws[m].append(replicate)
+    metrics: dict[str, dict[str, float | None]] = {}
+    replicates: dict[str, np.ndarray] = {}
+    for m in names:
+        metrics[m] = {"value": values[m], "ci_low": None, "ci_high": None}
+        if draws[m] and values[m] is not None:
+            replicates[m] = np.concatenate(draws[m])
+            low, high = percentile_interval(replicates[m], confidence)
+            metrics[m].update(ci_low=low, ci_high=high)
+    return values, metrics, replicates
+
+
 def _compare(
-    control: _Fit, variant: _Fit, metric: str, *, confidence: float, power: float
+    control: _Fit,
+    variant: _Fit,
+    metric: str,
+    *,
+    confidence: float,
+    power: float,
+    by: str | None,
 ) -> Comparison:
     cv, vv = control.values[metric], variant.values[metric]
     known: dict[str, Any] = {"control_value": cv, "variant_value": vv}
     if cv is not None and vv is not None:
         known["difference"] = vv - cv
-    common: dict[str, Any] = {"control": control.name, "variant": variant.name, "metric": metric}
-    if min(control.n, variant.n) < MIN_LABELLED:
+    common: dict[str, Any] = {
+        "control": control.name,
+        "variant": variant.name,
+        "metric": metric,
+        "control_labelled": control.n,
+        "variant_labelled": variant.n,
+        "control_entities": control.entities,
+        "variant_entities": variant.entities,
+    }
+    unit = "rows" if by is None else "entities"
+    if min(control.size, variant.size) < MIN_LABELLED:
         return _untested(
             common,
             known,
-            f"not enough labelled rows yet ({control.n:,} and {variant.n:,}; "
+            f"not enough labelled {unit} yet ({control.size:,} and {variant.size:,}; "
             f"at least {MIN_LABELLED} per variant needed)",
         )
     if cv is None or vv is None:
@@ -332,13 +440,17 @@ def _compare(
             rows.per_row(variant.at, metric),
             rows.per_row(control.at, metric),
             confidence=confidence,
+            variant_clusters=variant.clusters,
+            control_clusters=control.clusters,
         )
     else:
         replicates = variant.replicates[metric], control.replicates[metric]
         test = bootstrap_difference(*replicates, point=vv - cv, confidence=confidence)
     if test.ci_low is None:
         return _untested(
-            common, known, f"not enough labelled rows yet: most resamples leave {metric} undefined"
+            common,
+            known,
+            f"not enough labelled {unit} yet: most resamples leave {metric} undefined",
         )
     better, needed = None, None
     if test.significant:
@@ -348,8 +460,8 @@ def _compare(
         needed = rows_needed(
             test.difference,
             test.se,
-            n_control=control.n,
-            n_variant=variant.n,
+            n_control=control.size,
+            n_variant=variant.size,
             confidence=confidence,
             power=power,
         )
@@ -364,7 +476,15 @@ def _compare(
         "better": better,
         "rows_needed": needed,
     }
-    return Comparison(**fields, verdict=describe(fields, test, confidence))
+    counts = ""
+    if by is not None:
+        counts = (
+            f"; resampled by {by}: {variant.name} {variant.size:,} entities "
+            f"({variant.n:,} rows), {control.name} {control.size:,} ({control.n:,})"
+        )
+    unit = "rows" if by is None else f"entities ({by})"
+    verdict = describe(fields, test, confidence, counts=counts, unit=unit)
+    return Comparison(**fields, verdict=verdict)
 
 
 def _untested(common: dict[str, Any], known: dict[str, Any], verdict: str) -> Comparison:
@@ -373,7 +493,20 @@ def _untested(common: dict[str, Any], known: dict[str, Any], verdict: str) -> Co
     return Comparison(**fields, verdict=verdict)
 
 
-def _overall_verdict(fits: list[_Fit], comparisons: list[Comparison], metric: str) -> str:
+def _resampling(rows: LogArrays, cluster_by: str | None) -> str:
+    n = int(rows.y.size)
+    if cluster_by is None:
+        return f"rows: each of the {n:,} labelled rows counts as independent"
+    entities = rows.entities(np.arange(n)) or 0
+    return (
+        f"entities ({cluster_by}): {entities:,} entities with {n:,} labelled rows; "
+        "intervals and tests resample whole entities with all their rows"
+    )
+
+
+def _overall_verdict(
+    fits: list[_Fit], comparisons: list[Comparison], metric: str, control: str | None
+) -> str:
     labelled = sum(f.n for f in fits)
     if not fits:
         return "no labelled predictions yet"
@@ -387,13 +520,21 @@ def _overall_verdict(fits: list[_Fit], comparisons: list[Comparison], metric: st
         return f"no labelled predictions yet ({logged:,} predictions logged)"
     if len(comparisons) == 1:
         return comparisons[0].verdict
-    return "; ".join(f"{c.variant} vs {c.control}: {c.verdict}" for c in comparisons)
+    parts = [
+        c.verdict if c.method else f"{c.variant} vs {c.control}: {c.verdict}" for c in comparisons
+    ]
+    return f"reference {control}: " + "; ".join(parts)
 
 
 # --- helpers ------------------------------------------------------------------------------
 
 
 def _check_settings(task: str, confidence: float, n_boot: int, power: float) -> None:
+    if task == "clustering":
+        raise ValueError(
+            "A clustering service has no outcomes to compare; "
+            "tabloop.evaluate.segment_shares(log) gives the segment shares per variant."
+        )
     if task not in AB_METRICS:
         raise ValueError(f"task must be one of {', '.join(map(repr, AB_METRICS))}; got {task!r}.")
     for name, value, ok, allowed in [

@@ -27,12 +27,20 @@ MAX_ROWS_NEEDED = 10**9
 class LogArrays:
     """The log as arrays: variant names, labelled mask, encoded truth and predictions."""
 
-    def __init__(self, log: pd.DataFrame, task: str, classes: Sequence[Any] | None) -> None:
+    def __init__(
+        self,
+        log: pd.DataFrame,
+        task: str,
+        classes: Sequence[Any] | None,
+        *,
+        cluster_by: str | None = None,
+    ) -> None:
         if not isinstance(log, pd.DataFrame):
             raise DataError(f"log must be a pandas DataFrame; got {type(log).__name__}.")
         self.task, n = task, len(log)
         if n:
-            require_columns(log, ["variant", "prediction", "outcome"], role="log column")
+            needed = ["variant", "prediction", "outcome", *([cluster_by] if cluster_by else [])]
+            require_columns(log, needed, role="log column")
 
         def column(name: str) -> pd.Series:
             return log[name] if name in log else pd.Series([None] * n, dtype=object)
@@ -40,6 +48,10 @@ class LogArrays:
         self.names = column("variant").astype(str).to_numpy() if n else np.array([], str)
         self.labelled = (column("outcome").notna() & column("prediction").notna()).to_numpy()
         self.batch = column("outcome_batch").reset_index(drop=True)
+        #: the entity of each labelled row (codes; None: rows are independent)
+        self.clusters: np.ndarray | None = None
+        if cluster_by is not None:
+            self.clusters = cluster_codes(column(cluster_by)[self.labelled])
         outcome, prediction = column("outcome")[self.labelled], column("prediction")[self.labelled]
         self.proba: np.ndarray | None = None
         self.constant: float | None = None  # the baseline's prediction (a code if classes)
@@ -86,6 +98,10 @@ class LogArrays:
             proba = None  # a labelled row without a score: no ROC-AUC
         return _prepare(self.task, y, pred, proba)[0]
 
+    def entities(self, at: np.ndarray) -> int | None:
+        """How many entities the labelled rows ``at`` belong to (None: not clustered)."""
+        return None if self.clusters is None else int(np.unique(self.clusters[at]).size)
+
     def per_row(self, at: np.ndarray, metric: str) -> np.ndarray:
         """The per-row quantity whose mean is ``metric`` (see :data:`PER_ROW_METRICS`)."""
         if metric == "accuracy":
@@ -113,6 +129,15 @@ class LogArrays:
             "description": f"a constant predicting the majority class of all {n:,} labelled "
             "outcomes with its share as probability (ROC-AUC 0.5)",
         }
+
+
+def cluster_codes(keys: pd.Series) -> np.ndarray:
+    """Integer codes of entity ``keys``; a row without a key is an entity of its own."""
+    codes, _ = pd.factorize(keys.reset_index(drop=True), use_na_sentinel=True)
+    codes = np.asarray(codes, dtype=np.int64)
+    missing = codes < 0
+    codes[missing] = codes.max(initial=-1) + 1 + np.arange(int(missing.sum()))
+    return codes
 
 
 def variant_seed(seed: int, name: str) -> int:
@@ -154,7 +179,14 @@ class Difference:
         return self.ci_low > 0 or self.ci_high < 0
 
 
-def welch(variant: np.ndarray, control: np.ndarray, *, confidence: float) -> Difference:
+def welch(
+    variant: np.ndarray,
+    control: np.ndarray,
+    *,
+    confidence: float,
+    variant_clusters: np.ndarray | None = None,
+    control_clusters: np.ndarray | None = None,
+) -> Difference:
     """Welch's t-test on per-row values (squared errors, 0/1 hits): a difference of means.
 
     The arithmetic of ``scipy.stats.ttest_ind(variant, control, equal_var=False)`` and its
@@ -162,20 +194,40 @@ def welch(variant: np.ndarray, control: np.ndarray, *, confidence: float) -> Dif
     test suite) when one group is constant, e.g. a variant that is right on every row. When
     both are constant (standard error 0) the interval collapses to the difference and ``p``
     is 1 for equal means, else 0.
+
+    With ``*_clusters`` (the entity of each row) each mean's variance is the cluster-robust
+    one, ``G / (G - 1) * sum_g (sum_{i in g} (y_i - mean))^2 / n^2`` over the ``G`` entities,
+    and the Welch-Satterthwaite degrees of freedom count ``G - 1`` per variant: rows of one
+    entity are not independent. With one row per entity both reduce to Welch's test.
     """
     from scipy.stats import t
 
     variant, control = np.asarray(variant, float), np.asarray(control, float)
     difference = float(variant.mean() - control.mean())
-    var_v = float(variant.var(ddof=1)) / len(variant)
-    var_c = float(control.var(ddof=1)) / len(control)
+    var_v, dof_v = _mean_variance(variant, variant_clusters)
+    var_c, dof_c = _mean_variance(control, control_clusters)
     se = math.sqrt(var_v + var_c)
+    if not math.isfinite(se):
+        return Difference(difference, None, None, None, None, "welch")
     if se == 0:
         return Difference(difference, difference, difference, float(difference == 0), 0.0, "welch")
-    df = (var_v + var_c) ** 2 / (var_v**2 / (len(variant) - 1) + var_c**2 / (len(control) - 1))
+    df = (var_v + var_c) ** 2 / (var_v**2 / dof_v + var_c**2 / dof_c)
     p_value = float(2 * t.sf(abs(difference) / se, df))
     half = float(t.ppf(0.5 + confidence / 2, df)) * se
     return Difference(difference, difference - half, difference + half, p_value, se, "welch")
+
+
+def _mean_variance(values: np.ndarray, clusters: np.ndarray | None) -> tuple[float, int]:
+    """The variance of ``values.mean()`` and its degrees of freedom (rows or entities - 1)."""
+    n = len(values)
+    if clusters is None:
+        return float(values.var(ddof=1)) / n if n > 1 else math.nan, n - 1
+    _, codes = np.unique(clusters, return_inverse=True)
+    sums = np.bincount(codes.ravel(), weights=values - values.mean())
+    g = len(sums)
+    if g < 2:
+        return math.nan, 0
+    return g / (g - 1) * float(np.sum(sums**2)) / n**2, g - 1
 
 
 def bootstrap_difference(
@@ -231,13 +283,19 @@ def rows_needed(
     return max(0, math.ceil(more))
 
 
-def describe(c: dict[str, Any], test: Difference, confidence: float) -> str:
-    """The verdict sentence of a tested comparison ``c`` (the fields of a Comparison)."""
+def describe(
+    c: dict[str, Any], test: Difference, confidence: float, *, counts: str = "", unit: str = "rows"
+) -> str:
+    """The verdict sentence of a tested comparison ``c`` (the fields of a Comparison).
+
+    Numbers always read variant then control, and the difference is ``variant - control``
+    (B − A), as in the JSON, whichever is better. ``counts`` is appended inside the
+    parentheses (what the figures rest on); ``unit`` names what ``rows_needed`` counts.
+    """
+    variant, control = c["variant"], c["control"]
     values = [c["variant_value"], c["control_value"]]
     diff, low, high = test.difference, test.ci_low, test.ci_high
     assert low is not None and high is not None
-    if c["better"] == c["control"]:  # report better vs other, difference better - other
-        values, diff, low, high = values[::-1], -diff, -high, -low
     digits = _decimals(max(abs(v) for v in values))
     num = lambda x: f"{x:.{digits}f}".replace("-", "\u2212")  # noqa: E731
     p = test.p_value
@@ -248,17 +306,18 @@ def describe(c: dict[str, Any], test: Difference, confidence: float) -> str:
     else:
         p_text = "p < 0.0001" if p < 1e-4 else f"p = {p:.2g}"
     numbers = (
-        f"{c['metric']} {num(values[0])} vs {num(values[1])} ({'+' if diff > 0 else ''}"
-        f"{num(diff)}, {100 * confidence:g}% CI {num(low)} to {num(high)}, {p_text})"
+        f"{c['metric']} {variant} {num(values[0])} vs {control} {num(values[1])} "
+        f"({variant} \u2212 {control} = {'+' if diff > 0 else ''}{num(diff)}, "
+        f"{100 * confidence:g}% CI {num(low)} to {num(high)}, {p_text}{counts})"
     )
     if c["better"] is not None:
         return f"{c['better']} better: {numbers}"
     head = "no difference yet"
     if c["rows_needed"] == 0:  # the bootstrap interval can be wider than the normal one
-        head += " \u2014 borderline, a few more labelled rows per variant should settle it"
+        head += f" \u2014 borderline, a few more labelled {unit} per variant should settle it"
     elif c["rows_needed"] is not None:
-        head += f" \u2014 about {c['rows_needed']:,} more labelled rows per variant needed"
-    return f"{head}; {c['variant']} vs {c['control']}: {numbers}"
+        head += f" \u2014 about {c['rows_needed']:,} more labelled {unit} per variant needed"
+    return f"{head}; {numbers}"
 
 
 def _floats(values: pd.Series, column: str, *, strict: bool = True) -> np.ndarray:

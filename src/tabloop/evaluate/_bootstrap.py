@@ -18,14 +18,37 @@ MAX_CELLS = 20_000_000
 
 
 def bootstrap_counts(
-    n: int, *, n_boot: int = N_BOOT, seed: int = 0, strata: np.ndarray | None = None
+    n: int,
+    *,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+    strata: np.ndarray | None = None,
+    clusters: np.ndarray | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield ``(chunk, n)`` int32 count matrices, ``n_boot`` rows in total.
 
     Each row draws ``n`` rows with replacement; with ``strata`` (one label per row) each
     stratum is resampled to its own size, so group sizes stay fixed (the stratified
-    bootstrap used for per-group metrics).
+    bootstrap used for per-group metrics). With ``clusters`` (one label per row, e.g. the
+    customer a row was predicted for) whole clusters are drawn instead: as many clusters
+    as there are, with replacement, each keeping all its rows, so a row's count is its
+    cluster's (the cluster bootstrap, for rows that are not independent).
     """
+    if clusters is not None:
+        if strata is not None:
+            raise ValueError("bootstrap_counts takes strata or clusters, not both.")
+        _, codes = np.unique(np.asarray(clusters), return_inverse=True)
+        codes = codes.ravel()
+        n_clusters = int(codes.max()) + 1 if n else 0
+        rng = np.random.default_rng(seed)
+        chunk = max(1, min(n_boot, MAX_CELLS // max(n, 1)))  # the expanded (chunk, n) bounds
+        for done in range(0, n_boot, chunk):
+            b = min(chunk, n_boot - done)
+            draws = rng.integers(0, n_clusters, size=(b, n_clusters))
+            offsets = np.arange(b, dtype=np.int64)[:, None] * n_clusters
+            drawn = np.bincount((offsets + draws).ravel(), minlength=b * n_clusters)
+            yield drawn.reshape(b, n_clusters)[:, codes].astype(np.int32)
+        return
     rng = np.random.default_rng(seed)
     chunk = max(1, min(n_boot, MAX_CELLS // max(n, 1)))
     groups = None

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from tabloop.evaluate import ab_report
+from tabloop.evaluate import ab_report, segment_shares
 from tabloop.serve._errors import ApiError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from tabloop.serve._state import ServeState
 
 Period = int | Literal["all"] | None
@@ -31,22 +33,93 @@ def parse_period(value: str | None) -> Period:
     )
 
 
+def check_period(state: ServeState, period: Period) -> None:
+    """A 404 naming ``period`` and the periods that exist, when it is not one of them."""
+    if not isinstance(period, int):
+        return
+    periods = state.store.periods()
+    ids = [p["id"] for p in periods]
+    if period in ids:
+        return
+    current = next((p["id"] for p in reversed(periods) if p["ended_at"] is None), None)
+    raise ApiError(
+        404,
+        "unknown_period",
+        f"No period {period}; this log has period(s) {_spans(ids)} (current: {current}). "
+        "Ask for one of them, 'current' or 'all'.",
+        field="period",
+    )
+
+
+def _spans(ids: list[int]) -> str:
+    """``1-3, 5`` for ids 1, 2, 3, 5."""
+    spans: list[list[int]] = []
+    for i in ids:
+        if spans and i == spans[-1][1] + 1:
+            spans[-1][1] = i
+        else:
+            spans.append([i, i])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans) or "none"
+
+
 def ab_report_of(state: ServeState, period: Period) -> dict[str, Any]:
-    """The A/B report of ``period`` (default: the current one) as plain data."""
+    """The A/B report of ``period`` (default: the current one) as plain data.
+
+    With ``serve.sticky_by`` the report resamples by that column's entities (a customer
+    predicted twice is one customer); a clustering service gets the segment shares per
+    variant instead.
+    """
+    check_period(state, period)
     state.writer.flush()
     model = state.first.model
     log = state.store.predictions(period=period)
-    report = ab_report(
-        log,
-        task=model.task,
-        classes=list(model.classes) if model.classes else None,
-        metric=state.config.serve.metric,
-        control=next(iter(state.variants)),
-        variants=list(state.variants),  # a variant that has served nothing yet is listed
-    )
-    out = report.to_dict()
+    control, names = next(iter(state.variants)), list(state.variants)
+    if model.task == "clustering":
+        out = segment_shares(log, control=control, variants=names).to_dict()
+    else:
+        cluster_by = _entity_column(state, log)
+        report = ab_report(
+            log,
+            task=model.task,
+            classes=list(model.classes) if model.classes else None,
+            metric=state.config.serve.metric,
+            control=control,
+            variants=names,  # a variant that has served nothing yet is listed
+            cluster_by=cluster_by,
+        )
+        out = report.to_dict()
     out["period"] = state.store.current_period() if period is None else period
     return out
+
+
+def _entity_column(state: ServeState, log: pd.DataFrame) -> str | None:
+    """Add the ``serve.sticky_by`` value of each row to ``log``, under that name; None
+    without ``sticky_by``. The value is the logged entity id when sticky_by is
+    ``data.id``, else the logged input or context field of that name (a row lacking it
+    is an entity of its own)."""
+    import pandas as pd
+
+    sticky = state.config.serve.sticky_by
+    if not sticky:
+        return None
+    if sticky == state.config.data.id:
+        keys = log["entity_id"]
+    else:
+        keys = pd.Series(
+            [_field(sticky, c, i) for c, i in zip(log["context"], log["inputs"], strict=True)],
+            index=log.index,
+            dtype=object,
+        )
+    name = sticky if sticky not in log.columns else f"{sticky} (sticky_by)"
+    log[name] = keys
+    return name
+
+
+def _field(name: str, *rows: Any) -> str | None:
+    for row in rows:
+        if isinstance(row, dict) and row.get(name) is not None:
+            return str(row[name])
+    return None
 
 
 def variants_info(state: ServeState) -> list[dict[str, Any]]:

@@ -23,7 +23,13 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from tabloop import __version__
-from tabloop.serve._ab_http import MAX_INT, ab_report_of, parse_period, variants_info
+from tabloop.serve._ab_http import (
+    MAX_INT,
+    ab_report_of,
+    check_period,
+    parse_period,
+    variants_info,
+)
 from tabloop.serve._errors import ApiError, install_handlers
 from tabloop.serve._middleware import ServiceMiddleware
 from tabloop.serve._predict import Prediction, predict_rows
@@ -186,7 +192,9 @@ def _outcome_routes(app: FastAPI, state: ServeState) -> None:
         limit: int = Query(100, ge=1, le=10_000),
     ) -> dict[str, Any]:
         """The uploaded true values, oldest first, a page at a time."""
-        rows, total = state.store.outcomes(period=parse_period(period), offset=offset, limit=limit)
+        asked = parse_period(period)
+        check_period(state, asked)
+        rows, total = state.store.outcomes(period=asked, offset=offset, limit=limit)
         return {"total": total, "offset": offset, "limit": limit, "outcomes": rows}
 
     @app.get("/report", tags=["report"])
@@ -195,7 +203,10 @@ def _outcome_routes(app: FastAPI, state: ServeState) -> None:
         request: Request,
         period: str | None = Query(None, description="a number, 'current' or 'all'"),
     ) -> dict[str, Any]:
-        """Per variant: counts, metrics per upload batch and in total, baseline, the verdict."""
+        """Per variant: counts, metrics per upload batch and in total, baseline, the verdict.
+
+        A period that does not exist is a 404 naming the periods that do; a clustering
+        service answers with the segment shares per variant."""
         return ab_report_of(state, parse_period(period))
 
 

@@ -173,6 +173,8 @@ def _cell(text: str, sub: str | None = None) -> dict[str, str | None]:
 def dashboard_view(data: dict[str, Any]) -> dict[str, Any]:
     """What the page shows, as strings and SVG geometry; drawn by the template and the script."""
     report = data["report"]
+    if report.get("task") == "clustering":
+        return _segments_view(data)
     names = [v["name"] for v in report["variants"]]
     served = {v["name"]: v for v in data["variants"]}
     stats = {v["name"]: v for v in report["variants"]}
@@ -190,11 +192,16 @@ def dashboard_view(data: dict[str, Any]) -> dict[str, Any]:
         variants.append({"key": name, "cls": "", "cells": cells})
     metric_names = list(report["variants"][0]["metrics"]) if report["variants"] else []
     metric_cols = [(m, m, True) for m in metric_names]
+    by = report.get("cluster_by")
+    counted = [("labelled", "labelled", True)]
+    counted += [("entities", f"entities ({by})", True)] if by else []
     metrics = []
     for s in report["variants"]:
         cells = {"variant": _cell(s["name"]), "labelled": _cell(_count(s["labelled"]))}
         base = {"variant": _cell("baseline", f"constant, on {s['name']}'s rows")}
         base["labelled"] = _cell(_count(s["labelled"]))
+        if by:
+            cells["entities"] = base["entities"] = _cell(_count(s["entities"]))
         for m in metric_names:
             value = s["metrics"][m]
             cells[m] = _cell(metric_text(value["value"]), _ci(value["ci_low"], value["ci_high"]))
@@ -240,6 +247,7 @@ def dashboard_view(data: dict[str, Any]) -> dict[str, Any]:
             "direction": "higher is better" if report["higher_is_better"] else "lower is better",
             "verdict": report["verdict"],
             "baseline": report["baseline"]["description"],
+            "resampling": f"Intervals resample {report['resampling']}.",
             "coverage": f"{_count(cover['labelled'])} of {_count(cover['predictions'])} "
             f"predictions labelled ({_share(cover['coverage'])})",
             "backlog": _count(data["log_backlog"]),
@@ -260,16 +268,27 @@ def dashboard_view(data: dict[str, Any]) -> dict[str, Any]:
                 "no variants",
             ),
             "metrics": _table(
-                [("variant", "variant", False), ("labelled", "labelled", True), *metric_cols],
+                [("variant", "variant", False), *counted, *metric_cols],
                 metrics,
                 "no predictions yet",
+            ),
+            "batches": _table(
+                [
+                    ("variant", "variant", False),
+                    ("batch", "upload batch", False),
+                    *counted,
+                    ("value", report["metric"], True),
+                    ("baseline", "baseline", True),
+                ],
+                _batch_rows(report),
+                "no outcomes uploaded yet",
             ),
             "comparisons": _table(
                 [
                     ("pair", "comparison", False),
                     ("control_value", "control", True),
                     ("variant_value", "variant", True),
-                    ("difference", "difference", True),
+                    ("difference", "variant \u2212 control", True),
                     ("ci", level, True),
                     ("p_value", "p-value", True),
                     ("verdict", "verdict", False),
@@ -294,6 +313,112 @@ def dashboard_view(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _batch_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per variant and upload batch: the decision metric with its interval, and
+    the constant baseline on the same rows."""
+    metric, rows = report["metric"], []
+    for v in report["variants"]:
+        for b in v["batches"]:
+            figure = b["metrics"].get(metric) or {}
+            interval = _ci(figure.get("ci_low"), figure.get("ci_high"))
+            cells = {
+                "variant": _cell(v["name"]),
+                "batch": _cell(_label(b["batch"])),
+                "labelled": _cell(_count(b["labelled"])),
+                "entities": _cell(_count(b.get("entities"))),
+                "value": _cell(metric_text(figure.get("value")), interval),
+                "baseline": _cell(metric_text(b["baseline"].get(metric))),
+            }
+            rows.append({"key": f"{v['name']}/{b['batch']}", "cls": "", "cells": cells})
+    return rows
+
+
+def _segments_view(data: dict[str, Any]) -> dict[str, Any]:
+    """The page of a clustering service: variants, and the segment shares of each."""
+    report = data["report"]
+    served = {v["name"]: v for v in data["variants"]}
+    segments = report["segments"]
+    variants, shares = [], []
+    for s in report["variants"]:
+        v = served.get(s["name"], {})
+        cells = {
+            "variant": _cell(s["name"]),
+            "version": _cell(str(v.get("model_version", _DASH)), v.get("resolved")),
+            "share": _cell(_share(v.get("share")) if v else "not served"),
+            "predictions": _cell(_count(s["predictions"])),
+        }
+        variants.append({"key": s["name"], "cls": "", "cells": cells})
+        row = {"variant": _cell(s["name"]), "predictions": _cell(_count(s["predictions"]))}
+        for k, seg in enumerate(s["segments"]):
+            row[f"s{k}"] = _cell(_share(seg["share"]), f"{seg['count']:,}")
+        shares.append({"key": s["name"], "cls": "", "cells": row})
+    recent = [
+        {
+            "key": r["prediction_id"],
+            "cls": "",
+            "cells": {
+                "time": _cell(_time(r["created_at"])),
+                "variant": _cell(r["variant"]),
+                "version": _cell(str(r["model_version"])),
+                "prediction": _cell(_label(r["prediction"])),
+            },
+        }
+        for r in data["recent"]
+    ]
+    chart: dict[str, Any] = {"width": 640, "height": 240, "metric": "", "series": []}
+    chart.update(xticks=[], yticks=[], legend=[], plot=[60, 14, 530, 204])
+    chart["empty"] = "a clustering service has no outcomes to chart"
+    return {
+        "fields": {
+            "title": f"tabloop: {data['title']}",
+            "period": str(report["period"]),
+            "metric": "segment shares",
+            "direction": "no outcomes to score",
+            "verdict": report["verdict"],
+            "baseline": "none: a clustering service has no outcomes",
+            "resampling": "",
+            "coverage": f"{_count(data['coverage']['predictions'])} predictions",
+            "backlog": _count(data["log_backlog"]),
+            "updated": _time(data["generated_at"]),
+        },
+        "verdict_tone": "info",
+        "tables": {
+            "variants": _table(
+                [
+                    ("variant", "variant", False),
+                    ("version", "model version", False),
+                    ("share", "traffic", True),
+                    ("predictions", "predictions", True),
+                ],
+                variants,
+                "no variants",
+            ),
+            "metrics": _table(
+                [
+                    ("variant", "variant", False),
+                    ("predictions", "predictions", True),
+                    *((f"s{k}", f"segment {_label(seg)}", True) for k, seg in enumerate(segments)),
+                ],
+                shares,
+                "no predictions yet",
+            ),
+            "comparisons": _table([("pair", "comparison", False)], [], "segments are not compared"),
+            "batches": _table([("variant", "variant", False)], [], "no outcomes"),
+            "recent": _table(
+                [
+                    ("time", "time (UTC)", False),
+                    ("variant", "variant", False),
+                    ("version", "version", False),
+                    ("prediction", "segment", False),
+                ],
+                recent,
+                "no predictions yet",
+            ),
+        },
+        "chart": chart,
+    }
+
+
 def _signed(value: float | None) -> str:
     return _DASH if value is None else ("+" if value > 0 else "") + metric_text(value)
 
@@ -308,7 +433,10 @@ def batch_chart(report: dict[str, Any], *, width: int = 640, height: int = 240) 
     left, right, top, bottom = 60, 110, 14, 36  # the legend sits in the right margin
     plot_w, plot_h = width - left - right, height - top - bottom
     points = {
-        v["name"]: {b["batch"]: (b["metrics"].get(metric), b["labelled"]) for b in v["batches"]}
+        v["name"]: {
+            b["batch"]: ((b["metrics"].get(metric) or {}).get("value"), b["labelled"])
+            for b in v["batches"]
+        }
         for v in report["variants"]
     }
     seen: dict[Any, None] = {}
