@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import sys
 import types
 import typing
 from pathlib import Path
@@ -37,6 +38,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> ProjectConfig:
     ----------
     path : the file (or its folder); default ``tabloop.yaml`` in the working directory.
 
+    The file's folder is appended to ``sys.path`` (after the installed packages), so a
+    team's own model module beside ``tabloop.yaml`` imports in every command.
+
     Raises
     ------
     ConfigNotFoundError : no file there.
@@ -65,7 +69,17 @@ def load_config(path: str | os.PathLike[str] | None = None) -> ProjectConfig:
     config = config_from_dict(raw, source=str(file))
     config._root = file.resolve().parent
     config._source = file.resolve()
+    _make_importable(config._root)
     return config
+
+
+def _make_importable(folder: Path) -> None:
+    """Put the project folder on ``sys.path``, after the installed packages, so that
+    ``train.models: [spendmodels:TrendModel]`` finds ``spendmodels.py`` beside tabloop.yaml
+    in every command that reads the project (train, predict, serve, monitor, retrain)."""
+    entry = str(folder)
+    if entry not in sys.path:
+        sys.path.append(entry)
 
 
 def config_from_dict(raw: Any, *, source: str = "tabloop.yaml") -> ProjectConfig:

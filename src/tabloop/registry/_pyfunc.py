@@ -5,6 +5,11 @@ what everything downstream needs without re-reading training data: ``schema.json
 input contract), ``reference.parquet`` (a sample of the training rows, for drift), and
 ``meta.json`` (task, classes, threshold, test metrics). ``mlflow.pyfunc.load_model``
 returns a model whose ``predict`` is :meth:`TabloopModel.predict_frame`.
+
+A team's own model (``train.models: [module:Class]``) is pickled as an instance of its
+class, so loading needs that module: :func:`user_code` lists the files logged with the
+model as MLflow ``code_paths`` (MLflow puts them on ``sys.path`` before unpickling), so
+the package loads in any process where tabloop is installed, in any folder.
 """
 
 from __future__ import annotations
@@ -78,6 +83,40 @@ def write_artifacts(folder: Path, result: Any, evaluation: dict[str, Any] | None
         "reference_profile": str(folder / "reference_profile.json"),
         "meta": str(folder / "meta.json"),
     }
+
+
+def user_code(result: Any) -> list[Path]:
+    """The team's own code the model needs, to log as MLflow ``code_paths``.
+
+    The top-level module (a ``.py`` file, or a package folder) of each ``module:Class``
+    among the model's members, plus, when the project was read from a ``tabloop.yaml``,
+    every other top-level module imported from its folder (helpers the model module
+    imports). Installed packages (under
+    ``site-packages``) are left out: they travel as pip requirements, not as files.
+    """
+    import importlib
+    import sys
+
+    names = {m.name.partition(":")[0].split(".")[0] for m in result.model.members if ":" in m.name}
+    root = Path(result.config.root).resolve()
+    scanned = list(sys.modules.items()) if result.config.source is not None else []
+    for name, module in scanned:
+        file = getattr(module, "__file__", None)
+        if "." not in name and file and _top_level_file(Path(file)).parent == root:
+            names.add(name)
+    paths: dict[str, Path] = {}
+    for name in sorted(names):
+        file = getattr(importlib.import_module(name), "__file__", None)
+        if file is None or "-packages" in Path(file).resolve().as_posix():
+            continue
+        paths[name] = _top_level_file(Path(file))
+    return list(paths.values())
+
+
+def _top_level_file(file: Path) -> Path:
+    """A module's own file, or its package's folder."""
+    file = file.resolve()
+    return file.parent if file.name == "__init__.py" else file
 
 
 def reference_profile(result: Any) -> Any:

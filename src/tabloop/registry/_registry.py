@@ -51,7 +51,7 @@ def register(
     """
     import mlflow
 
-    from tabloop.registry._pyfunc import TabloopPyfunc, write_artifacts
+    from tabloop.registry._pyfunc import TabloopPyfunc, user_code, write_artifacts
 
     config = config or result.config
     uri = connect(tracking_uri(config))
@@ -76,12 +76,14 @@ def register(
         for path in reports or []:
             mlflow.log_artifact(str(path), artifact_path="reports")
         artifacts = write_artifacts(Path(tmp) / "package", result, evaluation)
+        code = [str(path) for path in user_code(result)]  # a team's own model module(s)
         # MLflow prints "Successfully registered ..." on stderr; we report the version ourselves
         with contextlib.redirect_stderr(io.StringIO()):
             info = mlflow.pyfunc.log_model(
                 name="model",
                 python_model=TabloopPyfunc(),
                 artifacts=artifacts,
+                code_paths=code or None,
                 pip_requirements=_requirements(),
                 registered_model_name=name,
                 metadata={"tabloop_task": result.task},

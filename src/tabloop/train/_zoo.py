@@ -20,6 +20,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
 from tabloop._settings import batch_threads
 from tabloop.exceptions import TrainError
+from tabloop.prepare import FAMILIES
 
 #: Threads for the gradient-boosting libraries (the machines we target have few cores).
 THREADS = -1
@@ -271,6 +272,11 @@ def model_spec(name: str) -> ModelSpec:
         )
     cls = _import_model(name)
     family = getattr(cls, "tabloop_family", "native")
+    if family not in FAMILIES:
+        raise TrainError(
+            f"train.models: {name!r} sets tabloop_family = {family!r}; use one of "
+            f"{', '.join(FAMILIES)} (the input it wants: raw frame, codes, or scaled numbers)."
+        )
 
     def build(task: str, params: dict[str, Any], seed: int, balanced: bool) -> Any:
         return UserModel(path=name, params=params)
@@ -308,9 +314,21 @@ def _import_model(path: str) -> type:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
+        if exc.name == module_name or module_name.startswith(f"{exc.name}."):
+            raise TrainError(
+                f"train.models: cannot import module {module_name!r} for model {path!r}: "
+                f"no {module_name.replace('.', '/')}.py (or package) in {_searched()}. "
+                "Put the file beside tabloop.yaml (the project folder is searched when a "
+                "command reads it) or install it."
+            ) from exc
         raise TrainError(
-            f"train.models: cannot import module {module_name!r} for model {path!r} ({exc}). "
-            "Install it or put it on PYTHONPATH (the project folder is on it)."
+            f"train.models: module {module_name!r} for model {path!r} was found but importing "
+            f"it failed: {type(exc).__name__}: {exc}. Install what it needs."
+        ) from exc
+    except Exception as exc:  # the user's module raised while importing
+        raise TrainError(
+            f"train.models: importing module {module_name!r} for model {path!r} failed: "
+            f"{type(exc).__name__}: {exc}."
         ) from exc
     cls = getattr(module, attr, None)
     if cls is None:
@@ -321,6 +339,20 @@ def _import_model(path: str) -> type:
             f"train.models: {path!r} must implement fit and predict; it lacks {', '.join(missing)}."
         )
     return cls
+
+
+def _searched() -> str:
+    """Where ``import`` looked, for messages: the folders on ``sys.path`` other than the
+    interpreter's own, then how many installed-package folders were searched too."""
+    import sys
+    from pathlib import Path
+
+    folders = [str(Path(p or ".").resolve()) for p in sys.path]
+    own = tuple(str(Path(p).resolve()) for p in {sys.prefix, sys.base_prefix})
+    user = [p for p in folders if not p.startswith(own) and not p.endswith(("-packages", ".zip"))]
+    installed = len(folders) - len(user)
+    shown = ", ".join(repr(p) for p in dict.fromkeys(user)) or "no project folder"
+    return f"{shown} and {installed} installed-package folders"
 
 
 def build_model(
