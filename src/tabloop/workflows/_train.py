@@ -100,6 +100,7 @@ def summary_lines(run: TrainRun) -> list[str]:
             else ""
         )
         lines.insert(0, f"{fitted}test metrics on all {ev.n_test:,} test rows, read in pieces")
+    lines += dropped_lines(run.result.dropped)
     lines.append("ensemble: " + ", ".join(f"{k} {w:.0%}" for k, w in ev.ensemble.items()))
     if ev.threshold:
         lines.append(f"threshold: {ev.threshold['threshold']:.4f} ({ev.threshold['objective']})")
@@ -119,6 +120,27 @@ def summary_lines(run: TrainRun) -> list[str]:
         lines.append(f"structure: {structure['message']}")
     for r in ev.requirements:
         lines.append(f"requirement {r['expression']}: {'passed' if r['passed'] else 'FAILED'}")
+    return lines
+
+
+#: Reasons that repeat the user's own decision in tabloop.yaml: not news on the terminal.
+_USER_DROPS = ("listed in features.drop", "not in features.include")
+#: The terminal's width; each dropped column gets one line that fits it.
+WIDTH = 80
+
+
+def dropped_lines(dropped: dict[str, str]) -> list[str]:
+    """One line per column an automatic step dropped (id-like, constant, text, leakage,
+    correlation) with its reason, then how to keep one; the columns the user dropped or left
+    out of ``features.include`` are not repeated. The full reasons are in evaluation.json."""
+    lines = []
+    for column, reason in dropped.items():
+        if reason.startswith(_USER_DROPS):
+            continue
+        line = f"dropped {column!r}: {reason.split('; ')[0]}"
+        lines.append(line if len(line) <= WIDTH else line[: WIDTH - 1] + "…")
+    if lines:
+        lines.append("  (to keep a column, list it in features.include or prepare.keep)")
     return lines
 
 
