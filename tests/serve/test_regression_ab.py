@@ -8,8 +8,10 @@ import json
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from scipy import stats
 from sklearn.metrics import mean_squared_error
 
 from tabloop.config import config_from_dict
@@ -44,6 +46,8 @@ def project(tmp_path_factory: pytest.TempPathFactory, load: Any) -> dict[str, An
     config._root = folder
     return {
         "config": config,
+        "raw": raw,
+        "folder": folder,
         "df": load("apartments_test").rename(columns={"Unnamed: 0": "apartment"}),
     }
 
@@ -78,3 +82,110 @@ def test_mse_per_variant_per_batch_and_total_match_sklearn(project):
     comparison = report["comparisons"][0]
     assert (comparison["control"], comparison["variant"]) == ("A", "B")
     assert comparison["ci_low"] <= comparison["difference"] <= comparison["ci_high"]
+
+
+def test_customers_predicted_several_times_are_resampled_as_customers(project, tmp_path):
+    """serve.sticky_by names a column that is neither a feature nor the id: the service logs
+    it, and the report resamples customers, not rows, and says how many there are."""
+    df = project["df"].head(360).copy()
+    df["apartment"] = "s" + df["apartment"].astype(str)
+    df["customer"] = [f"c{i % 120}" for i in range(len(df))]  # 120 customers, 3 rows each
+    serve = {
+        "variants": {"A": "models:/prices@champion", "B": "models:/prices@challenger"},
+        "sticky_by": "customer",
+        "store_url": f"sqlite:///{tmp_path / 'log.db'}",
+    }
+    config = config_from_dict({**project["raw"], "serve": serve})
+    config._root = tmp_path
+    rows = json.loads(df.drop(columns=TARGET).to_json(orient="records"))
+    with TestClient(create_app(config)) as http:
+        answers = http.post("/predict", json={"records": rows}).json()["predictions"]
+        items = [
+            {"prediction_id": a["prediction_id"], "value": float(y)}
+            for a, y in zip(answers, df[TARGET], strict=True)
+        ]
+        assert http.post("/outcomes", json={"outcomes": items}).status_code == 200
+        report = http.get("/report").json()
+    frame = df.assign(
+        variant=[a["variant"] for a in answers], prediction=[a["prediction"] for a in answers]
+    )
+    assert frame.groupby("customer")["variant"].nunique().max() == 1  # sticky
+    assert report["cluster_by"] == "customer"
+    parts = {}
+    for v in report["variants"]:
+        mine = frame[frame["variant"] == v["name"]]
+        assert (v["labelled"], v["entities"]) == (len(mine), mine["customer"].nunique())
+        # Welch on squared errors with each mean's cluster-robust variance, by hand
+        e = (mine["prediction"] - mine[TARGET]) ** 2
+        sums = (e - e.mean()).groupby(mine["customer"]).sum()
+        g = len(sums)
+        parts[v["name"]] = (e.mean(), g / (g - 1) * (sums**2).sum() / len(e) ** 2, g - 1)
+    c = report["comparisons"][0]
+    se = np.sqrt(parts["A"][1] + parts["B"][1])
+    df_ = se**4 / (parts["A"][1] ** 2 / parts["A"][2] + parts["B"][1] ** 2 / parts["B"][2])
+    assert c["difference"] == pytest.approx(parts["B"][0] - parts["A"][0])
+    assert c["ci_high"] - c["ci_low"] == pytest.approx(2 * stats.t.ppf(0.975, df_) * se)
+    # one sign convention: the JSON difference and the sentence agree (B − A)
+    sign = "+" if c["difference"] > 0 else "\u2212"
+    assert f"(B \u2212 A = {sign}" in c["verdict"]
+    assert f"resampled by customer: B {c['variant_entities']} entities" in c["verdict"]
+
+
+def test_a_period_that_does_not_exist_is_a_404_naming_the_periods(project, tmp_path):
+    serve = {**project["config"].serve.model_dump(), "store_url": f"sqlite:///{tmp_path / 'l.db'}"}
+    config = config_from_dict({**project["raw"], "serve": serve})
+    config._root = tmp_path
+    with TestClient(create_app(config)) as http:
+        assert http.post("/admin/reset").status_code == 200
+        answers = {
+            path: http.get(path, params={"period": 9})
+            for path in ("/report", "/dashboard", "/dashboard/data", "/outcomes")
+        }
+        existing = http.get("/report", params={"period": 1})
+    for path, answer in answers.items():
+        assert answer.status_code == 404, path
+        body = answer.json()
+        assert body["error"] == "unknown_period" and body["field"] == "period"
+        assert body["message"].startswith("No period 9; this log has period(s) 1-2 (current: 2)")
+    assert existing.status_code == 200 and existing.json()["period"] == 1
+
+
+def test_a_clustering_service_reports_segment_shares_per_variant(load, tmp_path):
+    from tabloop.registry import register
+    from tabloop.train import train
+
+    df = load("apartments").drop(columns=["Unnamed: 0", TARGET])
+    raw = {
+        "name": "segments",
+        "task": "clustering",
+        "data": {"train": "(memory)"},
+        "train": {"clusters": {"k_min": 2, "k_max": 4}, "learning_curve": False},
+        "registry": {"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}"},
+    }
+    config = config_from_dict(raw)
+    register(train(df, config=config), config=config)
+    serve = {
+        "variants": {"A": "models:/segments@champion", "B": "models:/segments/1"},
+        "store_url": f"sqlite:///{tmp_path / 'log.db'}",
+    }
+    config = config_from_dict({**raw, "serve": serve})
+    config._root = tmp_path
+    rows = json.loads(df.head(300).to_json(orient="records"))
+    with TestClient(create_app(config)) as http:
+        answers = http.post("/predict", json={"records": rows}).json()["predictions"]
+        report = http.get("/report")
+        page = http.get("/dashboard")
+    assert report.status_code == 200, report.text
+    body = report.json()
+    assert body["task"] == "clustering" and body["control"] == "A"
+    served = pd.DataFrame(answers)
+    assert body["segments"] == sorted(served["prediction"].unique().tolist())
+    for v in body["variants"]:
+        mine = served.loc[served["variant"] == v["name"], "prediction"]
+        assert v["predictions"] == len(mine)
+        expected = mine.value_counts(normalize=True)
+        assert {s["segment"]: s["share"] for s in v["segments"]} == pytest.approx(
+            {s: float(expected.get(s, 0.0)) for s in body["segments"]}
+        )
+    assert "no variant is called better" in body["verdict"]
+    assert page.status_code == 200 and "segment shares" in page.text

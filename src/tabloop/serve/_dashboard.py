@@ -105,7 +105,7 @@ def dashboard_data(state: ServeState, period: Period, *, recent: int = RECENT) -
             }
         )
     predictions = sum(v["predictions"] for v in report["variants"])
-    labelled = sum(v["labelled"] for v in report["variants"])
+    labelled = sum(v.get("labelled", 0) for v in report["variants"])  # none: clustering
     return {
         "title": state.config.name,
         "report": report,
