@@ -131,6 +131,15 @@ class SplitConfig(_Section):
         return self
 
 
+class TextConfig(_Section):
+    """``prepare.text``: free-text columns as numbers (``tabloop.prepare.EncodeText``)."""
+
+    encode: bool = Field(
+        True, description="TF-IDF + truncated SVD per text column; false drops them (said)"
+    )
+    components: int = Field(30, ge=1, le=1000, description="numbers per text column")
+
+
 class PrepareConfig(_Section):
     """Imputation, encoding and feature selection (see ``tabloop.prepare``)."""
 
@@ -145,6 +154,12 @@ class PrepareConfig(_Section):
     keep: list[str] = Field(
         default_factory=list, description="columns kept even if flagged as leaking or correlated"
     )
+    text: TextConfig = Field(default_factory=TextConfig)
+
+    @field_validator("text", mode="before")
+    @classmethod
+    def _text_switch(cls, value: Any) -> Any:
+        return {"encode": value} if isinstance(value, bool) else value  # text: false
 
 
 class ClusterConfig(_Section):

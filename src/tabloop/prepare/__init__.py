@@ -12,10 +12,12 @@ from tabloop.prepare._pipeline import prepare_pipeline
 from tabloop.prepare._preprocess import FAMILIES, IMPUTATIONS, Preprocess
 from tabloop.prepare._replay import Block, RequestColumns, Unclean, Unsupported
 from tabloop.prepare._select import SelectFeatures
+from tabloop.prepare._text import EncodeText
 
 __all__ = [
     "Block",
     "DeriveFeatures",
+    "EncodeText",
     "FAMILIES",
     "FUNCTIONS",
     "Formula",

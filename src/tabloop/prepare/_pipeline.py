@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from tabloop.prepare._derive import DeriveFeatures, LogTransform
 from tabloop.prepare._preprocess import Family, Preprocess
 from tabloop.prepare._select import SelectFeatures
+from tabloop.prepare._text import EncodeText
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -15,8 +16,10 @@ if TYPE_CHECKING:
 
 
 def prepare_pipeline(config: ProjectConfig, *, family: Family, task: str | None = None) -> Pipeline:
-    """derive → log → select → impute/encode, configured by ``features``, ``prepare`` and
-    ``profile.leakage_cutoff``; unfitted, so cross-validation fits it inside each fold.
+    """derive → log → select → text → impute/encode, configured by ``features``, ``prepare``
+    and ``profile.leakage_cutoff``; unfitted, so cross-validation fits it inside each fold.
+    The ``text`` step (TF-IDF + SVD of free-text columns) is left out under
+    ``prepare.text.encode: false``, and selection then drops those columns.
 
     Examples
     --------
@@ -24,7 +27,7 @@ def prepare_pipeline(config: ProjectConfig, *, family: Family, task: str | None 
     >>> from tabloop.prepare import prepare_pipeline
     >>> cfg = config_from_dict({"name": "t", "data": {"train": "t.csv", "target": "y"}})
     >>> [name for name, _ in prepare_pipeline(cfg, family="linear").steps]
-    ['derive', 'log', 'select', 'preprocess']
+    ['derive', 'log', 'select', 'text', 'preprocess']
     """
     from sklearn.pipeline import Pipeline
 
@@ -49,7 +52,13 @@ def prepare_pipeline(config: ProjectConfig, *, family: Family, task: str | None 
                     leakage_cutoff=config.profile.leakage_cutoff,
                     task=task or (config.task if config.task != "clustering" else None),
                     seed=config.split.seed,
+                    encode_text=prepare.text.encode,
                 ),
+            ),
+            *(
+                [("text", EncodeText(components=prepare.text.components, seed=config.split.seed))]
+                if prepare.text.encode
+                else []
             ),
             (
                 "preprocess",

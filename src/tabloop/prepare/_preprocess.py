@@ -89,9 +89,10 @@ class Preprocess(TransformerMixin, BaseEstimator):
         other = [c.name for c in schema if c.name not in {*self.numeric_, *self.categorical_}]
         if other:
             kinds = ", ".join(f"{c} ({schema[c].kind})" for c in other)
+            text = " (free text: set prepare.text.encode to true)" if "text" in kinds else ""
             raise DataError(
-                f"Columns {kinds} cannot be used as model input; derive numbers from them "
-                "(features.derive) or list them under features.drop."
+                f"Columns {kinds} cannot be used as model input{text}; derive numbers from "
+                "them (features.derive) or list them under features.drop."
             )
         self.categories_ = {
             c: sorted(_frame.category_keys(X[c]).dropna().unique().tolist())

@@ -770,7 +770,9 @@ def _train_segments(config: ProjectConfig, df: pd.DataFrame, start: float) -> Tr
     for col in schema:
         if col.name in drop:
             continue
-        if col.kind in ("id", "text", "datetime") or col.n_unique <= 1:
+        if col.kind == "text" and col.n_unique > 1:  # TF-IDF numbers would swamp the rest
+            dropped[col.name] = "free text (not used for clustering)"
+        elif col.kind in ("id", "text", "datetime") or col.n_unique <= 1:
             dropped[col.name] = f"{col.kind if col.n_unique > 1 else 'constant'} column"
         elif config.features.include is not None and col.name not in config.features.include:
             dropped[col.name] = "not in features.include"

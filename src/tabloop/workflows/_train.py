@@ -101,6 +101,7 @@ def summary_lines(run: TrainRun) -> list[str]:
         )
         lines.insert(0, f"{fitted}test metrics on all {ev.n_test:,} test rows, read in pieces")
     lines += dropped_lines(run.result.dropped)
+    lines += text_lines(run.result)
     lines.append("ensemble: " + ", ".join(f"{k} {w:.0%}" for k, w in ev.ensemble.items()))
     if ev.threshold:
         lines.append(f"threshold: {ev.threshold['threshold']:.4f} ({ev.threshold['objective']})")
@@ -162,6 +163,23 @@ def _cost_lines(test: dict[str, Any], *, out_of_fold: float) -> list[str]:
         f"  all negative {fmt(test['all_negative'])}",
         f"  saving vs {saving['against'].replace('_', ' ')} {fmt(saving)} per row, "
         f"{test['n_test']:,} test rows",
+    ]
+
+
+def text_lines(result: TrainResult) -> list[str]:
+    """One line per free-text column the models read, and how (``prepare.text``); a text
+    column left out is named with the other dropped columns."""
+    widths: dict[str, int] = {}
+    for member in result.model.members:
+        for pipe in member.pipelines:
+            step = getattr(pipe, "named_steps", {}).get("text")
+            for column, names in getattr(step, "outputs_", {}).items():
+                widths[column] = max(widths.get(column, 0), len(names))
+    return [
+        f"text {column!r}: read as {n} TF-IDF + SVD numbers (prepare.text)"
+        if n
+        else f"text {column!r}: no word in any training row; not used"
+        for column, n in widths.items()
     ]
 
 
