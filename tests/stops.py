@@ -81,6 +81,7 @@ def fill_log(
     start: datetime = datetime(2025, 1, 1, tzinfo=UTC),
     step: timedelta = timedelta(hours=1),
     labels: pd.Series | None = None,
+    variant: str = "champion",
 ) -> pd.DataFrame:
     """Log ``rows`` as the service would (one prediction per ``step``), and their outcomes
     where ``labels`` is not missing; return the rows with ``prediction``, ``score``, ``id``."""
@@ -98,7 +99,7 @@ def fill_log(
             PredictionRecord(
                 prediction_id=row["prediction_id"],
                 created_at=start + step * int(i),
-                variant="champion",
+                variant=variant,
                 model_name="stops",
                 model_version=version,
                 entity_id=str(row["stop_id"]),

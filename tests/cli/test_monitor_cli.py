@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests import stops as tests_stops
 from tests.cli.test_cli import assert_one_line_error, run
 from tests.stops import CONTEXT, DROP, fill_log
 
@@ -100,3 +101,27 @@ def test_retrain_registers_a_challenger_and_promotes_it_when_better(
     report = json.loads((folder / "reports" / "retrain.json").read_text())
     assert report["decision"]["promoted"] is True
     assert report["challenger"] == "models:/stops/2"
+
+
+def test_monitor_variant_monitors_the_model_that_variant_serves(tmp_path, stops_model, production):
+    from tabloop.config import config_from_dict
+    from tabloop.registry import register
+
+    serve = {
+        "variants": {"A": "models:/stops@champion", "B": "models:/stops@challenger"},
+        "context": list(tests_stops.CONTEXT),
+        "store_url": f"sqlite:///{tmp_path / 'log.db'}",
+    }
+    folder = write_project(tmp_path, stops_model, serve=serve)
+    config = config_from_dict(yaml.safe_load((folder / "tabloop.yaml").read_text()))
+    version = register(stops_model["result"], stops_model["evaluation"], config=config)
+    assert (version.version, version.aliases) == (2, ("challenger",))
+    url, model = serve["store_url"], stops_model["result"].model
+    fill_log(url, model, production.head(200), variant="A", version="1")
+    fill_log(url, model, production.iloc[200:500], variant="B", version="2")
+    done = run("monitor", "--variant", "B", cwd=folder)
+    assert done.returncode == 0, done.stderr
+    assert "Monitored 300 rows" in done.stdout
+    report = json.loads((folder / "reports" / "monitor.json").read_text())
+    assert report["model"]["version"] == "2" and report["window"]["rows"] == 300
+    assert_one_line_error(run("monitor", "--variant", "C", cwd=folder), "'A', 'B'")

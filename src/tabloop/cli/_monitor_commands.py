@@ -14,6 +14,7 @@ from tabloop.cli._commands import ClusterOption, ConfigOption
 from tabloop.cli._output import console
 
 if TYPE_CHECKING:
+    from tabloop.config import ProjectConfig
     from tabloop.monitor import MonitorReport
     from tabloop.retrain import RetrainResult
 
@@ -33,7 +34,10 @@ def monitor(
         ),
     ] = None,
     model: Annotated[
-        str | None, typer.Option("--model", help="models:/NAME@alias (default: champion).")
+        str | None,
+        typer.Option(
+            "--model", help="models:/NAME@alias (default: --variant's model, else champion)."
+        ),
     ] = None,
     since: Annotated[str | None, typer.Option("--since", help="Window start (ISO).")] = None,
     until: Annotated[str | None, typer.Option("--until", help="Window end (ISO).")] = None,
@@ -41,7 +45,10 @@ def monitor(
         str | None, typer.Option("--chunk", help="'1d', '1w', '12h' or a row count.")
     ] = None,
     variant: Annotated[
-        str | None, typer.Option("--variant", help="Only rows of this A/B variant.")
+        str | None,
+        typer.Option(
+            "--variant", help="Only rows of this A/B variant, monitoring the model it serves."
+        ),
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Folder for the reports.")] = None,
     every: Annotated[
@@ -58,6 +65,8 @@ def monitor(
     from tabloop.monitor import monitor as run_monitor
 
     project = load_config(config)
+    if variant is not None and model is None and data is None:
+        model = variant_model(project, variant)
     interval = _parse_every(every) if every else None
     alerted: set[str] = set()
     while True:
@@ -131,6 +140,23 @@ def retrain(
             style="bold red",
         )
         raise typer.Exit(1)
+
+
+def variant_model(project: ProjectConfig, variant: str) -> str:
+    """The model URI ``variant`` serves, from ``serve.variants`` (default: the champion
+    alone, as ``champion``); a variant the config does not name is a ConfigError."""
+    from tabloop.exceptions import ConfigError
+    from tabloop.registry import CHAMPION
+
+    variants = dict(project.serve.variants) or {
+        CHAMPION: f"models:/{project.model_name}@{CHAMPION}"
+    }
+    if variant not in variants:
+        raise ConfigError(
+            f"--variant {variant!r} is not a variant of serve.variants; the variants are "
+            f"{', '.join(map(repr, variants))}. Give one of them, or the model with --model."
+        )
+    return variants[variant]
 
 
 def _parse_every(text: str) -> float:
