@@ -68,3 +68,32 @@ def test_comparison_scores_every_strategy_and_recommends_within_one_standard_err
     assert pick["mean"] >= top["mean"] - top["std"] / np.sqrt(3)
     faster = [r for r in found["rows"] if r["mean"] >= top["mean"] - top["std"] / np.sqrt(3)]
     assert pick["seconds"] == min(r["seconds"] for r in faster)
+
+
+def test_the_comparison_runs_nothing_past_its_budget_and_names_what_it_left_out(patients):
+    """30 s of budget ran 3 min 25 s: a variant now runs only when its estimate fits what
+    is left. Counted in variants, not seconds: with no time left none is cross-validated."""
+    result = train(patients, config=_config())
+    found = compare_imputation(result, seconds=0.0)
+    assert found["scheduled"] == 0 and found["rows"] == []
+    assert len(found["skipped"]) == 8  # 4 strategies x with/without indicators (no 'none')
+    assert found["recommended"] is None
+    assert "Not run within the 0 s left of the time budget: median" in found["message"]
+    linear = next(r for r in result.cv if r.name == "linear")
+    some = compare_imputation(result, seconds=linear.seconds * 1.5)
+    assert some["scheduled"] + len(some["skipped"]) == 8
+    assert some["scheduled"] < 8  # knn, iterative and multiple cost more than the rest
+
+
+def test_train_prints_the_imputation_recommendation(patients, tmp_path):
+    from tabloop.workflows import summary_lines, train_and_register
+
+    run = train_and_register(
+        _config(), df=patients, out_dir=tmp_path, register=False, compare_imputation=True
+    )
+    lines = summary_lines(run)
+    text = " ".join(line.strip() for line in lines)
+    assert run.result.imputation_comparison["message"] in text
+    assert "Imputation for linear: " in text
+    assert "recommend" in text or "scores best" in text
+    assert all(len(line) <= 80 for line in lines)

@@ -220,6 +220,8 @@ def _curves(data: dict[str, Any]) -> Section:
             )
         )
     lc = c.get("learning_curve")
+    if lc and lc.get("verdict"):
+        s.blocks.append(Text(lc["verdict"]["message"], tone="info"))
     if lc:
         low = [m - sd for m, sd in zip(lc["val_mean"], lc["val_std"], strict=True)]
         high = [m + sd for m, sd in zip(lc["val_mean"], lc["val_std"], strict=True)]

@@ -223,15 +223,10 @@ def _train(
     if built.refit == "folds":  # the budget kept the fold models: nothing was refitted
         sampling.refit_size = sampling.size
     notes = [*sampling.notes(), *built.notes]
-    curve = sampling.learning_curve(data.metric)
-    best = chosen.best
-    if curve is None and config.train.learning_curve:  # no sampling curve: sklearn's
-        if deadline is None or time.monotonic() + 3 * best.seconds < deadline:
-            curve = _learning_curve(
-                config, best, data.task, data.metric, data.X, data.y, data.folds
-            )
-        else:
-            notes.append("learning curve: skipped, not enough of the time budget left")
+    curve = _curve(config, chosen.best, data, sampling, deadline=deadline)
+    if curve is not None and "skipped" in curve:
+        notes.append(curve.pop("skipped"))
+        curve = None
     return TrainResult(
         config=config,
         task=data.task,
@@ -984,54 +979,24 @@ def _tune(
     return dict(study.best_params) if study.trials else {}
 
 
-_CURVE_SCORING = {
-    "roc_auc": "roc_auc",
-    "pr_auc": "average_precision",
-    "log_loss": "neg_log_loss",
-    "brier": "neg_brier_score",
-    "accuracy": "accuracy",
-    "rmse": "neg_root_mean_squared_error",
-    "mse": "neg_mean_squared_error",
-    "mae": "neg_mean_absolute_error",
-    "r2": "r2",
-}
-
-
-def _learning_curve(
+def _curve(
     config: ProjectConfig,
     best: CVResult,
-    task: str,
-    metric: str,
-    X: pd.DataFrame,
-    y: np.ndarray,
-    folds: list[tuple[np.ndarray, np.ndarray]],
-) -> dict[str, Any]:
-    """Score vs training-set size (mean and spread over folds) for the best single model.
+    data: SplitData,
+    sampling: Sampling,
+    *,
+    deadline: float | None,
+) -> dict[str, Any] | None:
+    """The learning curve with its verdict (:mod:`tabloop.train._curve`): the sampling's
+    when ``train.sample`` drew one, else one fitted within what is left of the budget."""
+    from tabloop.train._curve import learning_curve, sampled_curve_verdict
 
-    Three of the folds and four sizes: enough to see whether the curve has flattened
-    (can we downsample?) or still climbs (would more data help?) at a fraction of the
-    cost of the full cross-validation.
-    """
-    from sklearn.model_selection import learning_curve
-
-    scoring = _CURVE_SCORING[metric]
-    if task == "multiclass" and metric == "roc_auc":
-        scoring = "roc_auc_ovr"
-    sizes, train_scores, val_scores = learning_curve(
-        make_pipeline(config, best.name, task, params=best.params),
-        X,
-        y,
-        cv=folds[:3],
-        train_sizes=[0.1, 0.25, 0.5, 1.0],
-        scoring=scoring,
-        error_score=np.nan,
+    curve = sampling.learning_curve(data.metric)
+    if curve is not None:
+        curve["verdict"] = sampled_curve_verdict(curve, sampling.curve)
+        return curve
+    if not config.train.learning_curve:
+        return None
+    return learning_curve(
+        config, best, data.task, data.metric, data.X, data.y, data.folds, deadline=deadline
     )
-    sign = -1.0 if scoring.startswith("neg_") else 1.0
-    return {
-        "model": best.name,
-        "metric": metric,
-        "sizes": [int(s) for s in sizes],
-        "train_mean": (sign * np.nanmean(train_scores, axis=1)).tolist(),
-        "val_mean": (sign * np.nanmean(val_scores, axis=1)).tolist(),
-        "val_std": np.nanstd(val_scores, axis=1).tolist(),
-    }

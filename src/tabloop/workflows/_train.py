@@ -8,6 +8,7 @@ The CLI and the demo call this; each step stays callable on its own
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,10 @@ if TYPE_CHECKING:
     from tabloop.evaluate import Evaluation
     from tabloop.registry import RegisteredVersion
     from tabloop.train import TrainResult
+
+
+#: Share of the time budget ``--compare-imputation`` keeps for the comparison.
+COMPARE_SHARE = 0.4
 
 
 @dataclass
@@ -46,6 +51,9 @@ def train_and_register(
     ``train.engine: dask`` and no ``cluster``, ``scale.cluster`` or ``TABLOOP_CLUSTER``
     names it. Training and evaluation share one connection (one ``local:N`` cluster).
 
+    With ``compare_imputation`` and a time budget, training gets ``1 - COMPARE_SHARE`` of
+    it and the comparison what training left.
+
     A model that does not beat the dummy baseline is still evaluated, reported and
     registered, without an alias (see ``run.result.beats_dummy``)."""
     from contextlib import ExitStack
@@ -61,11 +69,16 @@ def train_and_register(
         if config.train.engine == "dask":
             address = cluster_address(cluster, config.scale.cluster)
             runner = stack.enter_context(open_runner(address))
+        budget = time_budget or config.train.time_budget
+        if compare_imputation and budget:  # training leaves the comparison its share
+            time_budget = budget * (1 - COMPARE_SHARE)
+        started = time.monotonic()
         result = train(df, config=config, time_budget=time_budget, runner=runner)
         if compare_imputation:
             from tabloop.train import compare_imputation as compare
 
-            result.imputation_comparison = compare(result)
+            left = None if not budget else max(0.0, budget - (time.monotonic() - started))
+            result.imputation_comparison = compare(result, seconds=left)
         evaluation = evaluate(result, runner=runner)
     reports = evaluation.save(out_dir or config.resolve("reports"))
     version = None
@@ -119,8 +132,23 @@ def summary_lines(run: TrainRun) -> list[str]:
     structure = (ev.charts.get("segments") or {}).get("structure")
     if structure:  # clustering: how much structure the silhouettes show
         lines.append(f"structure: {structure['message']}")
+    lines += _diagnostic_lines(ev.charts)
     for r in ev.requirements:
         lines.append(f"requirement {r['expression']}: {'passed' if r['passed'] else 'FAILED'}")
+    return lines
+
+
+def _diagnostic_lines(charts: dict[str, Any]) -> list[str]:
+    """The learning curve's verdict and the imputation recommendation, within 80 columns."""
+    import textwrap
+
+    lines = []
+    verdict = (charts.get("learning_curve") or {}).get("verdict")
+    if verdict:
+        lines.append(verdict["headline"])
+    compared = charts.get("imputation_comparison")
+    if compared:
+        lines += textwrap.wrap(compared["message"], 80, subsequent_indent="  ")
     return lines
 
 
