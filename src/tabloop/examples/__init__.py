@@ -1,5 +1,6 @@
 """Seeded scenario generators for the product's situations, each with documented ground truth."""
 
+from tabloop.examples._projects import example_project
 from tabloop.examples._spend import CUSTOMER_SPEND_TRUTH, customer_spend
 from tabloop.examples._stops import TRAFFIC_STOPS_TRUTH, traffic_stops
 from tabloop.examples._treatment import TREATMENT_MISSING, TREATMENT_TRUTH, treatment_outcomes
@@ -30,6 +31,7 @@ __all__ = [
     "TREATMENT_MISSING",
     "TREATMENT_TRUTH",
     "customer_spend",
+    "example_project",
     "scenario_config",
     "traffic_stops",
     "treatment_outcomes",

@@ -1,0 +1,1 @@
+../../src/tabloop/examples/projects/customer_spend/spendmodels.py
