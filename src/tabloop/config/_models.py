@@ -78,10 +78,43 @@ class DataConfig(_Section):
         return self
 
 
+CalendarPart = Literal["year", "quarter", "month", "week", "day", "dayofweek"]
+LagStat = Literal["mean", "std", "min", "max"]
+
+
+class LagConfig(_Section):
+    """``features.lags.<column>``: the column's values in earlier rows of the same entity
+    (``tabloop.prepare.LagFeatures``); a row never sees its own value or a later one."""
+
+    by: str | None = Field(None, description="entity column; default: one single series")
+    order: str = Field(min_length=1, description="time or sequence column ordering the rows")
+    lags: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list)
+    windows: list[Annotated[int, Field(ge=2)]] = Field(
+        default_factory=list, description="rolling statistics over this many earlier rows"
+    )
+    stats: list[LagStat] = Field(default_factory=lambda: ["mean", "std"], min_length=1)
+    calendar: list[CalendarPart] = Field(
+        default_factory=lambda: ["month"], description="parts of a date 'order' column"
+    )
+
+    @model_validator(mode="after")
+    def _something_to_compute(self) -> LagConfig:
+        if not self.lags and not self.windows:
+            raise ValueError("give 'lags' (e.g. [1, 2, 3]) or 'windows' (e.g. [3, 6]) or both")
+        for key in ("lags", "windows", "stats", "calendar"):
+            values = getattr(self, key)
+            if len(set(values)) != len(values):
+                raise ValueError(f"'{key}' lists a value twice: {values}")
+        return self
+
+
 class FeaturesConfig(_Section):
     include: list[str] | None = Field(None, description="use only these columns (default: all)")
     drop: list[str] = Field(default_factory=list)
     derive: dict[str, str] = Field(default_factory=dict, description="new column: formula")
+    lags: dict[str, LagConfig] = Field(
+        default_factory=dict, description="column: per-entity lags and rolling statistics"
+    )
     log: list[str] = Field(default_factory=list)
     categorical: list[str] = Field(default_factory=list)
     numeric: list[str] = Field(default_factory=list)
@@ -532,6 +565,8 @@ class ProjectConfig(_Section):
             raise ValueError("task 'clustering' takes no data.target; remove one of them")
         if self.task not in (None, "clustering") and not self.data.target:
             raise ValueError(f"task {self.task!r} needs data.target")
+        if self.features.lags and not self.data.target:
+            raise ValueError("features.lags feed a model of data.target; clustering uses none")
         if self.task and self.task != "clustering":
             check_requirement_metrics(self.evaluate.requirements, self.task)
             check_requirement_metrics(self.monitor.requirements, self.task, monitor=True)
@@ -561,6 +596,8 @@ class ProjectConfig(_Section):
             and "is read in this process; the workers read data.train (a file, folder or glob)",
             "data.target": self.data.target is None
             and "is not set: clustering runs in this process",
+            "features.lags": bool(self.features.lags)
+            and "needs each entity's earlier rows together; remove it or train in one process",
         }
         return next(
             (f"train.engine 'dask': {key} {reason}" for key, reason in refused.items() if reason),

@@ -1,5 +1,6 @@
 """Seeded scenario generators for the product's situations, each with documented ground truth."""
 
+from tabloop.examples._events import CUSTOMER_EVENTS_TRUTH, customer_events
 from tabloop.examples._projects import example_project
 from tabloop.examples._spend import CUSTOMER_SPEND_TRUTH, customer_spend
 from tabloop.examples._stops import TRAFFIC_STOPS_TRUTH, traffic_stops
@@ -26,10 +27,12 @@ def scenario_config(name: str) -> str:
 
 
 __all__ = [
+    "CUSTOMER_EVENTS_TRUTH",
     "CUSTOMER_SPEND_TRUTH",
     "TRAFFIC_STOPS_TRUTH",
     "TREATMENT_MISSING",
     "TREATMENT_TRUTH",
+    "customer_events",
     "customer_spend",
     "example_project",
     "scenario_config",

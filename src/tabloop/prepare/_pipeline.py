@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tabloop.prepare._derive import DeriveFeatures, LogTransform
+from tabloop.prepare._lags import LagFeatures, lag_feature_names
 from tabloop.prepare._preprocess import Family, Preprocess
 from tabloop.prepare._select import SelectFeatures
 from tabloop.prepare._text import EncodeText
@@ -32,14 +33,18 @@ def prepare_pipeline(config: ProjectConfig, *, family: Family, task: str | None 
     from sklearn.pipeline import Pipeline
 
     features, prepare = config.features, config.prepare
+    lags = {c: spec.model_dump() for c, spec in features.lags.items()}
+    lagged = [n for c, spec in lags.items() for n in lag_feature_names(c, spec)]
     include = None
     if features.include is not None:
-        include = [*features.include, *features.derive]
+        include = [*features.include, *features.derive, *lagged]
     drop = [*features.drop, *([config.data.id] if config.data.id else [])]
     if config.data.time and config.data.time not in prepare.keep:
         drop.append(config.data.time)
     return Pipeline(
         [
+            # features.lags first: it reads (and removes) the target's history
+            *([("lags", LagFeatures(lags=lags, target=config.data.target))] if lags else []),
             ("derive", DeriveFeatures(formulas=dict(features.derive))),
             ("log", LogTransform(columns=list(features.log))),
             (
@@ -53,6 +58,7 @@ def prepare_pipeline(config: ProjectConfig, *, family: Family, task: str | None 
                     task=task or (config.task if config.task != "clustering" else None),
                     seed=config.split.seed,
                     encode_text=prepare.text.encode,
+                    lagged=lagged,
                 ),
             ),
             *(

@@ -109,7 +109,6 @@ def fold_indices(
         KFold,
         StratifiedGroupKFold,
         StratifiedKFold,
-        TimeSeriesSplit,
     )
 
     k = config.train.folds
@@ -130,10 +129,7 @@ def fold_indices(
                 "or add data."
             )
     if strategy == "time":
-        # positions, not index labels: the table need not be sorted by time
-        times = pd.to_datetime(train[config.split.time or config.data.time]).to_numpy()
-        order = np.argsort(times, kind="stable")
-        return [(order[a], order[b]) for a, b in TimeSeriesSplit(n_splits=k).split(order)]
+        return _time_folds(train, config.split.time or config.data.time, k)
     if strategy == "group":
         groups = train[config.split.group].to_numpy()
         splitter: Any = (
@@ -145,6 +141,36 @@ def fold_indices(
     if classification and strategy == "stratified":
         return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(train, y))
     return list(KFold(k, shuffle=True, random_state=seed).split(train))
+
+
+def _time_folds(
+    train: pd.DataFrame, column: str | None, k: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``TimeSeriesSplit`` over the rows in time order, each cut moved back to the first row
+    of its time, so rows of one time (a month of a panel) never sit on both sides of a fold,
+    as in the test split. Positions, not index labels; rows of one time are ordered by
+    their content, so the folds do not depend on the order of the file's rows."""
+    from sklearn.model_selection import TimeSeriesSplit
+
+    values = train[column]
+    if not pd.api.types.is_numeric_dtype(values):
+        values = pd.to_datetime(values, format="mixed", utc=True).dt.tz_localize(None)
+    content = pd.util.hash_pandas_object(train, index=False).to_numpy()
+    order = np.lexsort((content, values.to_numpy()))
+    ordered = values.to_numpy()[order]
+    n, folds = len(order), []
+    for _, val in TimeSeriesSplit(n_splits=k).split(order):
+        start = int(np.searchsorted(ordered, ordered[val[0]], side="left"))
+        end = val[-1] + 1
+        end = n if end == n else int(np.searchsorted(ordered, ordered[end], side="left"))
+        if start == 0 or end <= start:
+            raise TrainError(
+                f"train.folds is {k} but the training split has only "
+                f"{len(np.unique(ordered))} distinct times in {column!r}; a time fold needs "
+                "earlier times to fit on and later ones to validate. Lower train.folds."
+            )
+        folds.append((order[:start], order[start:end]))
+    return folds
 
 
 def predict_scores(model: Any, X: pd.DataFrame, task: str) -> np.ndarray:

@@ -116,7 +116,9 @@ class TabloopModel:
         from tabloop.train._cv import align_classes, predict_scores
 
         task = self.task if self.task != "clustering" else "regression"
-        X = df[self.inputs]
+        # features.lags reads earlier rows' values of the target when the frame carries it
+        history = [c for c in self.info.get("history", []) if c in df.columns]
+        X = df[[*self.inputs, *history]]
         prepared: dict[tuple[str, ...], Any] = {(): X}
         total: Any = 0.0
         for member, plans in zip(self.members, self._plan(), strict=True):

@@ -140,7 +140,9 @@ def sample_order(
         times = pd.to_datetime(train[config.split.time or config.data.time], utc=True)
         missing = times.isna().to_numpy()
         newest_first = np.where(missing, 0, -times.dt.tz_localize(None).to_numpy().view("int64"))
-        return np.lexsort((newest_first, missing))  # the latest first, missing times last
+        # the latest first, missing times last; rows of one time by content, not file order
+        content = pd.util.hash_pandas_object(train, index=False).to_numpy()
+        return np.lexsort((content, newest_first, missing))
     if strategy == "group":
         codes, groups = pd.factorize(train[config.split.group], use_na_sentinel=False)
         rank = rng.permutation(len(groups))[codes]  # a group's rows share a rank

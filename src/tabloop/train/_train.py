@@ -416,7 +416,9 @@ def split_and_encode(
             time=config.split.time or config.data.time,
             seed=config.split.seed,
         )
-    X = train_df.drop(columns=[target])
+    # a target with features.lags rides along as history: the lags step reads the values of
+    # earlier rows and removes the column (a row never sees its own target)
+    X = train_df if target in config.features.lags else train_df.drop(columns=[target])
     y = (
         _encode(train_df[target], classes)
         if task != "regression"
@@ -744,7 +746,9 @@ def assemble(
             "project": config.name,
             # training columns the model does not read (the id, dropped or unselected ones):
             # a client may send the same record shape as the training data
-            "ignored": [c for c in X.columns if c not in schema],
+            "ignored": [c for c in X.columns if c not in schema and c != data.target],
+            # columns read as earlier rows' values when a frame carries them (features.lags)
+            "history": [data.target] if data.target in X.columns else [],
         },
     )
     return Assembled(model=model, dropped=dropped, notes=notes, refit=refit)
@@ -917,6 +921,10 @@ def _input_schema(
     for member in members:
         for pipe in member.pipelines:
             steps = pipe.named_steps
+            if "lags" in steps:  # the entity, order and source columns, not the target
+                lags = steps["lags"]
+                needed |= {c for pair in lags.groups_ for c in pair if c}
+                needed |= {c for c in lags.specs_ if c != config.data.target}
             derived = steps["derive"].formulas_
             for formula in derived.values():
                 needed |= set(formula.columns)

@@ -1,0 +1,293 @@
+"""``features.lags``: per-entity lags, rolling statistics and calendar parts, past only.
+
+Maintainer note
+---------------
+A row's features come only from *strictly earlier* rows of its entity (``by``), ordered by
+``order``: ``<col>_lag<k>`` is the value ``k`` rows back, ``<col>_<stat><w>`` a statistic
+(mean, std, min, max) of the ``w`` rows before it (the available ones among them). Lags
+count rows, not calendar steps: a missing month is not filled in.
+
+Where the earlier values come from, at every stage:
+
+- **fit** (a training fold, or the refit): the frame itself; one row per entity and order
+  value is required (two rows of customer 3 in May make "the month before" ambiguous).
+  The last ``max(lags, windows)`` rows of each entity are remembered (``history_``), as
+  mlforecast keeps the tail of each series.
+- **transform** (a validation fold, the test split, a batch file, a request): the
+  remembered rows plus the frame's own rows, merged on (entity, order); the frame's value
+  wins where it has one. A row to forecast may leave the column empty (the target of next
+  month is unknown): its features still come from the rows before it. So a request that
+  carries only ``customer_id`` and next ``month`` is scored from the values remembered at
+  training -- what "predict next month" means to a user -- and a file that also carries
+  newer rows with their values is scored from those.
+
+When the column is the target itself, the training frame carries it (``tabloop.train``
+keeps it beside the features), this step reads it as history and removes it: the model
+never sees a row's own target. Rows with the same entity and order value get the same
+features. The step has no numpy replay: the service plans it on the DataFrame path
+(``tabloop/serve/_compiled.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from tabloop.data import frame as _frame
+from tabloop.exceptions import DataError
+
+STATS = ("mean", "std", "min", "max")
+CALENDAR = ("year", "quarter", "month", "week", "day", "dayofweek")
+_E, _T, _F = "__entity__", "__order__", "__from_frame__"
+
+
+def lag_feature_names(source: str, spec: Mapping[str, Any]) -> list[str]:
+    """The columns ``features.lags.<source>`` adds (calendar parts aside), in order."""
+    names = [f"{source}_lag{k}" for k in spec.get("lags", [])]
+    stats = spec.get("stats", ["mean", "std"])
+    names += [f"{source}_{stat}{w}" for w in spec.get("windows", []) for stat in stats]
+    return names
+
+
+class LagFeatures(TransformerMixin, BaseEstimator):
+    """Add each entity's earlier values of columns, rolling statistics and calendar parts.
+
+    Parameters
+    ----------
+    lags : mapping of source column to its spec (``features.lags``): ``by`` (entity column,
+        None for a single series), ``order`` (time or sequence column), ``lags`` (rows
+        back), ``windows`` (rows in rolling statistics), ``stats`` (of mean, std, min,
+        max) and ``calendar`` (parts of a date ``order`` column; ignored for a numeric one).
+    target : the target's name. As a source its values are read from ``X`` when present
+        (else from ``y`` at fit) and the column is removed from the output.
+
+    Attributes
+    ----------
+    history_ : per (by, order) pair, the last rows of each entity seen at fit.
+    added_ : the columns added, in output order.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from tabloop.prepare import LagFeatures
+    >>> df = pd.DataFrame({"id": [1, 1, 2, 1], "t": [1, 2, 1, 3], "v": [10.0, 20, 5, 30]})
+    >>> step = LagFeatures(lags={"v": {"by": "id", "order": "t", "lags": [1]}})
+    >>> step.fit_transform(df)["v_lag1"].tolist()
+    [nan, 10.0, nan, 20.0]
+    >>> step.transform(pd.DataFrame({"id": [1, 2], "t": [4, 2], "v": [None, None]}))[
+    ...     "v_lag1"
+    ... ].tolist()
+    [30.0, 5.0]
+    """
+
+    def __init__(
+        self, *, lags: dict[str, dict[str, Any]] | None = None, target: str | None = None
+    ) -> None:
+        self.lags = lags
+        self.target = target
+
+    # -- fit -------------------------------------------------------------------------------
+    def fit(self, X: pd.DataFrame, y: Any = None) -> LagFeatures:
+        _frame.require_frame(X, name="X")
+        specs = {str(k): dict(v) for k, v in (self.lags or {}).items()}
+        needed = {c for s in specs.values() for c in (s.get("by"), s["order"]) if c}
+        needed |= {s for s in specs if s != self.target or y is None}
+        _frame.require_columns(X, sorted(needed), role="features.lags column")
+        self.groups_: dict[tuple[str | None, str], list[str]] = {}
+        for source, spec in specs.items():
+            _check_spec(source, spec)
+            self.groups_.setdefault((spec.get("by"), spec["order"]), []).append(source)
+        self.specs_ = specs
+        self.dates_ = {order: not _frame.is_numeric(X[order]) for _, order in self.groups_}
+        for order, is_date in self.dates_.items():
+            if is_date and _frame.to_datetime(X[order])[0].isna().all():
+                raise DataError(
+                    f"features.lags: order column {order!r} holds neither numbers nor dates "
+                    f"(first value {_frame.python_value(X[order].iloc[0])!r})."
+                )
+        self.calendar_ = {
+            order: sorted(
+                {p for s in specs.values() if s["order"] == order for p in s.get("calendar", [])},
+                key=CALENDAR.index,
+            )
+            for order, is_date in self.dates_.items()
+            if is_date
+        }
+        kept = [str(c) for c in X.columns if c != self.target or self.target not in specs]
+        self.added_ = [n for s, spec in specs.items() for n in lag_feature_names(s, spec)]
+        self.added_ += [f"{o}_{p}" for o, parts in self.calendar_.items() for p in parts]
+        clash = sorted(set(self.added_) & set(kept))
+        if clash:
+            raise DataError(
+                f"features.lags would add column {clash[0]!r}, which the data already has; "
+                "rename that column."
+            )
+        self.history_: dict[tuple[str | None, str], pd.DataFrame] = {}
+        values = self._source_values(X, y, fitting=True)
+        for (by, order), sources in self.groups_.items():
+            seq = self._sequence(X, by, order, values, sources)
+            _refuse_duplicates(seq, by, order, X)
+            keyed = seq.sort_values([_E, _T], kind="stable").set_index([_E, _T])[sources]
+            depth = max(
+                max([*specs[s].get("lags", []), *specs[s].get("windows", [])]) for s in sources
+            )
+            self.history_[(by, order)] = keyed.groupby(level=0, sort=False).tail(depth)
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    # -- transform -------------------------------------------------------------------------
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        check_is_fitted(self, "history_")
+        _frame.require_frame(X, name="X")
+        needed = {c for by, order in self.groups_ for c in (by, order) if c}
+        needed |= {s for s in self.specs_ if s != self.target}
+        _frame.require_columns(X, sorted(needed), role="features.lags column")
+        values = self._source_values(X, None, fitting=False)
+        added: dict[str, np.ndarray] = {}
+        for (by, order), sources in self.groups_.items():
+            seq = self._sequence(X, by, order, values, sources)
+            features = self._past(seq, self.history_[(by, order)], sources, len(X))
+            for name, column in features.items():
+                added[name] = column
+        for order, parts in self.calendar_.items():
+            dates = _dates(X[order])
+            for part in parts:
+                added[f"{order}_{part}"] = _calendar(dates, part)
+        target_read = self.target in self.specs_ and self.target in X.columns
+        out = X.drop(columns=[self.target]) if target_read else X
+        new = pd.DataFrame({n: added[n] for n in self.added_}, index=X.index)
+        return pd.concat([out, new], axis=1)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        check_is_fitted(self, "history_")
+        kept = [c for c in self.feature_names_in_ if c != self.target or c not in self.specs_]
+        return np.asarray([*kept, *self.added_], dtype=object)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _source_values(self, X: pd.DataFrame, y: Any, *, fitting: bool) -> dict[str, pd.Series]:
+        """Each source column as numbers (the target from ``y`` when ``X`` lacks it)."""
+        out = {}
+        for source in self.specs_:
+            if source in X.columns:
+                values, invalid = _frame.to_numeric(X[source])
+                if invalid.any() and fitting:
+                    row = invalid.idxmax()
+                    raise DataError(
+                        f"features.lags: column {source!r} must be numeric; got "
+                        f"{_frame.python_value(X[source].loc[row])!r} in row "
+                        f"{_frame.row_label(row)}."
+                    )
+                out[source] = values.where(~invalid)
+            elif fitting and y is not None:
+                out[source] = pd.Series(np.asarray(y, dtype=float), index=X.index)
+            else:  # the target of the rows to forecast: unknown, only the history counts
+                out[source] = pd.Series(np.nan, index=X.index)
+        return out
+
+    def _sequence(
+        self,
+        X: pd.DataFrame,
+        by: str | None,
+        order: str,
+        values: Mapping[str, pd.Series],
+        sources: list[str],
+    ) -> pd.DataFrame:
+        """The rows with an entity and an order value: entity key, order key, values;
+        indexed by position in ``X``."""
+        entity = _frame.category_keys(X[by]) if by else pd.Series("", index=X.index, dtype="string")
+        if self.dates_[order]:
+            when: pd.Series = _dates(X[order])
+        else:
+            when = _frame.to_numeric(X[order])[0]
+        seq = pd.DataFrame(
+            {_E: entity.to_numpy(dtype=object), _T: when.to_numpy()},
+            index=np.arange(len(X)),
+        )
+        for source in sources:
+            seq[source] = values[source].to_numpy(dtype=float)
+        return seq[seq[_E].notna() & seq[_T].notna()]
+
+    def _past(
+        self, seq: pd.DataFrame, history: pd.DataFrame, sources: list[str], n: int
+    ) -> dict[str, np.ndarray]:
+        """Lags and rolling statistics of ``seq``'s rows from strictly earlier keys of the
+        remembered ``history`` and ``seq`` itself (the frame's value wins on a shared key)."""
+        both = pd.concat(
+            [history.reset_index().assign(**{_F: 0}), seq.assign(**{_F: 1})], ignore_index=True
+        )
+        both = both.sort_values([_E, _T, _F], kind="stable")
+        keyed = both.groupby([_E, _T], sort=True)[sources].last()  # last non-missing value
+        by_entity = keyed.groupby(level=0, sort=False)
+        columns: dict[str, pd.Series] = {}
+        for source in sources:
+            spec = self.specs_[source]
+            for k in spec.get("lags", []):
+                columns[f"{source}_lag{k}"] = by_entity[source].shift(k)
+            windows = spec.get("windows", [])
+            if not windows:
+                continue
+            before = by_entity[source].shift(1).groupby(level=0, sort=False)
+            for w in windows:
+                rolling = before.rolling(w, min_periods=1)
+                for stat in spec.get("stats", ["mean", "std"]):
+                    values = getattr(rolling, stat)()
+                    columns[f"{source}_{stat}{w}"] = values.droplevel(0).reindex(keyed.index)
+        at = pd.MultiIndex.from_arrays([seq[_E], seq[_T]])
+        out = {}
+        for name, series in columns.items():
+            column = np.full(n, np.nan)
+            column[seq.index.to_numpy()] = series.reindex(at).to_numpy(dtype=float)
+            out[name] = column
+        return out
+
+
+def _check_spec(source: str, spec: Mapping[str, Any]) -> None:
+    where = f"features.lags.{source}"
+    for key in ("lags", "windows"):
+        for v in spec.get(key, []):
+            low = 1 if key == "lags" else 2
+            if not isinstance(v, int | np.integer) or isinstance(v, bool) or v < low:
+                raise DataError(f"{where}.{key}: each must be an integer >= {low}; got {v!r}.")
+    if not spec.get("lags") and not spec.get("windows"):
+        raise DataError(f"{where}: give 'lags' or 'windows'.")
+    for key, allowed in (("stats", STATS), ("calendar", CALENDAR)):
+        for v in spec.get(key, []):
+            if v not in allowed:
+                raise DataError(f"{where}.{key}: {v!r} is not one of {', '.join(allowed)}.")
+
+
+def _refuse_duplicates(seq: pd.DataFrame, by: str | None, order: str, X: pd.DataFrame) -> None:
+    twice = seq.duplicated([_E, _T], keep=False).to_numpy()
+    if twice.any():
+        first = seq.index[twice][0]
+        same = (seq[_E] == seq.at[first, _E]) & (seq[_T] == seq.at[first, _T])
+        whom = f"{by} {_frame.python_value(X[by].iloc[first])!r}" if by else "the series"
+        raise DataError(
+            f"features.lags: {whom} has {int(same.sum())} training rows at {order} "
+            f"{_frame.python_value(X[order].iloc[first])!r}; lags need one row per "
+            f"{by + ' and ' if by else ''}{order}. Aggregate those rows first."
+        )
+
+
+def _dates(series: pd.Series) -> pd.Series:
+    """The column as naive datetimes (UTC for time-zone-aware ones), NaT where unparseable."""
+    values = _frame.to_datetime(series)[0]
+    if not pd.api.types.is_datetime64_any_dtype(values):
+        values = pd.to_datetime(values, errors="coerce", utc=True)
+    if getattr(values.dt, "tz", None) is not None:
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    return values
+
+
+def _calendar(dates: pd.Series, part: str) -> np.ndarray:
+    if part == "week":
+        values: Any = dates.dt.isocalendar().week
+    else:
+        values = getattr(dates.dt, part)
+    return np.asarray(values.astype("float64"), dtype=float)
