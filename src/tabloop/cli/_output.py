@@ -18,6 +18,12 @@ def print_profile_summary(data: dict[str, Any]) -> None:
     if target:
         line += f", target [bold]{target['name']}[/] ({target['task']})"
     console.print(line)
+    for p in data.get("text_power", []):  # free text is scored by its words, not listed else
+        metric = "ROC-AUC" if p["metric"] == "roc_auc" else "R²"
+        score = "no word in two rows" if p["score"] is None else f"{metric} {p['score']:.3f}"
+        console.print(
+            f"  text {p['column']!r} alone: {score} (TF-IDF + linear model)", markup=False
+        )
     for w in data["warnings"]:
         style = _STYLE.get(w["kind"], "yellow")
         console.print(f"  [{style}]•[/] {w['message']}", markup=True, soft_wrap=True)

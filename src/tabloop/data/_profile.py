@@ -20,7 +20,7 @@ import pandas as pd
 from tabloop._progress import track
 from tabloop.data import _frame
 from tabloop.data._associations import correlations
-from tabloop.data._predictive import pure_segments, single_feature_power
+from tabloop.data._predictive import pure_segments, single_feature_power, text_power
 from tabloop.data._schema import Schema, infer_schema
 from tabloop.data._task import TASKS, infer_task, positive_label
 from tabloop.exceptions import DataError
@@ -172,6 +172,9 @@ def profile(
             out["predictive_power"] = single_feature_power(
                 sample, candidates, target, task, seed=seed
             )
+            texts = [c for c in features if schema[c].kind == "text"]
+            if texts:  # words, not values: TF-IDF + a linear model per column
+                out["text_power"] = text_power(sample, texts, target, task, seed=seed)
             if task in ("binary", "multiclass"):
                 min_rows = min_segment_rows or max(30, int(0.01 * len(sample)))
                 out["pure_segments"] = pure_segments(
@@ -419,6 +422,18 @@ def _warnings(
                 f"Possible leakage: {entry['column']!r} alone predicts the target with "
                 f"{metric} {entry['score']:.3f} (cut-off {cutoff}). Check that it is known "
                 "before the outcome; if not, list it under features.drop.",
+                score=entry["score"],
+            )
+    for entry in out.get("text_power", []):
+        if entry["score"] is not None and entry["score"] >= cutoff:
+            metric = "ROC-AUC" if entry["metric"] == "roc_auc" else "R²"
+            warn(
+                "leakage",
+                entry["column"],
+                f"Possible leakage: the words of {entry['column']!r} alone predict the target "
+                f"with {metric} {entry['score']:.3f} (cut-off {cutoff}; {entry['method']}). "
+                "Check that the text is written before the outcome; if not, list it under "
+                "features.drop.",
                 score=entry["score"],
             )
     by_column: dict[str, list[dict[str, Any]]] = {}

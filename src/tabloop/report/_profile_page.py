@@ -30,6 +30,8 @@ def build_profile_page(data: dict[str, Any]) -> Page:
     page.sections.append(_missing(data))
     if data.get("predictive_power"):
         page.sections.append(_power(data))
+    if data.get("text_power"):
+        page.sections.append(_text_power(data["text_power"]))
     page.sections.append(_correlations(data["correlations"]))
     page.sections.append(_columns(data["columns"]))
     if data.get("groups"):
@@ -192,6 +194,37 @@ def _power(data: dict[str, Any]) -> Section:
                 caption="Pure segments: values whose target is almost constant",
             )
         )
+    return s
+
+
+def _text_power(power: list[dict[str, Any]]) -> Section:
+    s = Section("Free text")
+    metric = "ROC-AUC" if power[0]["metric"] == "roc_auc" else "R²"
+    rows = power[0]["rows"]
+    s.blocks.append(
+        Text(
+            f"How well the words of each free-text column alone predict the target: "
+            f"{power[0]['method']}, on {rows:,} labelled rows ({metric}; 0.5 is chance for "
+            "ROC-AUC, 0 for R²). Training reads these columns as TF-IDF + SVD numbers "
+            "(prepare.text).",
+            tone="info",
+        )
+    )
+    s.blocks.append(
+        Table(
+            ["column", metric, "rows", "method"],
+            [
+                [
+                    p["column"],
+                    "no word in two rows" if p["score"] is None else p["score"],
+                    p["rows"],
+                    p["method"],
+                ]
+                for p in power
+            ],
+            caption="Each text column alone, scored out of fold",
+        )
+    )
     return s
 
 
