@@ -152,6 +152,16 @@ def test_a_model_reading_the_text_beats_one_without_it_on_the_test_split():
         for name, result in (("with", with_text), ("without", without))
     }
     assert auc["with"] > auc["without"] + 0.1, auc
+    # the terminal says what became of the text, either way
+    from tabloop.workflows._train import dropped_lines, text_lines
+
+    assert text_lines(with_text) == [
+        "text 'complaint': read as 20 TF-IDF + SVD numbers (prepare.text)"
+    ]
+    assert text_lines(without) == []
+    assert "dropped 'complaint': free text, not encoded (prepare.text.encode is false)" in (
+        dropped_lines(without.dropped)
+    )
     # the service's compiled path reads the text as the batch path does
     compiled = compile_model(with_text.model)
     assert compiled.summary() == {"compiled": 1}
