@@ -46,6 +46,7 @@ def main() -> None:
     """Entry point of the ``tabloop`` script."""
     from tabloop.cli import (  # noqa: F401  (register the commands)
         _commands,
+        _log_commands,
         _monitor_commands,
         _serve_commands,
     )

@@ -1,0 +1,256 @@
+"""``tabloop log``: the prediction log joined with its outcomes, on the terminal or in a file.
+
+The terminal shows the most recent predictions as a table that fits 80 columns; ``-o``
+writes the selection as CSV or Parquet with the log's typed reader
+(:func:`tabloop.store.read_range`, the columns ``tabloop store export`` writes), so the
+inputs and context come out as typed columns, not JSON text.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import typer
+
+from tabloop.cli._app import app
+from tabloop.cli._commands import ConfigOption
+from tabloop.cli._output import console
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from tabloop.store import Store
+
+Period = int | Literal["all"] | None
+#: Rows the terminal shows unless --limit says otherwise.
+SHOWN = 20
+#: The formats ``-o`` writes, by suffix.
+FORMATS = (".csv", ".parquet")
+#: The terminal table's width.
+WIDTH = 80
+_DASH = "–"
+
+
+def _positive(value: int | None) -> int | None:
+    if value is not None and value < 1:
+        raise typer.BadParameter(f"must be 1 or more; got {value}.")
+    return value
+
+
+@app.command("log")
+def log_command(
+    period: Annotated[
+        str | None,
+        typer.Option("--period", help="A period number, 'current' (default) or 'all'."),
+    ] = None,
+    variant: Annotated[
+        str | None, typer.Option("--variant", help="Only predictions of this A/B variant.")
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            callback=_positive,
+            help=f"The N most recent predictions (default: {SHOWN} on the terminal, all with -o).",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", metavar="FILE", help="Write a .csv or .parquet file instead."),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Show the prediction log joined with the outcomes, most recent first; with -o FILE,
+    write it (oldest first) as CSV or Parquet, inputs and context as typed columns."""
+    from tabloop.config import load_config
+    from tabloop.store import Store
+
+    if out is not None:
+        _check_out(out)
+    asked = _parse_period(period)
+    store = Store(Store.project_url(load_config(config)))
+    try:
+        periods = store.periods()
+        where = _describe(asked, variant, periods)
+        if out is None:
+            shown = limit or SHOWN
+            rows = store.predictions(period=asked, variant=variant, limit=shown, newest_first=True)
+            _print_table(rows, where, periods, asked, shown)
+            return
+        frame = _typed_selection(store, asked, variant, limit)
+    finally:
+        store.close()
+    if frame.empty:
+        from tabloop.exceptions import StoreError
+
+        raise StoreError(f"No predictions in {where}: nothing written to {out}.")
+    _write(frame, out)
+    labelled = int(frame["outcome"].notna().sum())
+    console.print(
+        f"Wrote {len(frame):,} predictions ({labelled:,} labelled) of {where} and "
+        f"{frame.shape[1]} columns to {out}",
+        markup=False,
+    )
+
+
+def _check_out(out: Path) -> None:
+    """Refuse an output this command cannot write, before anything is read."""
+    from tabloop.exceptions import DataError
+
+    if out.suffix.lower() not in FORMATS:
+        raise DataError(
+            f"-o {str(out)!r}: the file's suffix chooses the format and must be "
+            f"{' or '.join(FORMATS)}; got {out.suffix or 'none'!r}."
+        )
+    if not out.parent.is_dir():
+        raise DataError(f"-o {str(out)!r}: the folder {str(out.parent)!r} does not exist.")
+    if out.is_dir():
+        raise DataError(f"-o {str(out)!r} is a folder; give a file name.")
+
+
+def _parse_period(value: str | None) -> Period:
+    from tabloop.exceptions import DataError
+
+    if value is None or value == "current":
+        return None
+    if value == "all":
+        return "all"
+    if value.isascii() and value.isdigit():
+        return int(value)
+    raise DataError(f"--period must be a number, 'current' or 'all'; got {value!r}.")
+
+
+def _describe(asked: Period, variant: str | None, periods: list[dict[str, Any]]) -> str:
+    """``period 2 (current)``, ``all periods``...; an unknown period is a StoreError."""
+    from tabloop.exceptions import StoreError
+
+    current = next((p["id"] for p in reversed(periods) if p["ended_at"] is None), None)
+    if isinstance(asked, int) and asked not in {p["id"] for p in periods}:
+        ids = ", ".join(str(p["id"]) for p in periods) or "none"
+        raise StoreError(
+            f"No period {asked}; this log has period(s) {ids} (current: {current}). "
+            "Give one of them, 'current' or 'all'."
+        )
+    if asked == "all":
+        text = "all periods"
+    else:
+        number = current if asked is None else asked
+        text = f"period {number}" + (" (current)" if number == current else "")
+    return text + (f", variant {variant}" if variant else "")
+
+
+def _typed_selection(
+    store: Store, asked: Period, variant: str | None, limit: int | None
+) -> pd.DataFrame:
+    """The selected predictions with typed input and context columns, oldest first.
+
+    The selection (period, variant, the ``limit`` most recent) is the store's own query;
+    the typed columns come from :func:`tabloop.store.read_range` over the time span it
+    covers, keeping the selected ids.
+    """
+    from datetime import timedelta
+
+    from tabloop.store import LogRange, log_schema, read_range
+
+    chosen = store.predictions(
+        period=asked, variant=variant, limit=limit, newest_first=limit is not None
+    )
+    if chosen.empty:
+        return chosen
+    first, last = chosen["created_at"].min(), chosen["created_at"].max()
+    span = LogRange(
+        since=first.to_pydatetime(),
+        until=last.to_pydatetime() + timedelta(microseconds=1),
+        variant=variant,
+    )
+    frame = read_range(store, span, schema=log_schema(store, [span]))
+    keep = frame["prediction_id"].isin(set(chosen["prediction_id"]))
+    return frame[keep].reset_index(drop=True)
+
+
+def _write(frame: pd.DataFrame, out: Path) -> None:
+    """Write ``frame`` by the suffix of ``out``, whole or not at all (a temporary file
+    beside it is moved into place)."""
+    import json
+
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        if out.suffix.lower() == ".csv":
+            text = frame.copy()
+            for name in text.columns:  # a dict (multiclass probabilities) as JSON, not repr
+                if text[name].map(lambda v: isinstance(v, dict)).any():
+                    text[name] = text[name].map(
+                        lambda v: json.dumps(v) if isinstance(v, dict) else v
+                    )
+            text.to_csv(partial, index=False)
+        else:
+            frame.to_parquet(partial, index=False)
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _print_table(
+    rows: pd.DataFrame,
+    where: str,
+    periods: list[dict[str, Any]],
+    asked: Period,
+    shown: int,
+) -> None:
+    from rich import box
+    from rich.table import Table
+
+    chosen = [
+        p
+        for p in periods
+        if asked == "all" or p["id"] == asked or (asked is None and p["ended_at"] is None)
+    ]
+    total = sum(p["predictions"] for p in chosen)
+    labelled = sum(p["labelled"] for p in chosen)
+    scope = where.split(", variant")[0]
+    console.print(
+        f"{scope.capitalize()}: {total:,} predictions, {labelled:,} labelled.", markup=False
+    )
+    if rows.empty:
+        console.print(f"No predictions in {where}.", markup=False)
+        return
+    more = "" if len(rows) < shown else "; --limit N shows more, -o FILE saves all"
+    console.print(f"{len(rows):,} most recent of {where}{more}:", markup=False)
+    scored = rows["score"].notna().any()
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    columns = ["time (UTC)", "variant", "entity", "prediction"]
+    columns += ["score"] if scored else []
+    columns += ["outcome", "batch"]
+    for name in columns:
+        table.add_column(
+            name,
+            no_wrap=True,
+            overflow="ellipsis",
+            justify="right" if name in ("score", "batch") else "left",
+            min_width=19 if name == "time (UTC)" else None,
+        )
+    for row in rows.to_dict("records"):
+        cells = [
+            row["created_at"].strftime("%Y-%m-%d %H:%M:%S"),
+            _text(row["variant"]),
+            _text(row["entity_id"]),
+            _text(row["prediction"]),
+        ]
+        cells += [_text(row["score"], digits=3)] if scored else []
+        cells += [_text(row["outcome"]), _text(row["outcome_batch"])]
+        table.add_row(*cells)
+    console.print(table, width=min(WIDTH, console.width), markup=False)
+
+
+def _text(value: Any, *, digits: int = 6) -> str:
+    """A cell: numbers to ``digits`` significant digits, missing as a dash."""
+    import pandas as pd
+
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return _DASH
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return str(value)
