@@ -65,7 +65,10 @@ def permutation_importance_table(
         rows = rng.choice(len(X), max_rows, replace=False)
         X, y = X.iloc[rows], y[rows]
     task, inputs = model.task, list(model.inputs)
-    X = X[inputs]
+    # features.lags read the target of earlier rows (as the evaluation did) and the other
+    # rows of the frame: such a model is scored on the whole frame, shuffled in the half
+    history = [c for c in model.info.get("history", []) if c in X.columns]
+    X = X[[*inputs, *history]]
     full = np.asarray(model.predict_scores(X))
     half = max(2, len(X) // 2)
     drops = np.empty((len(inputs), n_repeats))
@@ -73,6 +76,13 @@ def permutation_importance_table(
         rows = np.sort(rng.choice(len(X), half, replace=False))
         sub, target = X.iloc[rows].copy(), y[rows]
         base = score(task, metric, target, full[rows])
+        if history:
+            for j, column in enumerate(inputs):
+                whole = X.copy()
+                at = whole.columns.get_loc(column)
+                whole.iloc[rows, at] = whole.iloc[rows[rng.permutation(half)], at].to_numpy()
+                drops[j, r] = base - score(task, metric, target, model.predict_scores(whole)[rows])
+            continue
         for j, column in enumerate(inputs):
             kept = sub[column]
             sub[column] = kept.iloc[rng.permutation(half)].set_axis(sub.index)
@@ -130,8 +140,9 @@ def shap_table(model: Any, X: pd.DataFrame, *, max_rows: int = 2000) -> dict[str
             continue
         pipe = member.pipelines[0]
         pipe = getattr(pipe, "pipelines_", [pipe])[0]  # first draw of multiple imputation
+        history = [c for c in model.info.get("history", []) if c in X.columns]  # lags' target
         prepared = prepared_until(pipe, "preprocess", inclusive=True).transform(
-            X[model.inputs].iloc[:max_rows]
+            X[[*model.inputs, *history]].iloc[:max_rows]
         )
         contrib = _contributions(member.name, pipe[-1], prepared)
         if contrib is None:
