@@ -17,6 +17,9 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
     field_validator,
     model_validator,
 )
@@ -188,11 +191,25 @@ class PrepareConfig(_Section):
         default_factory=list, description="columns kept even if flagged as leaking or correlated"
     )
     text: TextConfig = Field(default_factory=TextConfig)
+    missing_values: dict[str, list[StrictStr | StrictInt | StrictFloat]] = Field(
+        default_factory=dict,
+        description="codes read as missing: [not_known, '?'] for every column, or per "
+        "column {job: [not_known], age: [-1, 999]} ('*' for every column)",
+    )
 
     @field_validator("text", mode="before")
     @classmethod
     def _text_switch(cls, value: Any) -> Any:
         return {"encode": value} if isinstance(value, bool) else value  # text: false
+
+    @field_validator("missing_values", mode="before")
+    @classmethod
+    def _codes_everywhere(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):  # a plain list: codes for every column
+            return {"*": list(value)}
+        if isinstance(value, dict):  # one code without brackets: age: -1
+            return {k: v if isinstance(v, list | tuple) else [v] for k, v in value.items()}
+        return value
 
 
 class ClusterConfig(_Section):

@@ -22,6 +22,7 @@ from tabloop.data import _frame
 from tabloop.data._associations import correlations
 from tabloop.data._predictive import pure_segments, single_feature_power, text_power
 from tabloop.data._schema import Schema, infer_schema
+from tabloop.data._sentinels import likely_codes, missing_values_line
 from tabloop.data._task import TASKS, infer_task, positive_label
 from tabloop.exceptions import DataError
 
@@ -154,6 +155,7 @@ def profile(
             out["columns"] = [_column_section(df[c], schema, c) for c in df.columns]
         elif step == "missing":
             out["missing"] = _missing_section(df, schema, target, task)
+            out["missing_codes"] = likely_codes(df, features)  # not_known, -1, 999 ...
         elif step == "correlations":
             out["correlations"] = correlations(
                 sample, numeric_cols, categorical_cols, threshold=correlation_threshold
@@ -467,6 +469,23 @@ def _warnings(
                 entry["column"],
                 f"{entry['column']!r} is missing in {entry['pct']}% of rows.",
             )
+    coded: dict[str, list[dict[str, Any]]] = {}
+    for entry in out.get("missing_codes", []):
+        coded.setdefault(entry["column"], []).append(entry)
+    for column, entries in coded.items():  # one warning per column, with its config line
+        listed = "; ".join(
+            f"{e['value']!r} in {e['rows']:,} rows ({100 * e['share']:.1f}%), {e['why']}"
+            for e in entries
+        )
+        line = missing_values_line(entries)
+        warn(
+            "missing_code",
+            column,
+            f"{column!r} may code missing values as values: {listed}. If they mean "
+            f"unknown, declare them: {line}",
+            values=[e["value"] for e in entries],
+            suggestion=line,
+        )
     strongest: dict[tuple[str, str], dict[str, Any]] = {}
     for pair in out.get("correlations", {}).get("high_pairs", []):  # sorted strongest first
         strongest.setdefault((pair["a"], pair["b"]), pair)

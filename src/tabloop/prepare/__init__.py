@@ -8,6 +8,7 @@ and :class:`Unsupported` are its vocabulary (see ``tabloop/prepare/_replay.py``)
 from tabloop.prepare._derive import DeriveFeatures, LogTransform
 from tabloop.prepare._formula import FUNCTIONS, Formula
 from tabloop.prepare._lags import LagFeatures
+from tabloop.prepare._missing import MissingValues
 from tabloop.prepare._multiple import MultipleImputation
 from tabloop.prepare._pipeline import prepare_pipeline
 from tabloop.prepare._preprocess import FAMILIES, IMPUTATIONS, Preprocess
@@ -25,6 +26,7 @@ __all__ = [
     "IMPUTATIONS",
     "LagFeatures",
     "LogTransform",
+    "MissingValues",
     "MultipleImputation",
     "Preprocess",
     "RequestColumns",

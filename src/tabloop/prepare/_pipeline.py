@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from tabloop.prepare._derive import DeriveFeatures, LogTransform
 from tabloop.prepare._lags import LagFeatures, lag_feature_names
+from tabloop.prepare._missing import MissingValues
 from tabloop.prepare._preprocess import Family, Preprocess
 from tabloop.prepare._select import SelectFeatures
 from tabloop.prepare._text import EncodeText
@@ -41,8 +42,11 @@ def prepare_pipeline(config: ProjectConfig, *, family: Family, task: str | None 
     drop = [*features.drop, *([config.data.id] if config.data.id else [])]
     if config.data.time and config.data.time not in prepare.keep:
         drop.append(config.data.time)
+    codes = {c: list(v) for c, v in prepare.missing_values.items()}
     return Pipeline(
         [
+            # prepare.missing_values first: every later step sees the codes as missing
+            *([("missing", MissingValues(codes=codes))] if codes else []),
             # features.lags first: it reads (and removes) the target's history
             *([("lags", LagFeatures(lags=lags, target=config.data.target))] if lags else []),
             ("derive", DeriveFeatures(formulas=dict(features.derive))),
