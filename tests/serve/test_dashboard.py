@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from sklearn.metrics import precision_score
+from sklearn.metrics import mean_squared_error, precision_score
 
 from tabloop.serve import ab_report, create_app
-from tabloop.serve._dashboard import render_dashboard
+from tabloop.serve._dashboard import dashboard_view, metric_text, render_dashboard
 from tests.serve.conftest import AB, TARGET
 from tests.serve.test_app import rows_of
 from tests.serve.test_server import free_port
@@ -152,6 +153,58 @@ def test_values_from_models_and_logs_are_escaped():
     # exactly the page's two script elements, and the settings cannot close theirs
     assert len(re.findall(r"<script\b", page)) == 2
     assert page.count("</script>") == 2
+
+
+def test_the_page_shows_b_minus_a_entities_and_each_batch_with_interval_and_baseline():
+    rng = np.random.default_rng(0)
+    n = 240
+    customer = [f"c{i % 60}" for i in range(n)]  # 60 customers, 4 predictions each
+    variant = ["A" if int(c[1:]) % 2 else "B" for c in customer]
+    y = rng.normal(100, 10, n)
+    error = np.where(np.array(variant) == "B", 12.0, 4.0) * rng.normal(0, 1, n)
+    log = pd.DataFrame(
+        {
+            "variant": variant,
+            "prediction": y + error,
+            "outcome": y,
+            "outcome_batch": pd.array([1 + (i // 60) % 2 for i in range(n)], dtype="Int64"),
+            "customer": customer,
+        }
+    )
+    report = ab_report(log, task="regression", cluster_by="customer", n_boot=200)
+    data = {
+        "title": "spend",
+        "report": {**report.to_dict(), "period": 1},
+        "recent": [],
+        "coverage": {"predictions": n, "labelled": n, "coverage": 1.0},
+        "variants": [],
+        "log_backlog": 0,
+        "generated_at": "2025-01-01T00:00:00+00:00",
+    }
+    view = dashboard_view(data)
+    (comparison,) = report.comparisons
+    assert comparison.better == "A" and comparison.difference > 0  # B's MSE is higher
+    table = view["tables"]["comparisons"]
+    assert [c["label"] for c in table["columns"]][3] == "variant \u2212 control"
+    cells = table["rows"][0]["cells"]
+    assert cells["difference"]["v"].startswith("+")  # the JSON's sign, B − A
+    assert "(B \u2212 A = +" in cells["verdict"]["v"]
+    metrics = view["tables"]["metrics"]
+    assert "entities (customer)" in [c["label"] for c in metrics["columns"]]
+    assert metrics["rows"][0]["cells"]["entities"]["v"] == "30"
+    batches = view["tables"]["batches"]["rows"]
+    assert [r["key"] for r in batches] == ["A/1", "A/2", "B/1", "B/2"]
+    for row, (name, batch) in zip(batches, [("A", 1), ("A", 2), ("B", 1), ("B", 2)], strict=True):
+        part = log[(log["variant"] == name) & (log["outcome_batch"] == batch)]
+        mse = mean_squared_error(part["outcome"], part["prediction"])
+        base = mean_squared_error(part["outcome"], np.full(len(part), log["outcome"].mean()))
+        assert row["cells"]["value"]["v"] == metric_text(mse)
+        low, high = map(float, row["cells"]["value"]["sub"].replace(",", "").split(" to "))
+        assert low < mse < high
+        assert row["cells"]["baseline"]["v"] == metric_text(base)
+        assert row["cells"]["entities"]["v"] == str(part["customer"].nunique())
+    page = render_dashboard(data, refresh=0, data_url="dashboard/data", nonce="n")
+    assert '<table data-table="batches">' in page and "resample entities (customer)" in page
 
 
 def test_dashboard_needs_a_key_when_the_service_has_keys(make_config):

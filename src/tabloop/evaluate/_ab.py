@@ -52,6 +52,7 @@ a variant's labelled rows).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -321,7 +322,7 @@ class _Fit:
             baseline = point_values(
                 rows.scorer(self.at, baseline=True), names, np.ones((1, self.n))
             )
-            batches = self._batches(names, seed=seed, **settings)
+            batches = self._batches(names, metrics, seed=seed, **settings)
         self.stats = VariantStats(
             name=name,
             predictions=predictions,
@@ -339,8 +340,16 @@ class _Fit:
         return self.n if self.entities is None else self.entities
 
     def _batches(
-        self, names: tuple[str, ...], *, n_boot: int, confidence: float, seed: int
+        self,
+        names: tuple[str, ...],
+        whole: dict[str, dict[str, float | None]],
+        *,
+        n_boot: int,
+        confidence: float,
+        seed: int,
     ) -> list[dict[str, Any]]:
+        """Each upload batch's metrics with intervals and baseline; a batch holding every
+        labelled row of the variant reuses the variant's ``whole`` figures."""
         positions = np.flatnonzero(self.rows.labelled)[self.at]
         keys = self.rows.batch.iloc[positions].reset_index(drop=True)
         groups = keys.groupby(keys, dropna=False, sort=False).indices
@@ -348,14 +357,16 @@ class _Fit:
         out = []
         for batch, ix in sorted(found, key=lambda item: batch_order(item[0])):
             at = self.at[ix]
-            _, metrics, _ = _with_intervals(
-                self.rows,
-                at,
-                names,
-                n_boot=n_boot,
-                confidence=confidence,
-                seed=variant_seed(seed, f"{self.name}\x00batch\x00{batch}"),
-            )
+            metrics = copy.deepcopy(whole) if len(ix) == self.n else None
+            if metrics is None:
+                _, metrics, _ = _with_intervals(
+                    self.rows,
+                    at,
+                    names,
+                    n_boot=n_boot,
+                    confidence=confidence,
+                    seed=variant_seed(seed, f"{self.name}\x00batch\x00{batch}"),
+                )
             ones = np.ones((1, len(ix)))
             out.append(
                 {
