@@ -85,6 +85,14 @@ CalendarPart = Literal["year", "quarter", "month", "week", "day", "dayofweek"]
 LagStat = Literal["mean", "std", "min", "max"]
 
 
+def _default_stats() -> list[LagStat]:
+    return ["mean", "std"]
+
+
+def _default_calendar() -> list[CalendarPart]:
+    return ["month"]
+
+
 class LagConfig(_Section):
     """``features.lags.<column>``: the column's values in earlier rows of the same entity
     (``tabloop.prepare.LagFeatures``); a row never sees its own value or a later one."""
@@ -95,9 +103,9 @@ class LagConfig(_Section):
     windows: list[Annotated[int, Field(ge=2)]] = Field(
         default_factory=list, description="rolling statistics over this many earlier rows"
     )
-    stats: list[LagStat] = Field(default_factory=lambda: ["mean", "std"], min_length=1)
+    stats: list[LagStat] = Field(default_factory=_default_stats, min_length=1)
     calendar: list[CalendarPart] = Field(
-        default_factory=lambda: ["month"], description="parts of a date 'order' column"
+        default_factory=_default_calendar, description="parts of a date 'order' column"
     )
 
     @model_validator(mode="after")
