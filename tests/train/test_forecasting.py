@@ -128,6 +128,11 @@ def test_the_service_forecasts_next_month_from_customer_and_month_alone(tmp_path
     np.testing.assert_allclose(served, expected, rtol=1e-9)
     history = trained.train[trained.train["customer_id"] == 3].sort_values("month")
     assert abs(served[0] - history["spend"].iloc[-1]) < abs(served[0] - trained.y_train.mean())
+    # the lag step has no numpy replay: its pipeline takes the DataFrame path for preparation
+    from tabloop.serve._compiled import compile_model
+
+    (_, (plan,)), *_ = compile_model(trained.model).members
+    assert plan.kind == "frame" and "LagFeatures" in plan.reason
 
 
 def test_permutation_importance_of_a_lag_model_reads_the_target_history(trained):
@@ -144,3 +149,18 @@ def test_permutation_importance_of_a_lag_model_reads_the_target_history(trained)
     assert table["promo"]["ci_low"] > 0  # a 20% effect by construction
     # no column makes the model better when shuffled (a frame without its history did)
     assert all(r["ci_high"] > 0 for r in table.values())
+
+
+def test_a_later_months_spend_never_moves_an_earlier_forecast(trained):
+    test = trained.test
+    cut = sorted(test["month"].unique())[1]
+    later = test["month"] >= cut
+    altered = test.assign(spend=test["spend"].where(~later, 0.0))
+    before = trained.model.predict_scores(test)
+    after = trained.model.predict_scores(altered)
+    np.testing.assert_array_equal(before[~later.to_numpy()], after[~later.to_numpy()])
+    first_later = (test["month"] == cut).to_numpy()
+    np.testing.assert_array_equal(before[first_later], after[first_later])  # its own value
+    assert not np.allclose(
+        before[later.to_numpy() & ~first_later], after[later.to_numpy() & ~first_later]
+    )
