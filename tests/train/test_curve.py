@@ -98,3 +98,18 @@ def test_no_time_left_fits_nothing_and_says_so(german):
         deadline=time.monotonic() - 1,
     )
     assert set(out) == {"skipped"} and "learning curve: skipped" in out["skipped"]
+
+
+def test_the_sampled_curve_of_a_large_table_gets_the_same_kind_of_verdict():
+    """train.sample: auto cross-validates 20,000, 80,000, ... rows: one score per size,
+    each with its standard error; a step of x4 is two doublings."""
+    from tabloop.train._curve import sampled_curve_verdict
+
+    curve = {"metric": "roc_auc", "sizes": [20_000, 80_000, 320_000]}
+    steps = [{"se": 0.002}, {"se": 0.002}, {"se": 0.001}]
+    rising = sampled_curve_verdict({**curve, "val_mean": [0.80, 0.83, 0.85]}, steps)
+    assert rising["kind"] == "rising"
+    assert rising["per_doubling"] == pytest.approx(0.01)  # +0.02 over two doublings
+    flat = sampled_curve_verdict({**curve, "val_mean": [0.80, 0.83, 0.831]}, steps)
+    # +0.001 < hypot(0.002, 0.001): noise, so the plateau starts at 80,000 rows
+    assert (flat["kind"], flat["from_rows"]) == ("plateau", 80_000)
