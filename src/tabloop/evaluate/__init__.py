@@ -1,6 +1,7 @@
 """Evaluate a model: metrics with confidence intervals, charts, fairness, requirements, A/B."""
 
-from tabloop.evaluate._ab import ABReport, ab_report, batch_order
+from tabloop.evaluate._ab import ABReport, ab_report
+from tabloop.evaluate._ab_fit import batch_order
 from tabloop.evaluate._ab_segments import SegmentShares, segment_shares
 from tabloop.evaluate._cells import (
     CHUNK_CELLS,

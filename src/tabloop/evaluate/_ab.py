@@ -52,7 +52,6 @@ a variant's labelled rows).
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -63,16 +62,14 @@ import pandas as pd
 
 from tabloop.config import HIGHER_IS_BETTER
 from tabloop.data.frame import python_value
+from tabloop.evaluate._ab_fit import VariantFit, VariantStats
 from tabloop.evaluate._ab_stats import (
     LogArrays,
     bootstrap_difference,
     describe,
-    point_values,
     rows_needed,
-    variant_seed,
     welch,
 )
-from tabloop.evaluate._bootstrap import bootstrap_counts, percentile_interval
 
 #: The metrics an A/B report shows per task, in report order (names of
 #: :data:`~tabloop.evaluate._metrics.METRICS`, computed by the same scorers).
@@ -91,26 +88,6 @@ _UNDEFINED_WHY = {
     "roc_auc": "it needs logged scores and two classes among the labelled rows",
     "r2": "it needs outcomes that are not all equal",
 }
-
-
-@dataclass(frozen=True)
-class VariantStats:
-    """One variant: counts, metrics with intervals, metrics per upload batch, baseline.
-
-    ``entities`` is how many entities its labelled rows belong to (None when the report
-    does not resample by entity). Each of ``batches`` is ``{"batch", "labelled",
-    "entities", "metrics": {name: {"value", "ci_low", "ci_high"}}, "baseline": {name:
-    value}}``, the baseline being the report's constant on the batch's rows.
-    """
-
-    name: str
-    predictions: int
-    labelled: int
-    entities: int | None
-    coverage: float | None  # labelled / predictions; None without predictions
-    metrics: dict[str, dict[str, float | None]]  # name -> {"value", "ci_low", "ci_high"}
-    batches: list[dict[str, Any]]
-    baseline: dict[str, float | None]  # the constant predictor on the same rows
 
 
 @dataclass(frozen=True)
@@ -270,7 +247,10 @@ def ab_report(
     control = _pick_control(control, names)
     names = [control, *(n for n in names if n != control)] if control is not None else names
     fits = {
-        name: _Fit(rows, name, n_boot=n_boot, confidence=confidence, seed=seed) for name in names
+        name: VariantFit(
+            rows, name, AB_METRICS[task], n_boot=n_boot, confidence=confidence, seed=seed
+        )
+        for name in names
     }
     comparisons = [
         _compare(
@@ -295,125 +275,9 @@ def ab_report(
     )
 
 
-class _Fit:
-    """One variant's numbers: point metrics, bootstrap replicates, batches and baseline."""
-
-    def __init__(
-        self, rows: LogArrays, name: str, *, n_boot: int, confidence: float, seed: int
-    ) -> None:
-        self.name, self.rows = name, rows
-        predictions, self.at = rows.variant(name)
-        self.n = len(self.at)
-        self.entities = rows.entities(self.at)
-        self.clusters = None if rows.clusters is None else rows.clusters[self.at]
-        names = AB_METRICS[rows.task]
-        self.values: dict[str, float | None] = dict.fromkeys(names)
-        self.replicates: dict[str, np.ndarray] = {}
-        metrics: dict[str, dict[str, float | None]] = {
-            m: {"value": None, "ci_low": None, "ci_high": None} for m in names
-        }
-        batches: list[dict[str, Any]] = []
-        baseline: dict[str, float | None] = dict.fromkeys(names)
-        settings: dict[str, Any] = {"n_boot": n_boot, "confidence": confidence}
-        if self.n:
-            self.values, metrics, self.replicates = _with_intervals(
-                rows, self.at, names, seed=variant_seed(seed, name), **settings
-            )
-            baseline = point_values(
-                rows.scorer(self.at, baseline=True), names, np.ones((1, self.n))
-            )
-            batches = self._batches(names, metrics, seed=seed, **settings)
-        self.stats = VariantStats(
-            name=name,
-            predictions=predictions,
-            labelled=self.n,
-            entities=self.entities,
-            coverage=self.n / predictions if predictions else None,
-            metrics=metrics,
-            batches=batches,
-            baseline=baseline,
-        )
-
-    @property
-    def size(self) -> int:
-        """The sample size of the tests: entities when resampled by entity, else rows."""
-        return self.n if self.entities is None else self.entities
-
-    def _batches(
-        self,
-        names: tuple[str, ...],
-        whole: dict[str, dict[str, float | None]],
-        *,
-        n_boot: int,
-        confidence: float,
-        seed: int,
-    ) -> list[dict[str, Any]]:
-        """Each upload batch's metrics with intervals and baseline; a batch holding every
-        labelled row of the variant reuses the variant's ``whole`` figures."""
-        positions = np.flatnonzero(self.rows.labelled)[self.at]
-        keys = self.rows.batch.iloc[positions].reset_index(drop=True)
-        groups = keys.groupby(keys, dropna=False, sort=False).indices
-        found = [(python_value(k), ix) for k, ix in groups.items()]
-        out = []
-        for batch, ix in sorted(found, key=lambda item: batch_order(item[0])):
-            at = self.at[ix]
-            metrics = copy.deepcopy(whole) if len(ix) == self.n else None
-            if metrics is None:
-                _, metrics, _ = _with_intervals(
-                    self.rows,
-                    at,
-                    names,
-                    n_boot=n_boot,
-                    confidence=confidence,
-                    seed=variant_seed(seed, f"{self.name}\x00batch\x00{batch}"),
-                )
-            ones = np.ones((1, len(ix)))
-            out.append(
-                {
-                    "batch": batch,
-                    "labelled": len(ix),
-                    "entities": self.rows.entities(at),
-                    "metrics": metrics,
-                    "baseline": point_values(self.rows.scorer(at, baseline=True), names, ones),
-                }
-            )
-        return out
-
-
-def _with_intervals(
-    rows: LogArrays,
-    at: np.ndarray,
-    names: tuple[str, ...],
-    *,
-    n_boot: int,
-    confidence: float,
-    seed: int,
-) -> tuple[dict[str, float | None], dict[str, dict[str, float | None]], dict[str, np.ndarray]]:
-    """Point values, ``{name: {value, ci_low, ci_high}}`` and the bootstrap replicates of
-    the metrics on labelled rows ``at``, resampling entities when the log has them."""
-    n = len(at)
-    score = rows.scorer(at)
-    values = point_values(score, names, np.ones((1, n)))
-    clusters = None if rows.clusters is None else rows.clusters[at]
-    draws: dict[str, list[np.ndarray]] = {m: [] for m in names}
-    for counts in bootstrap_counts(n, n_boot=n_boot, seed=seed, clusters=clusters):
-        for m, replicate in score(counts.astype(np.float64)).items():
-            if m in draws:
-                draws[m].append(replicate)
-    metrics: dict[str, dict[str, float | None]] = {}
-    replicates: dict[str, np.ndarray] = {}
-    for m in names:
-        metrics[m] = {"value": values[m], "ci_low": None, "ci_high": None}
-        if draws[m] and values[m] is not None:
-            replicates[m] = np.concatenate(draws[m])
-            low, high = percentile_interval(replicates[m], confidence)
-            metrics[m].update(ci_low=low, ci_high=high)
-    return values, metrics, replicates
-
-
 def _compare(
-    control: _Fit,
-    variant: _Fit,
+    control: VariantFit,
+    variant: VariantFit,
     metric: str,
     *,
     confidence: float,
@@ -516,7 +380,7 @@ def _resampling(rows: LogArrays, cluster_by: str | None) -> str:
 
 
 def _overall_verdict(
-    fits: list[_Fit], comparisons: list[Comparison], metric: str, control: str | None
+    fits: list[VariantFit], comparisons: list[Comparison], metric: str, control: str | None
 ) -> str:
     labelled = sum(f.n for f in fits)
     if not fits:
@@ -570,12 +434,6 @@ def _pick_control(control: str | None, names: list[str]) -> str | None:
             "Pass variants=[...] to report variants that have no predictions yet."
         )
     return control
-
-
-def batch_order(batch: Any) -> tuple:
-    """Numbers in order, then other ids as text, then rows without a batch id."""
-    number = isinstance(batch, int | float)
-    return (batch is None, not number, batch if number else str(batch))
 
 
 def _plain(value: Any) -> Any:
