@@ -164,3 +164,45 @@ def test_the_project_pipeline_computes_lags_first_and_keeps_them(log):
     kept = pipe.named_steps["select"].selected_
     assert {"spend_lag1", "spend_lag2", "spend_lag3", "spend_mean3", "spend_std6"} <= set(kept)
     assert "spend" not in kept and "customer_id" not in kept and "month" not in kept
+
+
+def test_with_every_month_a_skipped_month_is_missing_not_the_row_before(log):
+    gappy = log[~((log["customer_id"] % 3 == 0) & log["month"].isin(["2024-05-01", "2024-06-01"]))]
+    spec = {"spend": {**SPEC["spend"], "every": "month"}}
+    out = LagFeatures(lags=spec, target="spend").fit_transform(gappy)
+    # by hand: each customer on the full monthly grid (a skipped month is NaN), then shift
+    grid = gappy.assign(month=pd.to_datetime(gappy["month"])).set_index(["customer_id", "month"])
+    full = grid["spend"].unstack().T.asfreq("MS").T.stack(future_stack=True)
+    spend = full.groupby(level=0)
+    months = pd.MultiIndex.from_arrays([gappy["customer_id"], pd.to_datetime(gappy["month"])])
+    for k in (1, 2, 3):
+        expected = spend.shift(k).reindex(months).to_numpy()
+        np.testing.assert_allclose(out[f"spend_lag{k}"], expected)
+    before = spend.shift(1)
+    mean6 = before.groupby(level=0).transform(lambda s: s.rolling(6, min_periods=1).mean())
+    np.testing.assert_allclose(out["spend_mean6"], mean6.reindex(months).to_numpy())
+    july = ((gappy["customer_id"] % 3 == 0) & (gappy["month"] == "2024-07-01")).to_numpy()
+    assert out.loc[july, "spend_lag1"].isna().all() and out.loc[july, "spend_lag3"].notna().all()
+
+
+def test_with_every_month_a_forecast_two_months_ahead_has_no_lag_1(log):
+    spec = {"spend": {**SPEC["spend"], "every": "month"}}
+    step = LagFeatures(lags=spec, target="spend").fit(log)
+    out = step.transform(pd.DataFrame({"customer_id": [5], "month": ["2025-05-01"]}))
+    last = log[log["customer_id"] == 5].sort_values("month")["spend"]  # ends 2025-03
+    assert np.isnan(out["spend_lag1"].iloc[0])
+    assert out["spend_lag2"].iloc[0] == last.iloc[-1]
+    assert out["spend_mean3"].iloc[0] == pytest.approx(last.iloc[-2:].mean())
+
+
+def test_every_must_fit_the_order_column(log):
+    spec = {"spend": {**SPEC["spend"], "every": 1.0}}
+    with pytest.raises(DataError, match="every 1.0 needs a numeric order column; 'month' is dates"):
+        LagFeatures(lags=spec, target="spend").fit(log)
+    twice = pd.concat([log, log.head(1).assign(month="2024-02-15")])
+    twice = twice[~twice.duplicated(["customer_id", "month"])]
+    first = twice.iloc[-1]
+    with pytest.raises(DataError, match=f"customer_id {int(first['customer_id'])} has 2 training"):
+        LagFeatures(lags={"spend": {**SPEC["spend"], "every": "month"}}, target="spend").fit(
+            twice[twice["customer_id"] == first["customer_id"]]
+        )

@@ -170,3 +170,32 @@ def test_a_model_reading_the_text_beats_one_without_it_on_the_test_split():
     np.testing.assert_allclose(
         compiled.predict_scores(rows), with_text.model.predict_scores(test.head(20)), atol=1e-12
     )
+
+
+def test_a_column_declared_text_is_encoded_and_is_text_in_the_model_schema():
+    from tabloop.train import train
+
+    rng = np.random.default_rng(0)
+    level = rng.choice(["senior", "junior", "lead", "staff"], 400)
+    df = pd.DataFrame(
+        {
+            "title": [f"{a} {b}" for a, b in zip(level, rng.integers(0, 80, 400), strict=True)],
+            "x": rng.normal(size=400),
+            "y": ((level == "senior") | (rng.random(400) < 0.2)).astype(int),
+        }
+    )
+    config = config_from_dict(
+        {
+            "name": "t",
+            "data": {"train": "(memory)", "target": "y"},
+            "features": {"text": ["title"]},
+            "prepare": {"text": {"components": 3}},
+            "train": {"models": ["linear"], "folds": 3, "learning_curve": False},
+        }
+    )
+    result = train(df, config=config)
+    (pipe,) = result.model.members[-1].pipelines
+    assert pipe.named_steps["text"].outputs_ == {
+        "title": ["title_text_0", "title_text_1", "title_text_2"]
+    }
+    assert result.model.schema["title"].kind == "text"

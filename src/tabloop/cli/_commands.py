@@ -74,6 +74,7 @@ def profile(
     id_column = None
     categorical: list[str] = []
     numeric: list[str] = []
+    text: list[str] = []
     root = Path(".")
     if data is None:
         project = load_config(config)
@@ -82,6 +83,7 @@ def profile(
         id_column = project.data.id
         settings = project.profile
         categorical, numeric = project.features.categorical, project.features.numeric
+        text = project.features.text
         root = project.root
         title = f"Data profile: {project.name}"
     else:
@@ -94,6 +96,7 @@ def profile(
         by=by or settings.by,
         categorical=categorical,
         numeric=numeric,
+        text=text,
         leakage_cutoff=leakage_cutoff if leakage_cutoff is not None else settings.leakage_cutoff,
         correlation_threshold=settings.correlation_threshold,
         pure_segment_share=settings.pure_segment_share,
@@ -176,6 +179,7 @@ def _project_schema(data: Path | None, target: str | None, config: Path | None):
         time=project.data.time,
         categorical=project.features.categorical,
         numeric=project.features.numeric,
+        text=project.features.text,
     )
 
 

@@ -107,6 +107,21 @@ class LagConfig(_Section):
     calendar: list[CalendarPart] = Field(
         default_factory=_default_calendar, description="parts of a date 'order' column"
     )
+    every: str | float = Field(
+        "rows", description="what a lag counts: rows, or periods of a date (numeric) order"
+    )
+
+    @field_validator("every", mode="before")
+    @classmethod
+    def _unit_or_step(cls, value: Any) -> Any:
+        units = ("rows", "year", "quarter", "month", "week", "day", "hour")
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if value in units or (number and value > 0):
+            return value
+        raise ValueError(
+            f"must be one of {', '.join(units)} (a date order) or a positive number (the step "
+            f"of a numeric order); got {value!r}"
+        )
 
     @model_validator(mode="after")
     def _something_to_compute(self) -> LagConfig:
@@ -129,6 +144,9 @@ class FeaturesConfig(_Section):
     log: list[str] = Field(default_factory=list)
     categorical: list[str] = Field(default_factory=list)
     numeric: list[str] = Field(default_factory=list)
+    text: list[str] = Field(
+        default_factory=list, description="force free text (read as TF-IDF + SVD numbers)"
+    )
 
     @field_validator("derive")
     @classmethod
@@ -139,7 +157,8 @@ class FeaturesConfig(_Section):
 
     @model_validator(mode="after")
     def _no_contradictions(self) -> FeaturesConfig:
-        for a, b in (("include", "drop"), ("categorical", "numeric")):
+        pairs = (("include", "drop"), ("categorical", "numeric"))
+        for a, b in (*pairs, ("text", "categorical"), ("text", "numeric")):
             both = set(getattr(self, a) or ()) & set(getattr(self, b) or ())
             if both:
                 raise ValueError(f"column {sorted(both)[0]!r} is in both '{a}' and '{b}'")

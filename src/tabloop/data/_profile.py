@@ -79,6 +79,7 @@ def profile(
     by: str | Iterable[str] = (),
     categorical: Iterable[str] = (),
     numeric: Iterable[str] = (),
+    text: Iterable[str] = (),
     leakage_cutoff: float = 0.9,
     correlation_threshold: float = 0.8,
     pure_segment_share: float = 0.98,
@@ -95,6 +96,8 @@ def profile(
     task : ``binary``/``multiclass``/``regression``; inferred from the target when omitted.
     id : the id column (excluded from statistics; inferred id-like columns are too).
     by : group column(s): every other column's distribution is shown per group value.
+    categorical, numeric, text : columns whose kind is forced (``features`` of tabloop.yaml);
+        a text column is scored by its words (``text_power``).
     leakage_cutoff : a column whose single-column ROC-AUC (R² for regression) reaches this
         is reported as possible leakage.
     correlation_threshold : pairs with |Pearson|, |Spearman| or Cramér's V at or above it
@@ -122,7 +125,13 @@ def profile(
     _frame.require_columns(df, [c for c in [target, id] if c], role="column")
     _frame.require_columns(df, groups, role="group column")
     schema = infer_schema(
-        df, target=target, id=id, categorical=categorical, numeric=numeric, strict=False
+        df,
+        target=target,
+        id=id,
+        categorical=categorical,
+        numeric=numeric,
+        text=text,
+        strict=False,
     )
     out: dict[str, Any] = {
         "title": title or "Data profile",

@@ -146,6 +146,7 @@ def infer_schema(
     time: str | None = None,
     categorical: Iterable[str] = (),
     numeric: Iterable[str] = (),
+    text: Iterable[str] = (),
     max_categories: int = 50,
     strict: bool = True,
 ) -> Schema:
@@ -155,8 +156,8 @@ def infer_schema(
     ----------
     df : the table.
     target, id, time : roles of columns (each must exist when given).
-    categorical, numeric : columns whose kind is forced (the ``features`` overrides of
-        ``tabloop.yaml``).
+    categorical, numeric, text : columns whose kind is forced (the ``features`` overrides
+        of ``tabloop.yaml``; ``text`` is free text, read by its words).
     max_categories : a text column with more distinct values than this, and several
         words per value, is ``text`` rather than ``categorical``.
     strict : when True, a column that is numeric except for a few stray values (e.g.
@@ -172,15 +173,19 @@ def infer_schema(
     ('numeric', True, ('f', 'm'))
     """
     _frame.require_frame(df)
-    categorical, numeric = set(categorical), set(numeric)
+    categorical, numeric, text = set(categorical), set(numeric), set(text)
     roles = {"target": target, "id": id, "time": time}
-    named = [c for c in [*roles.values(), *categorical, *numeric] if c is not None]
+    named = [c for c in [*roles.values(), *categorical, *numeric, *text] if c is not None]
     _frame.require_columns(df, named)
-    both = categorical & numeric
-    if both:
-        raise SchemaError(
-            f"Column {sorted(both)[0]!r} is declared both categorical and numeric; keep one."
-        )
+    for a, b, name_a, name_b in (
+        (categorical, numeric, "categorical", "numeric"),
+        (text, categorical | numeric, "text", "categorical or numeric"),
+    ):
+        both = a & b
+        if both:
+            raise SchemaError(
+                f"Column {sorted(both)[0]!r} is declared both {name_a} and {name_b}; keep one."
+            )
     columns = []
     for name in df.columns:
         series = df[name]
@@ -189,6 +194,8 @@ def infer_schema(
             forced = "categorical"
         elif name in numeric:
             forced = "numeric"
+        elif name in text and name != target:
+            forced = "text"
         elif name == id:
             forced = "id"
         elif name == time:

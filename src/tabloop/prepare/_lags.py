@@ -43,6 +43,8 @@ from tabloop.exceptions import DataError
 
 STATS = ("mean", "std", "min", "max")
 CALENDAR = ("year", "quarter", "month", "week", "day", "dayofweek")
+#: ``every`` for a date order: lags count these calendar periods instead of rows.
+PERIODS = ("year", "quarter", "month", "week", "day", "hour")
 _E, _T, _F = "__entity__", "__order__", "__from_frame__"
 
 
@@ -99,11 +101,28 @@ class LagFeatures(TransformerMixin, BaseEstimator):
         needed |= {s for s in specs if s != self.target or y is None}
         _frame.require_columns(X, sorted(needed), role="features.lags column")
         self.groups_: dict[tuple[str | None, str], list[str]] = {}
+        self.every_: dict[tuple[str | None, str], str | float] = {}
         for source, spec in specs.items():
             _check_spec(source, spec)
-            self.groups_.setdefault((spec.get("by"), spec["order"]), []).append(source)
+            pair = (spec.get("by"), spec["order"])
+            self.groups_.setdefault(pair, []).append(source)
+            every = self.every_.setdefault(pair, spec.get("every", "rows"))
+            if every != spec.get("every", "rows"):
+                raise DataError(
+                    f"features.lags.{source}.every: {spec.get('every', 'rows')!r}, but another "
+                    f"column with the same by and order counts {every!r}; use one."
+                )
         self.specs_ = specs
         self.dates_ = {order: not _frame.is_numeric(X[order]) for _, order in self.groups_}
+        for (_, order), every in self.every_.items():
+            if every != "rows" and self.dates_[order] != isinstance(every, str):
+                raise DataError(
+                    f"features.lags: every {every!r} needs "
+                    f"{'a date' if isinstance(every, str) else 'a numeric'} order column; "
+                    f"{order!r} is {'dates' if self.dates_[order] else 'numeric'}. Use "
+                    f"{'one of ' + ', '.join(PERIODS) if self.dates_[order] else 'a number'}"
+                    " or 'rows'."
+                )
         for order, is_date in self.dates_.items():
             if is_date and _frame.to_datetime(X[order])[0].isna().all():
                 raise DataError(
@@ -131,7 +150,7 @@ class LagFeatures(TransformerMixin, BaseEstimator):
         values = self._source_values(X, y, fitting=True)
         for (by, order), sources in self.groups_.items():
             seq = self._sequence(X, by, order, values, sources)
-            _refuse_duplicates(seq, by, order, X)
+            _refuse_duplicates(seq, by, order, X, self.every_[(by, order)])
             keyed = seq.sort_values([_E, _T], kind="stable").set_index([_E, _T])[sources]
             depth = max(
                 max([*specs[s].get("lags", []), *specs[s].get("windows", [])]) for s in sources
@@ -152,7 +171,8 @@ class LagFeatures(TransformerMixin, BaseEstimator):
         added: dict[str, np.ndarray] = {}
         for (by, order), sources in self.groups_.items():
             seq = self._sequence(X, by, order, values, sources)
-            features = self._past(seq, self.history_[(by, order)], sources, len(X))
+            history, every = self.history_[(by, order)], self.every_[(by, order)]
+            features = self._past(seq, history, sources, len(X), every)
             for name, column in features.items():
                 added[name] = column
         for order, parts in self.calendar_.items():
@@ -205,6 +225,9 @@ class LagFeatures(TransformerMixin, BaseEstimator):
             when: pd.Series = _dates(X[order])
         else:
             when = _frame.to_numeric(X[order])[0]
+        every = self.every_[(by, order)]
+        if every != "rows":  # lags count periods: the period's number
+            when = _period(when, every)
         seq = pd.DataFrame(
             {_E: entity.to_numpy(dtype=object), _T: when.to_numpy()},
             index=np.arange(len(X)),
@@ -214,7 +237,12 @@ class LagFeatures(TransformerMixin, BaseEstimator):
         return seq[seq[_E].notna() & seq[_T].notna()]
 
     def _past(
-        self, seq: pd.DataFrame, history: pd.DataFrame, sources: list[str], n: int
+        self,
+        seq: pd.DataFrame,
+        history: pd.DataFrame,
+        sources: list[str],
+        n: int,
+        every: str | float,
     ) -> dict[str, np.ndarray]:
         """Lags and rolling statistics of ``seq``'s rows from strictly earlier keys of the
         remembered ``history`` and ``seq`` itself (the frame's value wins on a shared key)."""
@@ -223,6 +251,20 @@ class LagFeatures(TransformerMixin, BaseEstimator):
         )
         both = both.sort_values([_E, _T, _F], kind="stable")
         keyed = both.groupby([_E, _T], sort=True)[sources].last()  # last non-missing value
+        if every != "rows":
+            columns = _periods_back(keyed, sources, self.specs_)
+        else:
+            columns = self._rows_back(keyed, sources)
+        at = pd.MultiIndex.from_arrays([seq[_E], seq[_T]])
+        out = {}
+        for name, series in columns.items():
+            column = np.full(n, np.nan)
+            column[seq.index.to_numpy()] = series.reindex(at).to_numpy(dtype=float)
+            out[name] = column
+        return out
+
+    def _rows_back(self, keyed: pd.DataFrame, sources: list[str]) -> dict[str, pd.Series]:
+        """Lags and rolling statistics counting rows (groupby ``shift`` and ``rolling``)."""
         by_entity = keyed.groupby(level=0, sort=False)
         columns: dict[str, pd.Series] = {}
         for source in sources:
@@ -238,13 +280,46 @@ class LagFeatures(TransformerMixin, BaseEstimator):
                 for stat in spec.get("stats", ["mean", "std"]):
                     values = getattr(rolling, stat)()
                     columns[f"{source}_{stat}{w}"] = values.droplevel(0).reindex(keyed.index)
-        at = pd.MultiIndex.from_arrays([seq[_E], seq[_T]])
-        out = {}
-        for name, series in columns.items():
-            column = np.full(n, np.nan)
-            column[seq.index.to_numpy()] = series.reindex(at).to_numpy(dtype=float)
-            out[name] = column
-        return out
+        return columns
+
+
+def _periods_back(
+    keyed: pd.DataFrame, sources: list[str], specs: Mapping[str, Mapping[str, Any]]
+) -> dict[str, pd.Series]:
+    """Lags and rolling statistics counting periods: lag ``k`` is the value ``k`` periods
+    before (missing when the entity has no row then); a window of ``w`` is lags 1 to ``w``."""
+    entity, period = keyed.index.get_level_values(0), keyed.index.get_level_values(1)
+    columns: dict[str, pd.Series] = {}
+    for source in sources:
+        spec = specs[source]
+        depth = max([*spec.get("lags", []), *spec.get("windows", [])])
+        back = {
+            k: keyed[source].reindex(pd.MultiIndex.from_arrays([entity, period - k])).to_numpy()
+            for k in range(1, depth + 1)
+        }
+        for k in spec.get("lags", []):
+            columns[f"{source}_lag{k}"] = pd.Series(back[k], index=keyed.index)
+        for w in spec.get("windows", []):
+            window = pd.DataFrame({k: back[k] for k in range(1, w + 1)}, index=keyed.index)
+            for stat in spec.get("stats", ["mean", "std"]):
+                columns[f"{source}_{stat}{w}"] = getattr(window, stat)(axis=1)
+    return columns
+
+
+def _period(when: pd.Series, every: str | float) -> pd.Series:
+    """The number of the period (``every``: a calendar unit, or a numeric step) of each
+    value: consecutive periods have consecutive numbers."""
+    if not isinstance(every, str):
+        return np.floor(when / float(every))
+    if every == "year":
+        return when.dt.year.astype("float64")
+    if every == "quarter":
+        return (when.dt.year * 4 + when.dt.quarter - 1).astype("float64")
+    if every == "month":
+        return (when.dt.year * 12 + when.dt.month - 1).astype("float64")
+    unit = {"week": "7D", "day": "1D", "hour": "1h"}[every]
+    monday = pd.Timestamp("1970-01-05")  # ISO weeks start on Monday
+    return ((when - monday) // pd.Timedelta(unit)).astype("float64")
 
 
 def _check_spec(source: str, spec: Mapping[str, Any]) -> None:
@@ -256,22 +331,33 @@ def _check_spec(source: str, spec: Mapping[str, Any]) -> None:
                 raise DataError(f"{where}.{key}: each must be an integer >= {low}; got {v!r}.")
     if not spec.get("lags") and not spec.get("windows"):
         raise DataError(f"{where}: give 'lags' or 'windows'.")
+    every = spec.get("every", "rows")
+    number = isinstance(every, int | float | np.number) and not isinstance(every, bool)
+    if not (every == "rows" or every in PERIODS or (number and every > 0)):
+        raise DataError(
+            f"{where}.every: 'rows', one of {', '.join(PERIODS)} or a positive number; "
+            f"got {every!r}."
+        )
     for key, allowed in (("stats", STATS), ("calendar", CALENDAR)):
         for v in spec.get(key, []):
             if v not in allowed:
                 raise DataError(f"{where}.{key}: {v!r} is not one of {', '.join(allowed)}.")
 
 
-def _refuse_duplicates(seq: pd.DataFrame, by: str | None, order: str, X: pd.DataFrame) -> None:
+def _refuse_duplicates(
+    seq: pd.DataFrame, by: str | None, order: str, X: pd.DataFrame, every: str | float
+) -> None:
     twice = seq.duplicated([_E, _T], keep=False).to_numpy()
     if twice.any():
         first = seq.index[twice][0]
         same = (seq[_E] == seq.at[first, _E]) & (seq[_T] == seq.at[first, _T])
         whom = f"{by} {_frame.python_value(X[by].iloc[first])!r}" if by else "the series"
+        when = _frame.python_value(X[order].iloc[first])
+        at = f"at {order} {when!r}" if every == "rows" else f"in the {every} of {when!r}"
+        one = f"per {by + ' and ' if by else ''}{order}" if every == "rows" else f"per {every}"
         raise DataError(
-            f"features.lags: {whom} has {int(same.sum())} training rows at {order} "
-            f"{_frame.python_value(X[order].iloc[first])!r}; lags need one row per "
-            f"{by + ' and ' if by else ''}{order}. Aggregate those rows first."
+            f"features.lags: {whom} has {int(same.sum())} training rows {at}; lags need one "
+            f"row {one}. Aggregate those rows first."
         )
 
 

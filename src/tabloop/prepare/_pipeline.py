@@ -66,7 +66,16 @@ def prepare_pipeline(config: ProjectConfig, *, family: Family, task: str | None 
                 ),
             ),
             *(
-                [("text", EncodeText(components=prepare.text.components, seed=config.split.seed))]
+                [
+                    (
+                        "text",
+                        EncodeText(
+                            declared=list(features.text),
+                            components=prepare.text.components,
+                            seed=config.split.seed,
+                        ),
+                    )
+                ]
                 if prepare.text.encode
                 else []
             ),

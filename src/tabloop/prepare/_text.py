@@ -44,7 +44,9 @@ class EncodeText(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     columns : the text columns; ``None`` (default): the columns whose inferred kind is
-        ``text`` at fit time (several words per value, more than 50 distinct values).
+        ``text`` at fit time (several words per value, more than 50 distinct values), and
+        those of ``declared`` that are present.
+    declared : columns read as text whatever their inferred kind (``features.text``).
     components : numbers per column (``prepare.text.components``).
     seed : random state of the randomised SVD.
 
@@ -64,9 +66,15 @@ class EncodeText(TransformerMixin, BaseEstimator):
     """
 
     def __init__(
-        self, *, columns: list[str] | None = None, components: int = COMPONENTS, seed: int = 0
+        self,
+        *,
+        columns: list[str] | None = None,
+        declared: list[str] | None = None,
+        components: int = COMPONENTS,
+        seed: int = 0,
     ) -> None:
         self.columns = columns
+        self.declared = declared
         self.components = components
         self.seed = seed
 
@@ -81,7 +89,9 @@ class EncodeText(TransformerMixin, BaseEstimator):
                 f"prepare.text.components must be a positive integer; got {self.components!r}."
             )
         if self.columns is None:
-            columns = [c.name for c in infer_schema(X, strict=False) if c.kind == "text"]
+            declared = [c for c in self.declared or [] if c in X.columns]
+            schema = infer_schema(X, strict=False, text=declared)
+            columns = [c.name for c in schema if c.kind == "text"]
         else:
             _frame.require_columns(X, list(self.columns), role="text column")
             columns = [str(c) for c in self.columns]

@@ -936,6 +936,7 @@ def _input_schema(
         X[columns],
         categorical=[c for c in config.features.categorical if c in columns],
         numeric=[c for c in config.features.numeric if c in columns],
+        text=[c for c in config.features.text if c in columns],
         strict=False,
     )
     return schema, {c: r for c, r in dropped.items() if c not in needed}
