@@ -386,3 +386,38 @@ def test_estimator_replay_equals_predict_scores(name, task):
         check_rows(reference, replay, rows)
 
     contract()
+
+
+# -- prepare.missing_values: number codes on numeric columns ----------------------------------
+@pytest.mark.parametrize("family", ["native", "linear"])
+def test_missing_value_codes_replay_equals_transform(family):
+    from tabloop.prepare import MissingValues
+
+    df, y = training_frame()
+    df.loc[::9, "x"] = 999.0
+    df.loc[::11, "n"] = -1
+    step = MissingValues(codes={"x": [999], "n": [-1, 42]}).fit(df)
+    pre = Preprocess(family=family).fit(step.transform(df), y)
+    inputs = list(df.columns)
+    coded = st.fixed_dictionaries(
+        {
+            "x": st.one_of(NUMBERS, st.sampled_from([999, 999.0, "999"])),
+            "n": st.one_of(NUMBERS, st.sampled_from([-1, 42, -1.0])),
+            "color": categories(COLORS),
+            "size": categories(SIZES),
+            "flag": FLAGS,
+        }
+    )
+
+    @CONTRACT
+    @given(st.lists(coded, min_size=1, max_size=6))
+    def contract(rows):
+        check_rows(
+            lambda r: frame_block([step, pre], inputs, r),
+            lambda r: replay_block([step, pre], KINDS_WITH_FLAG, r),
+            rows,
+        )
+
+    contract()
+    with pytest.raises(Unsupported):
+        MissingValues(codes={"color": ["?"]}).fit(df).compile_replay({"color": "text"})

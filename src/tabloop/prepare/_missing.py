@@ -12,6 +12,10 @@ text or categorical column, and a number matches its spelling there too (``-1`` 
 ``"-1"``). Codes listed under a column name apply to that column, and every listed column
 must exist and be able to hold its codes (a text code on a numeric column is an error: it
 could never match). Codes under ``"*"`` apply to every column they can match.
+
+The service's numpy replay (:meth:`MissingValues.compile_replay`) covers number codes on
+numeric columns; a text code on a request's text column has no numpy form in the replay's
+vocabulary yet, so such a model keeps the DataFrame path (same answers, slower).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from tabloop.data import frame as _frame
 from tabloop.exceptions import ConfigError
+from tabloop.prepare._replay import StepReplay, Unsupported, View, signature
 
 #: The key whose codes apply to every column.
 ALL_COLUMNS = "*"
@@ -130,6 +135,23 @@ class MissingValues(TransformerMixin, BaseEstimator):
                 else:
                     X[column] = series.mask(hit)
         return X
+
+    def compile_replay(self, kinds: Mapping[str, str]) -> StepReplay:
+        """:meth:`transform` on numpy columns (see :mod:`tabloop.prepare._replay`);
+        :class:`Unsupported` when a text column has codes."""
+        check_is_fitted(self, "numbers_")
+        if any(column in kinds for column in self.texts_):
+            raise Unsupported("missing-value codes on a text column")
+        codes = {c: np.asarray(v, dtype="float64") for c, v in self.numbers_.items() if c in kinds}
+        step = signature("missing", sorted((c, tuple(v)) for c, v in self.numbers_.items()))
+
+        def run(view: View) -> None:
+            view.step(step)
+            for column, values in codes.items():
+                numbers = view.num(column)
+                view.local[column] = np.where(np.isin(numbers, values), np.nan, numbers)
+
+        return StepReplay(run, {**kinds, **dict.fromkeys(codes, "num")})
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self, "numbers_")
