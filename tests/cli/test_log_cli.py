@@ -144,3 +144,12 @@ def test_bad_input_is_one_line_and_writes_nothing(project, args, fragments):
 def test_a_limit_below_one_is_refused(project):
     refused = run("log", "--limit", "0", cwd=project)
     assert refused.returncode == 2 and "must be 1 or more; got 0" in refused.stderr
+
+
+def test_a_project_that_never_served_says_so(tmp_path):
+    folder = write_project(tmp_path)
+    shown = run("log", cwd=folder)
+    assert shown.returncode == 0, shown.stderr
+    assert "holds no predictions yet (tabloop serve writes it)" in shown.stdout
+    assert_one_line_error(run("log", "-o", "x.csv", cwd=folder), "holds no predictions yet")
+    assert not (folder / "x.csv").exists()

@@ -66,6 +66,7 @@ def log_command(
     """Show the prediction log joined with the outcomes, most recent first; with -o FILE,
     write it (oldest first) as CSV or Parquet, inputs and context as typed columns."""
     from tabloop.config import load_config
+    from tabloop.exceptions import StoreError
     from tabloop.store import Store
 
     if out is not None:
@@ -73,6 +74,19 @@ def log_command(
     asked = _parse_period(period)
     store = Store(Store.project_url(load_config(config)))
     try:
+        status = store.status()  # reading a log that is not there would create it
+        if status.state == "empty":
+            if out is not None:
+                raise StoreError(
+                    f"The log at {store.url} holds no predictions yet: nothing written."
+                )
+            console.print(
+                f"The log at {store.url} holds no predictions yet (tabloop serve writes it).",
+                markup=False,
+            )
+            return
+        if status.problem is not None:
+            raise StoreError(status.problem)
         periods = store.periods()
         where = _describe(asked, variant, periods)
         if out is None:
@@ -84,8 +98,6 @@ def log_command(
     finally:
         store.close()
     if frame.empty:
-        from tabloop.exceptions import StoreError
-
         raise StoreError(f"No predictions in {where}: nothing written to {out}.")
     _write(frame, out)
     labelled = int(frame["outcome"].notna().sum())
