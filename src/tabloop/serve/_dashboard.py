@@ -15,6 +15,11 @@ variant), not plotly: plotly.js is 3.5 MB, which a page polling every few second
 need, and SVG renders with scripts off. The script rebuilds it with DOM calls; it takes the
 SVG namespace from the served ``<svg>`` element, so the page holds no URL at all.
 
+*Per batch and sign.* Each upload batch is a row of its own table (the decision metric
+with its interval, the rows and entities it rests on, the baseline on the same rows) beside
+the chart; differences are ``variant - control`` (B − A), as in ``/report``. A clustering
+service's report holds segment shares, drawn by :func:`_segments_view` in the same tables.
+
 *One request per refresh.* The script fetches ``/dashboard/data`` only; its ``report`` is
 exactly ``/report``'s answer, and one request gives a consistent snapshot of report and
 recent rows.
