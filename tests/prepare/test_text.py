@@ -14,7 +14,7 @@ from sklearn.metrics import roc_auc_score
 
 from tabloop.config import config_from_dict
 from tabloop.exceptions import DataError
-from tabloop.prepare import EncodeText, Preprocess, SelectFeatures, prepare_pipeline
+from tabloop.prepare import EncodeText, Preprocess, SelectFeatures, Unsupported, prepare_pipeline
 from tests.complaints import FILLER, ISSUES, complaints
 from tests.prepare.test_replay_contract import CONTRACT, check_rows, frame_block, replay_block
 
@@ -199,3 +199,18 @@ def test_a_column_declared_text_is_encoded_and_is_text_in_the_model_schema():
         "title": ["title_text_0", "title_text_1", "title_text_2"]
     }
     assert result.model.schema["title"].kind == "text"
+
+
+def test_an_unfitted_encoder_refuses_to_transform_or_replay(table):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        EncodeText().transform(table[0])
+    with pytest.raises(NotFittedError):
+        EncodeText().compile_replay(KINDS)
+
+
+def test_a_text_column_of_another_kind_keeps_the_dataframe_path(table):
+    step = EncodeText(columns=["plan"]).fit(table[0])
+    with pytest.raises(Unsupported, match="text column 'plan' of kind 'num'"):
+        step.compile_replay({"tenure": "num", "plan": "num", "complaint": "text"})
