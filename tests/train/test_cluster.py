@@ -188,8 +188,11 @@ def test_flat_silhouettes_of_one_gaussian_cloud_are_called_no_structure():
     structure = fit_segments(X).to_dict()["structure"]
     assert structure["strength"] == "none" and structure["flat"] and structure["warn"]
     low, high = min(expected.values()), max(expected.values())
-    assert f"flat across k ({low:.3f}–{high:.3f} for k = 2..8)" in structure["message"]
-    assert structure["message"].startswith("no substantial cluster structure")
+    assert structure["message"] == (
+        f"no substantial structure (silhouette {max(expected.values()):.3f} <= 0.25); "
+        f"flat across k ({low:.3f}–{high:.3f} for k = 2..8): no k fits better than another; "
+        "the segments cut a continuum rather than find groups"
+    )
 
 
 def test_well_separated_blobs_are_called_strong_structure(four_blobs):
@@ -198,7 +201,7 @@ def test_well_separated_blobs_are_called_strong_structure(four_blobs):
         "strength": "strong",
         "flat": False,
         "warn": False,
-        "message": f"strong cluster structure (silhouette {four_blobs[2].silhouette:.3f})",
+        "message": f"strong structure (silhouette {four_blobs[2].silhouette:.3f})",
     }
 
 
@@ -213,8 +216,14 @@ def test_clustering_summary_says_the_structure_and_has_no_empty_models_line(tmp_
     run = train_and_register(cfg, df=df, out_dir=tmp_path, register=False)
     lines = summary_lines(run)
     assert not any(line.startswith("models (cross-validated") for line in lines)
-    (structure,) = [line for line in lines if line.startswith("structure: ")]
-    assert "no substantial cluster structure" in structure and "flat across k" in structure
+    start = next(i for i, line in enumerate(lines) if line.startswith("clusters: "))
+    said = lines[start : start + 3]
+    assert said[0].startswith("clusters: no substantial structure (silhouette 0.")
+    assert said[1].startswith("  flat across k (") and said[1].endswith(
+        "no k fits better than another"
+    )
+    assert said[2] == "  the segments cut a continuum rather than find groups"
+    assert all(len(line) <= 80 for line in said)
     saved = json.loads((tmp_path / "evaluation.json").read_text())
     assert saved["charts"]["segments"]["structure"]["warn"] is True
-    assert "No substantial cluster structure" in (tmp_path / "evaluation.html").read_text()
+    assert "Clusters: no substantial structure" in (tmp_path / "evaluation.html").read_text()

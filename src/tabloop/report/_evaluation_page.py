@@ -403,8 +403,8 @@ def _segments(c: dict[str, Any]) -> Section:
     structure = seg.get("structure")
     if structure:  # the verdict before the chart it reads
         tone = "warn" if structure["warn"] else "ok"
-        message = structure["message"]
-        s.blocks.append(Text(message[0].upper() + message[1:] + ".", tone))
+        message = "Clusters: " + structure["message"]
+        s.blocks.append(Text(message + ".", tone))
     by_k = seg.get("silhouette_by_k") or {}
     if len(by_k) > 1:
         s.blocks.append(

@@ -112,7 +112,8 @@ def cluster_structure(silhouette_by_k: dict[int, float], silhouette: float) -> d
     :data:`STRENGTHS` on ``silhouette``; ``flat`` is True when three or more k were tried
     and their silhouettes lie within :data:`FLAT_SPREAD`; ``warn`` is True for ``none``,
     ``weak`` (Kaufman and Rousseeuw: "could be artificial"; one Gaussian cloud in two
-    dimensions scores about 0.34) or ``flat``; ``message`` says it in one sentence.
+    dimensions scores about 0.34) or ``flat``; ``message`` says it in one sentence of
+    clauses joined by ``"; "`` (the terminal prints one clause a line).
 
     Examples
     --------
@@ -133,23 +134,22 @@ def cluster_structure(silhouette_by_k: dict[int, float], silhouette: float) -> d
     flat = len(scored) >= 3 and high - low < FLAT_SPREAD
     span = f"{low:.3f}–{high:.3f} for k = {min(scored)}..{max(scored)}" if scored else ""
     readings = {
-        "none": f"no substantial cluster structure (silhouette {silhouette:.3f} <= 0.25)",
-        "weak": f"weak cluster structure, possibly artificial (silhouette {silhouette:.3f} "
-        "<= 0.50)",
-        "reasonable": f"reasonable cluster structure (silhouette {silhouette:.3f})",
-        "strong": f"strong cluster structure (silhouette {silhouette:.3f})",
+        "none": f"no substantial structure (silhouette {silhouette:.3f} <= 0.25)",
+        "weak": f"weak structure, possibly artificial (silhouette {silhouette:.3f} <= 0.50)",
+        "reasonable": f"reasonable structure (silhouette {silhouette:.3f})",
+        "strong": f"strong structure (silhouette {silhouette:.3f})",
     }
-    message = readings[strength]
+    clauses = [readings[strength]]
     if flat:
-        message += (
-            f"; flat across k ({span}): no number of segments fits better than another, "
-            "the segments cut a continuum"
-        )
+        clauses += [
+            f"flat across k ({span}): no k fits better than another",
+            "the segments cut a continuum rather than find groups",
+        ]
     return {
         "strength": strength,
         "flat": bool(flat),
         "warn": strength in ("none", "weak") or bool(flat),
-        "message": message,
+        "message": "; ".join(clauses),
     }
 
 

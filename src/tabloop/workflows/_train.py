@@ -130,8 +130,9 @@ def summary_lines(run: TrainRun) -> list[str]:
             baseline = f"  ({m['reason']})"
         lines.append(f"  {name:<18} {value}{ci}{baseline}")
     structure = (ev.charts.get("segments") or {}).get("structure")
-    if structure:  # clustering: how much structure the silhouettes show
-        lines.append(f"structure: {structure['message']}")
+    if structure:  # clustering: how much structure the silhouettes show, a clause a line
+        first, *rest = structure["message"].split("; ")
+        lines += [f"clusters: {first}", *(f"  {clause}" for clause in rest)]
     lines += _diagnostic_lines(ev.charts)
     for r in ev.requirements:
         lines.append(f"requirement {r['expression']}: {'passed' if r['passed'] else 'FAILED'}")
@@ -173,6 +174,23 @@ def dropped_lines(dropped: dict[str, str]) -> list[str]:
     return lines
 
 
+def text_lines(result: TrainResult) -> list[str]:
+    """One line per free-text column the models read, and how (``prepare.text``); a text
+    column left out is among :func:`dropped_lines`."""
+    widths: dict[str, int] = {}
+    for member in result.model.members:
+        for pipe in member.pipelines:
+            step = getattr(pipe, "named_steps", {}).get("text")
+            for column, names in getattr(step, "outputs_", {}).items():
+                widths[column] = max(widths.get(column, 0), len(names))
+    return [
+        f"text {column!r}: read as {n} TF-IDF + SVD numbers (prepare.text)"
+        if n
+        else f"text {column!r}: no word in any training row; not used"
+        for column, n in widths.items()
+    ]
+
+
 def _cost_lines(test: dict[str, Any], *, out_of_fold: float) -> list[str]:
     """A cost threshold on the test split beside the trivial policies, within 80 columns."""
 
@@ -191,23 +209,6 @@ def _cost_lines(test: dict[str, Any], *, out_of_fold: float) -> list[str]:
         f"  all negative {fmt(test['all_negative'])}",
         f"  saving vs {saving['against'].replace('_', ' ')} {fmt(saving)} per row, "
         f"{test['n_test']:,} test rows",
-    ]
-
-
-def text_lines(result: TrainResult) -> list[str]:
-    """One line per free-text column the models read, and how (``prepare.text``); a text
-    column left out is named with the other dropped columns."""
-    widths: dict[str, int] = {}
-    for member in result.model.members:
-        for pipe in member.pipelines:
-            step = getattr(pipe, "named_steps", {}).get("text")
-            for column, names in getattr(step, "outputs_", {}).items():
-                widths[column] = max(widths.get(column, 0), len(names))
-    return [
-        f"text {column!r}: read as {n} TF-IDF + SVD numbers (prepare.text)"
-        if n
-        else f"text {column!r}: no word in any training row; not used"
-        for column, n in widths.items()
     ]
 
 
