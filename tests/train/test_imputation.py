@@ -97,3 +97,19 @@ def test_train_prints_the_imputation_recommendation(patients, tmp_path):
     assert "Imputation for linear: " in text
     assert "recommend" in text or "scores best" in text
     assert all(len(line) <= 80 for line in lines)
+
+
+def test_one_strategy_compared_is_not_called_the_best():
+    from tabloop.train._imputation import recommend
+
+    one = [{"strategy": "median", "indicators": False, "mean": 0.8, "std": 0.01, "seconds": 2}]
+    found = recommend(one, model="linear", metric="roc_auc", folds=3, skipped=["knn"], seconds=4)
+    assert found["recommended"] is None
+    assert found["message"].startswith("Imputation for linear: only 'median' was compared")
+    assert found["message"].endswith("Not run within the 4 s left of the time budget: knn.")
+    two = [*one, {"strategy": "knn", "indicators": True, "mean": 0.81, "std": 0.03, "seconds": 5}]
+    # 0.80 >= 0.81 - 0.03 / sqrt(3): median is within one standard error and cheaper
+    assert recommend(two, model="linear", metric="roc_auc", folds=3)["recommended"] == {
+        "strategy": "median",
+        "indicators": False,
+    }

@@ -93,43 +93,71 @@ def compare_imputation(result: TrainResult, *, seconds: float | None = None) -> 
             done = sum(estimated_seconds(r["strategy"], r["indicators"], 1.0) for r in rows)
             scale = sum(r["seconds"] for r in rows) / (done * best.seconds or 1.0)
             bars.advance(bar)
-    left_out = ""
-    if skipped:
-        left_out = (
-            f" Not run within the {seconds:.0f} s left of the time budget: {', '.join(skipped)}."
-        )
-    base = {
+    return {
         "model": best.name,
         "metric": result.metric,
         "rows": rows,
         "scheduled": len(rows),
         "folds": len(folds),
         "skipped": skipped,
+        **recommend(
+            rows,
+            model=best.name,
+            metric=result.metric,
+            folds=len(folds),
+            skipped=skipped,
+            seconds=seconds,
+        ),
     }
+
+
+def recommend(
+    rows: list[dict[str, Any]],
+    *,
+    model: str,
+    metric: str,
+    folds: int,
+    skipped: list[str] | None = None,
+    seconds: float | None = None,
+) -> dict[str, Any]:
+    """``recommended`` (strategy and indicators, or ``None``) and ``message`` for the
+    compared ``rows``: the cheapest within one standard error of the best; no
+    recommendation from fewer than two strategies."""
+    left_out = ""
+    if skipped:
+        left_out = (
+            f" Not run within the {seconds or 0:.0f} s left of the time budget: "
+            f"{', '.join(skipped)}."
+        )
     if not rows:
         return {
-            **base,
             "recommended": None,
-            "message": f"Imputation for {best.name}: no strategy compared.{left_out}",
+            "message": f"Imputation for {model}: no strategy compared.{left_out}",
         }
     top = max(rows, key=lambda r: r["mean"])
-    tolerance = top["std"] / np.sqrt(len(folds))
+    tolerance = top["std"] / np.sqrt(folds)
     good = [r for r in rows if r["mean"] >= top["mean"] - tolerance]
     pick = min(good, key=lambda r: r["seconds"])
     label = pick["strategy"] + (" + indicators" if pick["indicators"] else "")
-    message = (
-        f"Imputation for {best.name}: recommend {label!r} (CV {result.metric} "
-        f"{abs(pick['mean']):.4f} in {pick['seconds']:.1f} s); the best was "
-        f"{top['strategy']}{' + indicators' if top['indicators'] else ''} at "
-        f"{abs(top['mean']):.4f}, within one standard error ({tolerance:.4f})."
-    )
+    if len(rows) == 1:
+        return {
+            "recommended": None,
+            "message": f"Imputation for {model}: only {label!r} was compared (CV {metric} "
+            f"{abs(top['mean']):.4f}); no recommendation against the others.{left_out}",
+        }
     if pick is top:
         message = (
-            f"Imputation for {best.name}: {label!r} scores best (CV {result.metric} "
+            f"Imputation for {model}: {label!r} scores best (CV {metric} "
             f"{abs(top['mean']):.4f}) and nothing cheaper comes within one standard error."
         )
+    else:
+        message = (
+            f"Imputation for {model}: recommend {label!r} (CV {metric} "
+            f"{abs(pick['mean']):.4f} in {pick['seconds']:.1f} s); the best was "
+            f"{top['strategy']}{' + indicators' if top['indicators'] else ''} at "
+            f"{abs(top['mean']):.4f}, within one standard error ({tolerance:.4f})."
+        )
     return {
-        **base,
         "recommended": {"strategy": pick["strategy"], "indicators": pick["indicators"]},
         "message": message + left_out,
     }
