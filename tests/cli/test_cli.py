@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sklearn.metrics import precision_score, roc_auc_score
+from sklearn.metrics import mean_squared_error, precision_score, roc_auc_score
 
 from tabloop.examples import treatment_outcomes
 from tabloop.store import Store
@@ -235,6 +235,32 @@ def test_demo_runs_the_loop_and_says_where_to_look(tmp_path):
         roc_auc_score(a["outcome"].astype(int), a["score"])
     )
     assert "verdict:" in result.stdout and "ab_report.json" in result.stdout
+
+    # situation 2: two teams' own models (spendmodels.py) registered and served as an A/B
+    # test sticky by customer; the report agrees with sklearn on the service's log
+    spend = tmp_path / "ws" / "spend"
+    assert (spend / "spendmodels.py").exists()
+    trend = json.loads((spend / "reports" / "evaluation.json").read_text())
+    session = json.loads((spend / "reports" / "challenger" / "evaluation.json").read_text())
+    assert list(trend["ensemble"]) == ["spendmodels:TrendModel"]
+    assert list(session["ensemble"]) == ["spendmodels:SessionModel"]
+    for ev in (trend, session):
+        assert ev["metrics"]["rmse"]["value"] < 0.5 * ev["baseline"]["rmse"]["value"]
+    spend_ab = json.loads((spend / "reports" / "ab_report.json").read_text())
+    store = Store(f"sqlite:///{spend / '.tabloop' / 'log.db'}")
+    log = store.predictions()
+    store.close()
+    n_test = trend["n_test"]
+    assert len(log) == n_test + 100 and log["outcome"].notna().sum() == n_test
+    assert (log.groupby("entity_id")["variant"].nunique() == 1).all()  # sticky by customer
+    assert "100 of 100 asking again got the same variant" in result.stdout
+    for v in spend_ab["variants"]:
+        rows = log[(log["variant"] == v["name"]) & log["outcome"].notna()]
+        assert v["labelled"] == len(rows) > 0 and len(v["batches"]) == 2
+        assert v["metrics"][spend_ab["metric"]]["value"] == pytest.approx(
+            mean_squared_error(rows["outcome"].astype(float), rows["prediction"].astype(float))
+        )
+    assert spend_ab["metric"] == "mse"
 
     # situation 3: the production stream was monitored, a challenger retrained and promoted
     stops = tmp_path / "ws" / "stops"

@@ -159,7 +159,7 @@ def demo(
         "tabloop-demo"
     ),
 ) -> None:
-    """Run the loop on the embedded treatment-outcome scenario and say where to look."""
+    """Run the loop on the embedded scenarios (situations 1, 2, 3); say where to look."""
     from tabloop.demo import run_demo
 
     run_demo(directory, echo=console.print)

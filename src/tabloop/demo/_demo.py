@@ -6,8 +6,10 @@ imputation, three derived features, logistic regression + LightGBM + CatBoost), 
 the champion in the embedded MLflow store, register a LightGBM-only challenger, predict new
 patients, then serve champion and challenger as an A/B test: the test rows go through
 ``/predict``, their outcomes come back in two batches, and the A/B report is printed.
-Then situation 3 closes the loop in a second project (:mod:`tabloop.demo._stops`): train on
-traffic stops, serve, monitor the production stream, retrain and promote.
+Situation 2 follows in a project of its own (:mod:`tabloop.demo._spend`): two teams' own
+models (``spendmodels.py``) trained, registered and served as an A/B test sticky by
+customer. Then situation 3 closes the loop in a third project (:mod:`tabloop.demo._stops`):
+train on traffic stops, serve, monitor the production stream, retrain and promote.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ def run_demo(
     directory: str | os.PathLike[str] = "tabloop-demo",
     *,
     n: int = 10_000,
+    spend_n: int = 1_500,
     stops_n: int = 20_000,
     stops_production: int = 6_000,
     echo: Callable[[str], Any] = print,
@@ -141,13 +144,19 @@ def run_demo(
     for line in report_lines(ab):
         echo(f"      {line}")
 
-    stops_root = root / "stops"
-    counter = iter(range(steps + 1, steps + 6))
+    stops_root, spend_root = root / "stops", root / "spend"
+    later = 2 + 5  # situation 2's steps, then situation 3's
+    counter = iter(range(steps + 1, steps + later + 1))
 
     def step(name: str) -> str:
-        return f"[bold]{next(counter)}/{steps + 5} {name}[/]"
+        return f"[bold]{next(counter)}/{steps + later} {name}[/]"
 
-    echo("\n[bold]Situation 3, the whole loop[/] (a second project in " + str(stops_root) + ")")
+    echo("\n[bold]Situation 2, two teams' own models[/] (a project in " + str(spend_root) + ")")
+    from tabloop.demo._spend import run_spend_ab
+
+    paths.update(run_spend_ab(spend_root, n=spend_n, echo=echo, step=step))
+
+    echo("\n[bold]Situation 3, the whole loop[/] (a third project in " + str(stops_root) + ")")
     from tabloop.demo._stops import run_stops_loop
 
     paths.update(
@@ -161,6 +170,7 @@ def run_demo(
     echo(f"  profile numbers    {paths['profile_json']}")
     echo(f"  predictions        {paths['predictions']}")
     echo(f"  A/B report         {paths['ab_report']}  (service log: {reports / 'service.log'})")
+    echo(f"  own models A/B     {paths['spend_ab_report']}  (two teams' spendmodels.py)")
     echo(f"  project file       {paths['config']}")
     echo(f"  schema             {paths['schema']}")
     echo(f"  validation         {paths['validation']}")
