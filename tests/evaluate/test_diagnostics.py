@@ -209,3 +209,11 @@ def test_the_test_cost_is_in_the_terminal_summary_and_the_report(german_cost):
     assert all(len(line) <= 80 for line in lines)
     html = ev.to_html()
     assert "cost per test row" in html and "all positive" in html and "all negative" in html
+
+
+def test_the_report_lists_each_columns_verdict(german):
+    _, ev = german
+    html = ev.to_html()
+    assert "undetermined = too few test rows to tell" in html
+    for row in ev.charts["importance"]:
+        assert row["verdict"] in html

@@ -293,6 +293,25 @@ def _importance(c: dict[str, Any]) -> Section:
             )
         )
     )
+    if imp and "verdict" in imp[0]:  # irrelevant only when the interval excludes ±material
+        s.blocks.append(
+            Table(
+                ["column", "importance", "95% CI low", "95% CI high", "verdict"],
+                [
+                    [
+                        r["column"],
+                        _fmt(r["mean"]),
+                        _fmt(r["ci_low"]),
+                        _fmt(r["ci_high"]),
+                        r["verdict"],
+                    ]
+                    for r in imp
+                ],
+                caption=f"A material effect is ±{_fmt(imp[0]['material'])} (5% of the model's "
+                "gain over the dummy): irrelevant = the interval lies inside it, relevant = "
+                "above 0 otherwise, undetermined = too few test rows to tell",
+            )
+        )
     if c.get("shap"):
         sh = c["shap"]
         s.blocks.append(
