@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 console = Console(highlight=False, soft_wrap=True)
@@ -26,7 +27,8 @@ def print_profile_summary(data: dict[str, Any]) -> None:
         )
     for w in data["warnings"]:
         style = _STYLE.get(w["kind"], "yellow")
-        console.print(f"  [{style}]•[/] {w['message']}", markup=True, soft_wrap=True)
+        # escaped: a message may quote a config line such as {job: [not_known]}
+        console.print(f"  [{style}]•[/] {escape(w['message'])}", markup=True, soft_wrap=True)
     if not data["warnings"]:
         console.print("  [green]no warnings[/]")
 
