@@ -53,7 +53,11 @@ def run_stops_loop(
 
     echo(step("train") + ": all stops, target 'contraband found' (false when not searched)")
     run = train_and_register(config, df=stops, out_dir=reports)
-    for line in summary_lines(run)[:4]:
+    summary = summary_lines(run)
+    # up to the first test metric: the models, the columns dropped and why, the threshold
+    metrics = [i for i, line in enumerate(summary) if line.startswith("  ") and line[2] != "("]
+    first_metric = metrics[0] if metrics else len(summary)
+    for line in summary[: first_metric + 1]:
         echo(f"      {line}")
     assert run.version is not None
     echo(f"      registered {run.version.uri} as {', '.join(run.version.aliases)}")
