@@ -2,7 +2,10 @@
 
 A model is named by a short key (``lightgbm``) or by an import path (``mypkg.models:Trend``)
 for a team's own estimator with ``fit`` / ``predict`` (and ``predict_proba`` for
-classification). Each entry says which preparation family it wants (see
+classification); the contract it follows is README's "Your own models" (what ``fit``
+receives per ``tabloop_family``, the target's codes, ``train.params``), and the module is
+found beside ``tabloop.yaml`` because reading the project puts its folder on ``sys.path``.
+Each entry says which preparation family it wants (see
 :class:`tabloop.prepare.Preprocess`), builds the estimator for a task, and proposes
 hyper-parameters to Optuna.
 """
