@@ -155,8 +155,7 @@ def _time_folds(
     values = train[column]
     if not pd.api.types.is_numeric_dtype(values):
         values = pd.to_datetime(values, format="mixed", utc=True).dt.tz_localize(None)
-    content = pd.util.hash_pandas_object(train, index=False).to_numpy()
-    order = np.lexsort((content, values.to_numpy()))
+    order = np.lexsort((content_keys(train), values.to_numpy()))
     ordered = values.to_numpy()[order]
     n, folds = len(order), []
     for _, val in TimeSeriesSplit(n_splits=k).split(order):
@@ -171,6 +170,15 @@ def _time_folds(
             )
         folds.append((order[:start], order[start:end]))
     return folds
+
+
+def content_keys(frame: pd.DataFrame) -> np.ndarray:
+    """A hash of each row's values: orders rows that tie on time by what they hold, not by
+    where they sit in the file (zeros for values pandas cannot hash, such as lists)."""
+    try:
+        return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    except TypeError:
+        return np.zeros(len(frame), dtype="uint64")
 
 
 def predict_scores(model: Any, X: pd.DataFrame, task: str) -> np.ndarray:

@@ -141,8 +141,9 @@ def sample_order(
         missing = times.isna().to_numpy()
         newest_first = np.where(missing, 0, -times.dt.tz_localize(None).to_numpy().view("int64"))
         # the latest first, missing times last; rows of one time by content, not file order
-        content = pd.util.hash_pandas_object(train, index=False).to_numpy()
-        return np.lexsort((content, newest_first, missing))
+        from tabloop.train._cv import content_keys
+
+        return np.lexsort((content_keys(train), newest_first, missing))
     if strategy == "group":
         codes, groups = pd.factorize(train[config.split.group], use_na_sentinel=False)
         rank = rng.permutation(len(groups))[codes]  # a group's rows share a rank
