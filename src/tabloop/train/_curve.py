@@ -110,6 +110,8 @@ def learning_curve(
 
     from tabloop.train._cv import LOWER_IS_BETTER, make_pipeline
 
+    if metric not in _CURVE_SCORING:
+        return {"skipped": f"learning curve: skipped, no scikit-learn scorer for {metric!r}"}
     fold_seconds = best.seconds / max(1, len(best.fold_scores))
     left = None if deadline is None else deadline - time.monotonic()
     plan = plan_curve(fold_seconds, left, n_folds=len(folds))
