@@ -4,8 +4,10 @@ Maintainer note
 ---------------
 A row's features come only from *strictly earlier* rows of its entity (``by``), ordered by
 ``order``: ``<col>_lag<k>`` is the value ``k`` rows back, ``<col>_<stat><w>`` a statistic
-(mean, std, min, max) of the ``w`` rows before it (the available ones among them). Lags
-count rows, not calendar steps: a missing month is not filled in.
+(mean, std, min, max) of the ``w`` rows before it (the available ones among them). With
+``every`` (a calendar unit of a date order, or a numeric step) lags count periods instead:
+``k`` periods back, missing when the entity has no row then, and a window is lags 1 to
+``w``. Rows are numbered by period, so two rows of one entity in one period are refused.
 
 Where the earlier values come from, at every stage:
 
@@ -64,7 +66,9 @@ class LagFeatures(TransformerMixin, BaseEstimator):
     lags : mapping of source column to its spec (``features.lags``): ``by`` (entity column,
         None for a single series), ``order`` (time or sequence column), ``lags`` (rows
         back), ``windows`` (rows in rolling statistics), ``stats`` (of mean, std, min,
-        max) and ``calendar`` (parts of a date ``order`` column; ignored for a numeric one).
+        max), ``calendar`` (parts of a date ``order`` column; ignored for a numeric one)
+        and ``every`` (``rows``, the default, or what a lag counts: a period of
+        :data:`PERIODS` for a date order, a positive step for a numeric one).
     target : the target's name. As a source its values are read from ``X`` when present
         (else from ``y`` at fit) and the column is removed from the output.
 
