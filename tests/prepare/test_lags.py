@@ -206,3 +206,15 @@ def test_every_must_fit_the_order_column(log):
         LagFeatures(lags={"spend": {**SPEC["spend"], "every": "month"}}, target="spend").fit(
             twice[twice["customer_id"] == first["customer_id"]]
         )
+
+
+def test_lags_of_the_target_need_a_time_or_group_split():
+    from tabloop.exceptions import ConfigError
+
+    raw = {"name": "t", "data": {"train": "t.csv", "target": "spend"}}
+    lags = {"lags": {"spend": {"by": "customer_id", "order": "month", "lags": [1]}}}
+    with pytest.raises(ConfigError, match="needs split.strategy 'time' .* with 'stratified'"):
+        config_from_dict({**raw, "features": lags})
+    config_from_dict({**raw, "features": lags, "split": {"strategy": "group", "group": "c"}})
+    timed = config_from_dict({**raw, "data": {**raw["data"], "time": "month"}, "features": lags})
+    assert timed.split_strategy == "time"

@@ -611,6 +611,13 @@ class ProjectConfig(_Section):
             raise ValueError(f"task {self.task!r} needs data.target")
         if self.features.lags and not self.data.target:
             raise ValueError("features.lags feed a model of data.target; clustering uses none")
+        if self.data.target in self.features.lags and self.split_strategy not in ("time", "group"):
+            raise ValueError(
+                f"features.lags.{self.data.target} (the target's past) needs split.strategy "
+                f"'time' (set data.time: the order column) or 'group' (by the entity): with "
+                f"{self.split_strategy!r} an entity's periods fall on both sides, and the "
+                "score would not be that of a forecast"
+            )
         if self.task and self.task != "clustering":
             check_requirement_metrics(self.evaluate.requirements, self.task)
             check_requirement_metrics(self.monitor.requirements, self.task, monitor=True)
