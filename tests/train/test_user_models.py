@@ -57,3 +57,11 @@ def test_an_error_raised_while_importing_the_module_is_a_train_error(tmp_path):
     project(tmp_path, "raising_mod", "raise RuntimeError('bad config in module')\n")
     with pytest.raises(TrainError, match="RuntimeError: bad config in module"):
         model_spec("raising_mod:M")
+
+
+def test_a_project_module_hidden_by_an_installed_one_is_named(tmp_path):
+    # the standard library's colorsys comes before the project folder on sys.path
+    project(tmp_path, "colorsys", "class M:\n    def fit(self, X, y): ...\n"
+            "    def predict(self, X): ...\n")  # fmt: skip
+    with pytest.raises(TrainError, match=r"module 'colorsys' .* not '.*colorsys.py'.* Rename"):
+        model_spec("colorsys:M")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -333,6 +334,13 @@ def _import_model(path: str) -> type:
             f"train.models: importing module {module_name!r} for model {path!r} failed: "
             f"{type(exc).__name__}: {exc}."
         ) from exc
+    shadowed = _shadowed_file(module_name, module)
+    if shadowed is not None:
+        raise TrainError(
+            f"train.models: module {module_name!r} for model {path!r} is "
+            f"{getattr(module, '__file__', None) or 'built in'}, not {str(shadowed)!r}: "
+            "an installed module of that name comes first. Rename your file."
+        )
     cls = getattr(module, attr, None)
     if cls is None:
         raise TrainError(f"train.models: module {module_name!r} has no attribute {attr!r}.")
@@ -344,11 +352,29 @@ def _import_model(path: str) -> type:
     return cls
 
 
+def _shadowed_file(module_name: str, module: Any) -> Path | None:
+    """A file of the same top-level name on ``sys.path`` that ``module`` hides, if any: a
+    project's ``colorsys.py`` loses to the standard library's, silently for Python."""
+    import sys
+
+    top = module_name.split(".")[0]
+    imported = sys.modules.get(top, module)
+    origin = getattr(imported, "__file__", None)
+    for entry in sys.path:
+        for candidate in (Path(entry or ".") / f"{top}.py", Path(entry or ".") / top):
+            if candidate.is_dir() and not (candidate / "__init__.py").is_file():
+                continue
+            if candidate.exists() and (
+                origin is None or not Path(origin).resolve().is_relative_to(candidate.resolve())
+            ):
+                return candidate
+    return None
+
+
 def _searched() -> str:
     """Where ``import`` looked, for messages: the folders on ``sys.path`` other than the
     interpreter's own, then how many installed-package folders were searched too."""
     import sys
-    from pathlib import Path
 
     folders = [str(Path(p or ".").resolve()) for p in sys.path]
     own = tuple(str(Path(p).resolve()) for p in {sys.prefix, sys.base_prefix})
