@@ -17,6 +17,7 @@ from sklearn import metrics as skm
 from tabloop.config import HIGHER_IS_BETTER
 from tabloop.evaluate import _ab
 from tabloop.evaluate._ab import AB_METRICS, ab_report
+from tabloop.evaluate._ab_segments import segment_shares
 from tabloop.evaluate._ab_stats import rows_needed, variant_seed
 from tabloop.evaluate._metrics import METRICS, score_metrics
 from tabloop.exceptions import DataError
@@ -417,7 +418,7 @@ def test_several_variants_are_each_compared_with_control():
     assert report.control == "A"
     assert [v.name for v in report.variants] == ["A", "B", "C"]
     assert [(c.control, c.variant) for c in report.comparisons] == [("A", "B"), ("A", "C")]
-    assert report.verdict.startswith("reference A: ")
+    assert report.verdict.startswith("control A: ")
     assert "mse B " in report.verdict and "(C \u2212 A = " in report.verdict
     chosen = ab_report(log, task="regression", control="B", n_boot=20)
     assert [v.name for v in chosen.variants] == ["B", "A"]
@@ -519,6 +520,23 @@ def test_unknown_metric_names_the_allowed_ones():
 def test_bad_settings_are_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ab_report(regression_log(n=20), **kwargs)
+
+
+def test_segment_shares_refuse_a_control_that_is_no_variant_like_the_report():
+    log = pd.DataFrame({"variant": ["A", "A", "B"], "prediction": [0, 1, 0]})
+    with pytest.raises(ValueError, match=r"control='Z' is not a variant.*\['A', 'B', 'C'\]"):
+        segment_shares(log, control="Z", variants=["C"])
+    # a configured variant without rows yet may be the control, listed first with no share
+    shares = segment_shares(log, control="C", variants=["C"])
+    assert [v["name"] for v in shares.variants] == ["C", "A", "B"]
+    assert [s["share"] for s in shares.variants[0]["segments"]] == [None, None]
+
+
+@pytest.mark.parametrize("report", [segment_shares, lambda log: ab_report(log, task="binary")])
+def test_a_log_that_is_no_dataframe_is_a_data_error_naming_its_type(report):
+    rows = [{"variant": "A", "prediction": 0, "outcome": 0}]
+    with pytest.raises(DataError, match="log must be a pandas DataFrame; got list"):
+        report(rows)
 
 
 def test_label_outside_the_classes_is_a_data_error():

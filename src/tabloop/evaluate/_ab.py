@@ -67,6 +67,7 @@ from tabloop.evaluate._ab_stats import (
     LogArrays,
     bootstrap_difference,
     describe,
+    pick_control,
     rows_needed,
     welch,
 )
@@ -125,7 +126,7 @@ class ABReport:
     ----------
     task, metric, confidence, power, n_boot : the settings; ``higher_is_better`` of metric.
     control : str or None
-        The reference variant (None when the log names no variant at all): every
+        The control variant (None when the log names no variant at all): every
         difference is ``variant - control``.
     cluster_by : str or None
         The log column whose entities are resampled (None: rows are independent).
@@ -140,7 +141,7 @@ class ABReport:
         mean, or the majority label), ``probability`` (its share), ``labelled`` (rows it was
         computed on, over all variants) and a ``description`` for renderers.
     verdict : str
-        One sentence: a comparison's verdict, or ``"reference A: ...; ..."`` for several.
+        One sentence: a comparison's verdict, or ``"control A: ...; ..."`` for several.
     """
 
     task: str
@@ -206,7 +207,7 @@ def ab_report(
         The decision metric, one of :data:`AB_METRICS` for the task; default
         :data:`DEFAULT_METRIC`.
     control : str, optional
-        The reference variant; default ``"A"`` if present, else the first in sorted order.
+        The control variant; default ``"A"`` if present, else the first in sorted order.
     variants : list of str, optional
         Variants to report even without rows (e.g. the configured ones).
     cluster_by : str, optional
@@ -244,7 +245,7 @@ def ab_report(
         )
     rows = LogArrays(log, task, classes, cluster_by=cluster_by)
     names = sorted(set(rows.names) | {str(v) for v in variants or ()})
-    control = _pick_control(control, names)
+    control = pick_control(control, names)
     names = [control, *(n for n in names if n != control)] if control is not None else names
     fits = {
         name: VariantFit(
@@ -357,8 +358,8 @@ def _compare(
             f"; resampled by {by}: {variant.name} {variant.size:,} entities "
             f"({variant.n:,} rows), {control.name} {control.size:,} ({control.n:,})"
         )
-    unit = "rows" if by is None else f"entities ({by})"
-    verdict = describe(fields, test, confidence, counts=counts, unit=unit)
+    needed_unit = "rows" if by is None else f"entities ({by})"
+    verdict = describe(fields, test, confidence, counts=counts, unit=needed_unit)
     return Comparison(**fields, verdict=verdict)
 
 
@@ -398,7 +399,7 @@ def _overall_verdict(
     parts = [
         c.verdict if c.method else f"{c.variant} vs {c.control}: {c.verdict}" for c in comparisons
     ]
-    return f"reference {control}: " + "; ".join(parts)
+    return f"control {control}: " + "; ".join(parts)
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -423,17 +424,6 @@ def _check_settings(task: str, confidence: float, n_boot: int, power: float) -> 
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int | np.integer) and not isinstance(value, bool)
-
-
-def _pick_control(control: str | None, names: list[str]) -> str | None:
-    if control is None:
-        return "A" if "A" in names else (names[0] if names else None)
-    if names and control not in names:
-        raise ValueError(
-            f"control={control!r} is not a variant of the log; variants: {names}. "
-            "Pass variants=[...] to report variants that have no predictions yet."
-        )
-    return control
 
 
 def _plain(value: Any) -> Any:

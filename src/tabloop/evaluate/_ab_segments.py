@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from tabloop.data.frame import python_value, require_columns
+from tabloop.evaluate._ab_stats import check_log, pick_control, sorted_labels
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class SegmentShares:
     task : str
         ``"clustering"``.
     control : str or None
-        The reference variant (listed first).
+        The control variant (listed first).
     segments : list
         Every segment label seen, in order.
     variants : list of dict
@@ -61,6 +62,7 @@ def segment_shares(
         segment label).
     control : str, optional
         The variant listed first; default ``"A"`` if present, else the first in sorted order.
+        A name that is neither in the log nor in ``variants`` is a ValueError.
     variants : list of str, optional
         Variants to list even without rows (e.g. the configured ones).
 
@@ -72,16 +74,16 @@ def segment_shares(
     >>> [(s["segment"], s["share"]) for s in shares.variants[0]["segments"]]
     [(0, 0.3333333333333333), (1, 0.6666666666666666)]
     """
+    check_log(log)
     if len(log):
         require_columns(log, ["variant", "prediction"], role="log column")
     names = log["variant"].astype(str) if len(log) else pd.Series([], dtype=str)
     labels = log["prediction"] if len(log) else pd.Series([], dtype=object)
     present = labels.notna()
     found = sorted(set(names) | {str(v) for v in variants or ()})
-    if control is None:
-        control = "A" if "A" in found else (found[0] if found else None)
+    control = pick_control(control, found)
     order = [control, *(n for n in found if n != control)] if control is not None else found
-    segments = _sorted([python_value(v) for v in pd.unique(labels[present])])
+    segments = sorted_labels(pd.unique(labels[present]))
     out = []
     for name in order:
         mine = labels[(names == name) & present].map(python_value)
@@ -127,10 +129,3 @@ def _verdict(variants: list[dict[str, Any]]) -> str:
         + "; ".join(parts)
         + " (a clustering service has no outcomes, so no variant is called better)"
     )
-
-
-def _sorted(labels: list[Any]) -> list[Any]:
-    try:
-        return sorted(labels)
-    except TypeError:
-        return sorted(labels, key=str)

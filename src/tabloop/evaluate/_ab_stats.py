@@ -35,8 +35,7 @@ class LogArrays:
         *,
         cluster_by: str | None = None,
     ) -> None:
-        if not isinstance(log, pd.DataFrame):
-            raise DataError(f"log must be a pandas DataFrame; got {type(log).__name__}.")
+        check_log(log)
         self.task, n = task, len(log)
         if n:
             needed = ["variant", "prediction", "outcome", *([cluster_by] if cluster_by else [])]
@@ -334,11 +333,36 @@ def _floats(values: pd.Series, column: str, *, strict: bool = True) -> np.ndarra
 
 
 def _seen_labels(outcome: pd.Series, prediction: pd.Series) -> list[Any]:
-    labels = [python_value(v) for v in pd.unique(pd.concat([outcome, prediction]).to_numpy())]
+    return sorted_labels(pd.unique(pd.concat([outcome, prediction]).to_numpy()))
+
+
+def sorted_labels(values: Any) -> list[Any]:
+    """Distinct plain labels in sorted order; by their text when they do not compare
+    (``1`` and ``"a"``)."""
+    labels = [python_value(v) for v in values]
     try:
         return sorted(labels)
     except TypeError:
         return sorted(labels, key=str)
+
+
+def check_log(log: Any) -> None:
+    """A :class:`DataError` unless ``log`` is a pandas DataFrame."""
+    if not isinstance(log, pd.DataFrame):
+        raise DataError(f"log must be a pandas DataFrame; got {type(log).__name__}.")
+
+
+def pick_control(control: str | None, names: list[str]) -> str | None:
+    """``control``, checked against the variant ``names``; default ``"A"`` if present, else
+    the first name (``names`` are sorted). A name not among them is a ValueError naming them."""
+    if control is None:
+        return "A" if "A" in names else (names[0] if names else None)
+    if names and control not in names:
+        raise ValueError(
+            f"control={control!r} is not a variant of the log; variants: {names}. "
+            "Pass variants=[...] to report variants that have no predictions yet."
+        )
+    return control
 
 
 def _codes(values: pd.Series, classes: list[Any]) -> np.ndarray:
