@@ -123,6 +123,22 @@ def test_a_text_source_and_a_missing_entity_column_are_named(log):
         LagFeatures(lags={"spend": {"by": "shop", "order": "month", "lags": [1]}}).fit(log)
 
 
+def test_a_spec_without_order_or_with_an_unknown_key_is_named_not_a_key_error(log):
+    with pytest.raises(DataError, match=r"features\.lags\.spend\.order: the column ordering"):
+        LagFeatures(lags={"spend": {"by": "customer_id", "lags": [1]}}).fit(log)
+    with pytest.raises(DataError, match=r"features\.lags\.spend\.window: unknown key"):
+        LagFeatures(lags={"spend": {"order": "month", "lags": [1], "window": [3]}}).fit(log)
+
+
+def test_the_step_and_tabloop_yaml_share_defaults_mean_std_and_the_month(log):
+    spec = {"by": "customer_id", "order": "month", "windows": [3]}
+    raw = {"name": "t", "data": {"train": "t.csv", "target": "spend", "time": "month"}}
+    cfg = config_from_dict({**raw, "features": {"lags": {"spend": spec}}})
+    from_yaml = prepare_pipeline(cfg, family="tree").named_steps["lags"].fit(log)
+    direct = LagFeatures(lags={"spend": spec}, target="spend").fit(log)
+    assert direct.added_ == from_yaml.added_ == ["spend_mean3", "spend_std3", "month_month"]
+
+
 def test_sklearn_contract(log):
     step = LagFeatures(lags=SPEC, target="spend")
     params = step.get_params()

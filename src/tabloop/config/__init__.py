@@ -17,6 +17,12 @@ from tabloop.config._formula_grammar import (
 )
 from tabloop.config._load import config_from_dict, find_config, load_config
 from tabloop.config._models import (
+    LAG_CALENDAR,
+    LAG_DEFAULT_CALENDAR,
+    LAG_DEFAULT_STATS,
+    LAG_PERIODS,
+    LAG_STATS,
+    TEXT_COMPONENTS,
     DataConfig,
     FeaturesConfig,
     ProfileConfig,
@@ -54,6 +60,11 @@ __all__ = [
     "FORMULA_FUNCTIONS",
     "FeaturesConfig",
     "HIGHER_IS_BETTER",
+    "LAG_CALENDAR",
+    "LAG_DEFAULT_CALENDAR",
+    "LAG_DEFAULT_STATS",
+    "LAG_PERIODS",
+    "LAG_STATS",
     "METRICS",
     "MODEL_ALIASES",
     "MODEL_NAMES",
@@ -64,6 +75,7 @@ __all__ = [
     "Requirement",
     "SplitConfig",
     "SqlSource",
+    "TEXT_COMPONENTS",
     "check_requirement_metrics",
     "config_from_dict",
     "find_config",

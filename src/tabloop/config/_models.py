@@ -9,7 +9,7 @@ arrive with the stage that reads them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -83,14 +83,25 @@ class DataConfig(_Section):
 
 CalendarPart = Literal["year", "quarter", "month", "week", "day", "dayofweek"]
 LagStat = Literal["mean", "std", "min", "max"]
+LagPeriod = Literal["year", "quarter", "month", "week", "day", "hour"]
+#: The ``features.lags`` vocabulary, shared with ``tabloop.prepare.LagFeatures``: the
+#: statistics of a window, the calendar parts of a date order (coarse to fine), the periods
+#: ``every`` may count, and the defaults of ``stats`` and ``calendar``.
+LAG_STATS: tuple[str, ...] = get_args(LagStat)
+LAG_CALENDAR: tuple[str, ...] = get_args(CalendarPart)
+LAG_PERIODS: tuple[str, ...] = get_args(LagPeriod)
+LAG_DEFAULT_STATS: tuple[LagStat, ...] = ("mean", "std")
+LAG_DEFAULT_CALENDAR: tuple[CalendarPart, ...] = ("month",)
+#: Numbers per free-text column unless ``prepare.text.components`` says otherwise.
+TEXT_COMPONENTS = 30
 
 
 def _default_stats() -> list[LagStat]:
-    return ["mean", "std"]
+    return list(LAG_DEFAULT_STATS)
 
 
 def _default_calendar() -> list[CalendarPart]:
-    return ["month"]
+    return list(LAG_DEFAULT_CALENDAR)
 
 
 class LagConfig(_Section):
@@ -114,7 +125,7 @@ class LagConfig(_Section):
     @field_validator("every", mode="before")
     @classmethod
     def _unit_or_step(cls, value: Any) -> Any:
-        units = ("rows", "year", "quarter", "month", "week", "day", "hour")
+        units = ("rows", *LAG_PERIODS)
         number = isinstance(value, int | float) and not isinstance(value, bool)
         if value in units or (number and value > 0):
             return value
@@ -200,7 +211,9 @@ class TextConfig(_Section):
     encode: bool = Field(
         True, description="TF-IDF + truncated SVD per text column; false drops them (said)"
     )
-    components: int = Field(30, ge=1, le=1000, description="numbers per text column")
+    components: int = Field(
+        TEXT_COMPONENTS, ge=1, le=1000, description="numbers per text column"
+    )
 
 
 class PrepareConfig(_Section):

@@ -40,20 +40,25 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from tabloop.config import (
+    LAG_CALENDAR,
+    LAG_DEFAULT_CALENDAR,
+    LAG_DEFAULT_STATS,
+    LAG_PERIODS,
+    LAG_STATS,
+)
 from tabloop.data import frame as _frame
 from tabloop.exceptions import DataError
 
-STATS = ("mean", "std", "min", "max")
-CALENDAR = ("year", "quarter", "month", "week", "day", "dayofweek")
-#: ``every`` for a date order: lags count these calendar periods instead of rows.
-PERIODS = ("year", "quarter", "month", "week", "day", "hour")
+#: The keys of one spec, as ``features.lags.<column>`` takes them in ``tabloop.yaml``.
+_KEYS = ("by", "order", "lags", "windows", "stats", "calendar", "every")
 _E, _T, _F = "__entity__", "__order__", "__from_frame__"
 
 
 def lag_feature_names(source: str, spec: Mapping[str, Any]) -> list[str]:
     """The columns ``features.lags.<source>`` adds (calendar parts aside), in order."""
     names = [f"{source}_lag{k}" for k in spec.get("lags", [])]
-    stats = spec.get("stats", ["mean", "std"])
+    stats = spec.get("stats", LAG_DEFAULT_STATS)
     names += [f"{source}_{stat}{w}" for w in spec.get("windows", []) for stat in stats]
     return names
 
@@ -66,9 +71,11 @@ class LagFeatures(TransformerMixin, BaseEstimator):
     lags : mapping of source column to its spec (``features.lags``): ``by`` (entity column,
         None for a single series), ``order`` (time or sequence column), ``lags`` (rows
         back), ``windows`` (rows in rolling statistics), ``stats`` (of mean, std, min,
-        max), ``calendar`` (parts of a date ``order`` column; ignored for a numeric one)
-        and ``every`` (``rows``, the default, or what a lag counts: a period of
-        :data:`PERIODS` for a date order, a positive step for a numeric one).
+        max; default mean and std), ``calendar`` (parts of a date ``order`` column, default
+        month; ignored for a numeric one) and ``every`` (``rows``, the default, or what a
+        lag counts: a period of ``tabloop.config.LAG_PERIODS`` for a date order, a
+        positive step for a numeric one). The vocabulary and defaults are those of
+        ``features.lags`` in ``tabloop.yaml``.
     target : the target's name. As a source its values are read from ``X`` when present
         (else from ``y`` at fit) and the column is removed from the output.
 
@@ -100,14 +107,13 @@ class LagFeatures(TransformerMixin, BaseEstimator):
     # -- fit -------------------------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y: Any = None) -> LagFeatures:
         _frame.require_frame(X, name="X")
-        specs = {str(k): dict(v) for k, v in (self.lags or {}).items()}
+        specs = {str(k): _check_spec(str(k), v) for k, v in (self.lags or {}).items()}
         needed = {c for s in specs.values() for c in (s.get("by"), s["order"]) if c}
         needed |= {s for s in specs if s != self.target or y is None}
         _frame.require_columns(X, sorted(needed), role="features.lags column")
         self.groups_: dict[tuple[str | None, str], list[str]] = {}
         self.every_: dict[tuple[str | None, str], str | float] = {}
         for source, spec in specs.items():
-            _check_spec(source, spec)
             pair = (spec.get("by"), spec["order"])
             self.groups_.setdefault(pair, []).append(source)
             every = self.every_.setdefault(pair, spec.get("every", "rows"))
@@ -124,7 +130,7 @@ class LagFeatures(TransformerMixin, BaseEstimator):
                     f"features.lags: every {every!r} needs "
                     f"{'a date' if isinstance(every, str) else 'a numeric'} order column; "
                     f"{order!r} is {'dates' if self.dates_[order] else 'numeric'}. Use "
-                    f"{'one of ' + ', '.join(PERIODS) if self.dates_[order] else 'a number'}"
+                    f"{'one of ' + ', '.join(LAG_PERIODS) if self.dates_[order] else 'a number'}"
                     " or 'rows'."
                 )
         for order, is_date in self.dates_.items():
@@ -136,7 +142,7 @@ class LagFeatures(TransformerMixin, BaseEstimator):
         self.calendar_ = {
             order: sorted(
                 {p for s in specs.values() if s["order"] == order for p in s.get("calendar", [])},
-                key=CALENDAR.index,
+                key=LAG_CALENDAR.index,
             )
             for order, is_date in self.dates_.items()
             if is_date
@@ -281,7 +287,7 @@ class LagFeatures(TransformerMixin, BaseEstimator):
             before = by_entity[source].shift(1).groupby(level=0, sort=False)
             for w in windows:
                 rolling = before.rolling(w, min_periods=1)
-                for stat in spec.get("stats", ["mean", "std"]):
+                for stat in spec["stats"]:
                     values = getattr(rolling, stat)()
                     columns[f"{source}_{stat}{w}"] = values.droplevel(0).reindex(keyed.index)
         return columns
@@ -305,7 +311,7 @@ def _periods_back(
             columns[f"{source}_lag{k}"] = pd.Series(back[k], index=keyed.index)
         for w in spec.get("windows", []):
             window = pd.DataFrame({k: back[k] for k in range(1, w + 1)}, index=keyed.index)
-            for stat in spec.get("stats", ["mean", "std"]):
+            for stat in spec["stats"]:
                 columns[f"{source}_{stat}{w}"] = getattr(window, stat)(axis=1)
     return columns
 
@@ -326,8 +332,24 @@ def _period(when: pd.Series, every: str | float) -> pd.Series:
     return ((when - monday) // pd.Timedelta(unit)).astype("float64")
 
 
-def _check_spec(source: str, spec: Mapping[str, Any]) -> None:
+def _check_spec(source: str, spec: Any) -> dict[str, Any]:
+    """One spec checked as ``features.lags`` is in ``tabloop.yaml`` (its vocabulary, its
+    defaults for ``stats`` and ``calendar``), returned as a new dict with those defaults."""
     where = f"features.lags.{source}"
+    if not isinstance(spec, Mapping):
+        raise DataError(f"{where}: expected a mapping (by, order, lags, ...); got {spec!r}.")
+    unknown = [k for k in spec if k not in _KEYS]
+    if unknown:
+        raise DataError(f"{where}.{unknown[0]}: unknown key. Allowed keys: {', '.join(_KEYS)}.")
+    order = spec.get("order")
+    if not isinstance(order, str) or not order:
+        raise DataError(
+            f"{where}.order: the column ordering the rows (a time or a sequence number) is "
+            f"required; got {order!r}."
+        )
+    by = spec.get("by")
+    if by is not None and (not isinstance(by, str) or not by):
+        raise DataError(f"{where}.by: the entity column's name, or none; got {by!r}.")
     for key in ("lags", "windows"):
         for v in spec.get(key, []):
             low = 1 if key == "lags" else 2
@@ -337,15 +359,21 @@ def _check_spec(source: str, spec: Mapping[str, Any]) -> None:
         raise DataError(f"{where}: give 'lags' or 'windows'.")
     every = spec.get("every", "rows")
     number = isinstance(every, int | float | np.number) and not isinstance(every, bool)
-    if not (every == "rows" or every in PERIODS or (number and every > 0)):
+    if not (every == "rows" or every in LAG_PERIODS or (number and every > 0)):
         raise DataError(
-            f"{where}.every: 'rows', one of {', '.join(PERIODS)} or a positive number; "
+            f"{where}.every: 'rows', one of {', '.join(LAG_PERIODS)} or a positive number; "
             f"got {every!r}."
         )
-    for key, allowed in (("stats", STATS), ("calendar", CALENDAR)):
-        for v in spec.get(key, []):
+    out = {
+        **spec,
+        "stats": list(spec.get("stats", LAG_DEFAULT_STATS)),
+        "calendar": list(spec.get("calendar", LAG_DEFAULT_CALENDAR)),
+    }
+    for key, allowed in (("stats", LAG_STATS), ("calendar", LAG_CALENDAR)):
+        for v in out[key]:
             if v not in allowed:
                 raise DataError(f"{where}.{key}: {v!r} is not one of {', '.join(allowed)}.")
+    return out
 
 
 def _refuse_duplicates(
