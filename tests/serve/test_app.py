@@ -265,3 +265,28 @@ def test_report_lists_a_variant_that_has_served_nothing_yet(client, registered):
     assert report.status_code == 200, report.text
     by_name = {v["name"]: v["predictions"] for v in report.json()["variants"]}
     assert served == {"B"} and by_name == {"A": 0, "B": 3}
+
+
+def test_a_sticky_column_that_is_a_model_input_is_logged_once_as_an_input(client, registered):
+    """sticky_by 'embarked' is a feature of both models: the log holds it among the inputs
+    only (not again as context), and the report still resamples by its values."""
+    df = registered["df"]
+    rows = rows_of(df, 300)
+    truth = dict(zip(df["passenger"], df[TARGET], strict=True))
+    with client(**AB, sticky_by="embarked") as http:
+        predictions = http.post("/predict", json={"records": rows}).json()["predictions"]
+        items = [
+            {"prediction_id": p["prediction_id"], "value": int(truth[r["passenger"]])}
+            for p, r in zip(predictions, rows, strict=True)
+        ]
+        assert http.post("/outcomes", json={"outcomes": items}).status_code == 200
+        report = http.get("/report").json()
+        log = http.app.state.serve.store.predictions()
+    assert all(context == {} for context in log["context"])
+    by_id = {p["prediction_id"]: r for p, r in zip(predictions, rows, strict=True)}
+    assert [i["embarked"] for i in log["inputs"]] == [
+        by_id[p]["embarked"] for p in log["prediction_id"]
+    ]
+    # each port is one entity, and sticky routing keeps it in one variant
+    ports = {r["embarked"] for r in rows}
+    assert sum(v["entities"] for v in report["variants"]) == len(ports) > 1

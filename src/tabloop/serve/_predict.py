@@ -124,13 +124,9 @@ def _predict(
     latency_ms = (time.perf_counter() - start) * 1e3
     now = datetime.now(UTC)
     records = []
-    id_column, context = cfg.data.id, cfg.serve.context
-    sticky = cfg.serve.sticky_by
-    if sticky and sticky != id_column and sticky not in context:
-        context = [*context, sticky]  # the A/B report resamples by it: the log must hold it
+    id_column = cfg.data.id
     for variant, index, scored in pending:
-        # everything of the record shape the model was trained on, read or not (for drift)
-        inputs = [*variant.model.inputs, *(c for c in variant.model.ignored if c != id_column)]
+        inputs, context = variant.logged_inputs, variant.logged_context
         for k, i in enumerate(index):
             row = rows[i]
             prediction_id = uuid.uuid4().hex

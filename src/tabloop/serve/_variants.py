@@ -50,6 +50,9 @@ class Variant:
     model: TabloopModel
     # the request path of the model (tabloop.serve._compiled); None: the DataFrame path
     compiled: CompiledModel | None = field(default=None, compare=False, repr=False)
+    #: the request fields logged as inputs and as context (see :func:`logged_fields`)
+    logged_inputs: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    logged_context: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def model_name(self) -> str:
@@ -74,9 +77,34 @@ def load_variant(name: str, uri: str, config: ProjectConfig) -> Variant:
     from tabloop.registry import load_model
 
     model, resolved = load_model(uri, config=config)
+    inputs, context = logged_fields(model, config)
     return Variant(
-        name=name, uri=uri, resolved=resolved, model=model, compiled=_compiled(model, resolved)
+        name=name,
+        uri=uri,
+        resolved=resolved,
+        model=model,
+        compiled=_compiled(model, resolved),
+        logged_inputs=inputs,
+        logged_context=context,
     )
+
+
+def logged_fields(
+    model: TabloopModel, config: ProjectConfig
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The request fields a prediction of ``model`` logs as inputs, and as context.
+
+    Inputs: every column of the record shape the model was trained on, read or not (for
+    drift), except ``data.id`` (logged as the entity). Context: ``serve.context``, plus
+    ``serve.sticky_by`` when the log would not hold it otherwise (neither ``data.id`` nor
+    one of the inputs): the A/B report resamples by its values.
+    """
+    id_column, sticky = config.data.id, config.serve.sticky_by
+    inputs = (*model.inputs, *(c for c in model.ignored if c != id_column))
+    context = tuple(config.serve.context)
+    if sticky and sticky != id_column and sticky not in context and sticky not in inputs:
+        context = (*context, sticky)
+    return inputs, context
 
 
 #: Compiled models by resolved URI: a reload re-resolves every alias but the loader's cache
