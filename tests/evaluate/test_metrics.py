@@ -315,11 +315,19 @@ def test_constant_target_gives_no_r2_instead_of_sklearns_forced_finite_value():
     )
 
 
-def test_mape_with_zero_targets_is_hidden_rather_than_sklearns_epsilon_value():
-    y, pred = np.array([0.0, 1.0, 2.0]), np.array([0.5, 1.0, 1.0])
-    assert skm.mean_absolute_percentage_error(y, pred) > 1e14  # 0.5 / eps: not a finding
-    entry = score_metrics("regression", y, prediction=pred, n_boot=0)["mape"]
-    assert entry["value"] is None and "1 target value(s) are 0" in entry["reason"]
+def test_mape_on_a_target_with_zeros_is_hidden_with_a_reason():
+    y = np.array([0.0, 0.0, 10.0, 20.0, 30.0, 5.0])
+    pred = np.array([1.0, 2.0, 11.0, 18.0, 33.0, 5.0])
+    assert skm.mean_absolute_percentage_error(y, pred) > 1e14  # what was printed
+    out = score_metrics("regression", y, prediction=pred, n_boot=50)
+    assert out["mape"]["value"] is None and out["mape"]["ci_low"] is None
+    assert "2 target value(s) are 0" in out["mape"]["reason"]
+    assert out["mae"]["value"] == pytest.approx(skm.mean_absolute_error(y, pred))
+    nonzero = score_metrics("regression", y + 1, prediction=pred + 1, n_boot=0)
+    assert nonzero["mape"]["value"] == pytest.approx(
+        skm.mean_absolute_percentage_error(y + 1, pred + 1)
+    )
+    assert "reason" not in nonzero["mape"]
 
 
 # --- invalid inputs -----------------------------------------------------------------------

@@ -11,7 +11,8 @@ from sklearn.metrics import adjusted_rand_score, davies_bouldin_score, silhouett
 from sklearn.mixture import GaussianMixture
 
 from tabloop.exceptions import TrainError
-from tabloop.train._cluster import fit_segments, segment_profiles
+from tabloop.train._cluster import fit_segments
+from tabloop.train._segment_profiles import segment_profiles
 
 CENTRES = [(-10, -10), (-10, 10), (10, -10), (10, 10)]  # far apart: no overlapping points
 

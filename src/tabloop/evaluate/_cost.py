@@ -7,15 +7,21 @@ beats the two policies that need no model: flag every row (all positive) or none
 negative). Each cost per row has a percentile-bootstrap interval over test rows, and so
 has the saving against the cheaper trivial policy, from the same resamples (paired: the
 three policies are judged on the same rows).
+
+:func:`threshold_report` is the evaluation's threshold section: the choice made in
+training and, for a cost threshold, :func:`policy_costs` on the test split.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tabloop.evaluate._bootstrap import bootstrap_counts, percentile_interval
+
+if TYPE_CHECKING:
+    from tabloop.train import TrainResult
 
 #: The policies compared, in display order.
 POLICIES = ("threshold", "all_positive", "all_negative")
@@ -76,4 +82,26 @@ def policy_costs(
         "ci_low": low,
         "ci_high": high,
     }
+    return out
+
+
+def threshold_report(
+    result: TrainResult, y: np.ndarray, scores: np.ndarray, seed: int
+) -> dict[str, Any] | None:
+    """The threshold choice; for a cost threshold also ``test``: its cost per test row
+    beside all positive and all negative, with intervals (:func:`policy_costs`)."""
+    if result.threshold is None:
+        return None
+    out = result.threshold.to_dict()
+    if result.threshold.optimised == "cost" and result.task == "binary":
+        ev = result.config.evaluate
+        out["test"] = policy_costs(
+            y,
+            scores,
+            threshold=result.threshold.threshold,
+            costs=dict(result.config.train.costs),
+            n_boot=ev.bootstrap,
+            confidence=ev.confidence,
+            seed=seed,
+        )
     return out

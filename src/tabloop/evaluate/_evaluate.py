@@ -23,12 +23,6 @@ if TYPE_CHECKING:
     from tabloop.scale import Runner
     from tabloop.train import TrainResult
 
-#: A test set whose main-metric CI is wider than this share of the metric's scale gets a
-#: "too small" diagnostic (see :func:`_metric_scale`).
-WIDE_CI = 0.1
-#: A minority class below this share gets an imbalance diagnostic.
-IMBALANCED_SHARE = 0.2
-
 
 @dataclass
 class Evaluation:
@@ -83,6 +77,8 @@ def evaluate(result: TrainResult, *, seed: int = 0, runner: Runner | None = None
     row where it lies (on ``runner``, default: the cluster the run trained on;
     :mod:`tabloop.evaluate._counted`), the charts, fairness and importance on the
     run's sample of test rows."""
+    from tabloop.evaluate._cost import threshold_report
+    from tabloop.evaluate._diagnostics import diagnose
     from tabloop.evaluate._metrics import score_metrics
     from tabloop.evaluate._requirements import check_requirements
     from tabloop.train import make_pipeline, predict_scores
@@ -145,10 +141,10 @@ def evaluate(result: TrainResult, *, seed: int = 0, runner: Runner | None = None
         n_test=n_test,
         metrics=metrics,
         baseline=baseline,
-        threshold=_threshold(result, y, scores, seed),
+        threshold=threshold_report(result, y, scores, seed),
         requirements=requirements,
         fairness=fairness,
-        diagnostics=_diagnostics(result, metrics, importance, y),
+        diagnostics=diagnose(result, metrics, importance, y),
         cv=result.cv_table(),
         ensemble=dict(result.weights),
         charts=charts,
@@ -168,30 +164,6 @@ def evaluate(result: TrainResult, *, seed: int = 0, runner: Runner | None = None
         },
         baseline_check=None if result.baseline_check is None else result.baseline_check.to_dict(),
     )
-
-
-def _threshold(
-    result: TrainResult, y: np.ndarray, scores: np.ndarray, seed: int
-) -> dict[str, Any] | None:
-    """The threshold choice; for a cost threshold also ``test``: its cost per test row
-    beside all positive and all negative, with intervals (:func:`policy_costs`)."""
-    if result.threshold is None:
-        return None
-    out = result.threshold.to_dict()
-    if result.threshold.optimised == "cost" and result.task == "binary":
-        from tabloop.evaluate._cost import policy_costs
-
-        ev = result.config.evaluate
-        out["test"] = policy_costs(
-            y,
-            scores,
-            threshold=result.threshold.threshold,
-            costs=dict(result.config.train.costs),
-            n_boot=ev.bootstrap,
-            confidence=ev.confidence,
-            seed=seed,
-        )
-    return out
 
 
 def _evaluate_segments(result: TrainResult) -> Evaluation:
@@ -361,120 +333,3 @@ def _unscale(pre: Any, column: str, values: np.ndarray) -> np.ndarray:
         return values
     i = list(pre.numeric_).index(column)
     return values * scaler.scale_[i] + scaler.mean_[i]
-
-
-def _diagnostics(
-    result: TrainResult,
-    metrics: dict[str, Any],
-    importance: list[dict[str, Any]] | None,
-    y: np.ndarray,
-) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    check = result.baseline_check
-    if check is not None and not check.beats_dummy:
-        out.append({"kind": "baseline", "severity": "bad", "message": check.message})
-    for message in result.warnings:
-        if check is None or message != check.message:
-            out.append({"kind": "budget", "severity": "warn", "message": message})
-    for column, reason in result.dropped.items():
-        if reason.startswith("possible leakage"):
-            out.append(
-                {
-                    "kind": "leakage",
-                    "severity": "bad",
-                    "column": column,
-                    "message": f"{column!r} was dropped: {reason}.",
-                }
-            )
-    out.extend(_importance_diagnostics(importance or [], len(y)))
-    if result.task in ("binary", "multiclass"):
-        shares = np.bincount(result.y_train, minlength=len(result.model.classes)) / len(
-            result.y_train
-        )
-        if shares.min() < IMBALANCED_SHARE:
-            rare = result.model.classes[int(shares.argmin())]
-            out.append(
-                {
-                    "kind": "class_imbalance",
-                    "severity": "warn",
-                    "message": f"Class {rare!r} is {shares.min():.1%} of training rows. "
-                    f"train.imbalance is {result.config.train.imbalance!r}; the "
-                    "threshold was chosen for that (see Threshold).",
-                }
-            )
-    wide = _wide_interval(result.metric, metrics, y)
-    if wide is not None:
-        out.append({"kind": "small_test_set", "severity": "warn", "message": wide})
-    for note in result.notes:
-        out.append({"kind": "budget", "severity": "info", "message": note})
-    if result.imputation_comparison:
-        out.append(
-            {
-                "kind": "imputation",
-                "severity": "info",
-                "message": result.imputation_comparison["message"],
-            }
-        )
-    return out
-
-
-def _importance_diagnostics(importance: list[dict[str, Any]], n_test: int) -> list[dict[str, Any]]:
-    """One diagnostic per column judged ``irrelevant`` or ``undetermined`` (see
-    :func:`~tabloop.evaluate._importance.importance_verdict`)."""
-    out = []
-    for row in importance:
-        verdict = row.get("verdict")
-        if verdict not in ("irrelevant", "undetermined"):
-            continue
-        ci = f"95% CI {row['ci_low']:+.4f} to {row['ci_high']:+.4f}"
-        material = f"a material effect (±{row['material']:.4f})"
-        if verdict == "irrelevant":
-            message = (
-                f"{row['column']!r}: permutation importance {row['mean']:+.4f} ({ci}) "
-                f"excludes {material}; the model does not rely on it."
-            )
-        else:
-            message = (
-                f"{row['column']!r}: undetermined, permutation importance {row['mean']:+.4f} "
-                f"({ci}) is compatible with no effect and with {material} on {n_test} "
-                "test rows."
-            )
-        out.append(
-            {
-                "kind": f"{verdict}_feature",
-                "severity": "info",
-                "column": row["column"],
-                "message": message,
-            }
-        )
-    return out
-
-
-def _metric_scale(metric: str, y: np.ndarray) -> tuple[float, str]:
-    """The scale a metric's interval width is judged on, and its name for people: the
-    test target's standard deviation for RMSE and MAE (its variance for MSE), which is
-    also the dummy's RMSE; 1 for the other metrics (probabilities, shares, R², log loss)."""
-    if metric in ("rmse", "mae", "mse"):
-        sd = float(np.std(y))
-        if metric == "mse":
-            return sd**2, f"the target's variance, {sd**2:.4g}"
-        return sd, f"the target's standard deviation, {sd:.4g}"
-    return 1.0, ""
-
-
-def _wide_interval(metric: str, metrics: dict[str, Any], y: np.ndarray) -> str | None:
-    """The "test set too small" message when the main metric's interval is wider than
-    :data:`WIDE_CI` of the metric's scale (absolute 0.1 on RMSE fired on every
-    regression project), else ``None``."""
-    main = metrics.get(metric) or {}
-    if main.get("ci_low") is None or main.get("ci_high") is None:
-        return None
-    width = main["ci_high"] - main["ci_low"]
-    scale, named = _metric_scale(metric, y)
-    if scale <= 0 or width <= WIDE_CI * scale:
-        return None
-    relative = f" ({width / scale:.0%} of {named})" if named else ""
-    return (
-        f"The 95% CI of {metric} spans {width:.4g}{relative} with {len(y)} test rows: "
-        "differences smaller than that are noise."
-    )
