@@ -47,6 +47,28 @@ def test_the_example_files_are_the_shipped_ones(tmp_path):
     assert len(pd.read_csv(written / "data" / "customer_spend.csv")) == 50
 
 
+@pytest.mark.parametrize(
+    ("name", "rows", "message"),
+    [
+        (
+            "customer_spnd",
+            None,
+            r"one of the example projects \['customer_spend'\]; got 'customer_spnd'",
+        ),
+        ("customer_spend", 0, r"rows must be an integer >= 10; got 0"),
+        ("customer_spend", 5, r"rows must be an integer >= 10; got 5"),
+    ],
+)
+def test_an_unknown_project_or_too_few_rows_is_refused_before_writing(
+    tmp_path, name, rows, message
+):
+    """rows=0 used to write the default 2,000 rows; an unknown name raised a
+    FileNotFoundError although no file was asked for."""
+    with pytest.raises(ValueError, match=message):
+        example_project(name, tmp_path / "project", rows=rows)
+    assert not (tmp_path / "project").exists()
+
+
 def test_both_teams_models_are_registered(trained):
     _, first, second = trained
     assert first.returncode == 0, first.stderr

@@ -12,8 +12,9 @@ import os
 import shutil
 from pathlib import Path
 
-#: The shipped projects: name -> (the data file tabloop.yaml reads, rows by default).
-PROJECTS = {"customer_spend": ("data/customer_spend.csv", 2_000)}
+#: The shipped projects: name -> (the data file tabloop.yaml reads, rows by default, fewest
+#: rows the generator accepts).
+PROJECTS = {"customer_spend": ("data/customer_spend.csv", 2_000, 10)}
 
 
 def example_project(
@@ -21,7 +22,9 @@ def example_project(
 ) -> Path:
     """Write the example project ``name`` into ``folder`` (created if missing): its files
     (model module, ``tabloop.yaml``, ``challenger.yaml``) and its data, ``rows`` rows drawn
-    with ``seed``. Returns the folder; ``cd`` there and run ``tabloop train``.
+    with ``seed`` (``None``: the project's default). Returns the folder; ``cd`` there and
+    run ``tabloop train``. An unknown ``name`` or too few ``rows`` raise ``ValueError``
+    before anything is written.
 
     Examples
     --------
@@ -32,17 +35,22 @@ def example_project(
     """
     from importlib.resources import as_file, files
 
+    from tabloop.examples._common import check_size
     from tabloop.examples._spend import customer_spend
-    from tabloop.exceptions import ConfigNotFoundError
 
     if name not in PROJECTS:
-        raise ConfigNotFoundError(f"No example project {name!r}; known: {', '.join(PROJECTS)}.")
-    data, default_rows = PROJECTS[name]
+        raise ValueError(
+            f"name must be one of the example projects {sorted(PROJECTS)}; got {name!r}."
+        )
+    data, default_rows, fewest = PROJECTS[name]
+    if rows is not None:
+        check_size("rows", rows, fewest)
+    frame = customer_spend(default_rows if rows is None else rows, seed=seed)
     root = Path(folder)
     (root / data).parent.mkdir(parents=True, exist_ok=True)
     with as_file(files("tabloop.examples") / "projects" / name) as shipped:
         for file in sorted(Path(shipped).iterdir()):
             if file.is_file() and file.suffix in (".py", ".yaml"):
                 shutil.copyfile(file, root / file.name)
-    customer_spend(rows or default_rows, seed=seed).to_csv(root / data, index=False)
+    frame.to_csv(root / data, index=False)
     return root
