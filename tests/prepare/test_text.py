@@ -47,7 +47,7 @@ def test_text_becomes_svd_numbers_equal_to_sklearns_tfidf_and_svd(table):
 
 def test_a_vocabulary_smaller_than_components_keeps_its_tfidf_columns():
     df = pd.DataFrame({"note": ["red apple", "green apple", "red pear", None] * 20})
-    out = EncodeText(columns=["note"], components=30).fit_transform(df)
+    out = EncodeText(declared=["note"], components=30).fit_transform(df)
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
     expected = vectorizer.fit_transform(df["note"].fillna("")).toarray()
     assert out.shape == (80, expected.shape[1])  # 7 terms: no SVD
@@ -211,6 +211,6 @@ def test_an_unfitted_encoder_refuses_to_transform_or_replay(table):
 
 
 def test_a_text_column_of_another_kind_keeps_the_dataframe_path(table):
-    step = EncodeText(columns=["plan"]).fit(table[0])
+    step = EncodeText(declared=["plan"]).fit(table[0])
     with pytest.raises(Unsupported, match="text column 'plan' of kind 'num'"):
         step.compile_replay({"tenure": "num", "plan": "num", "complaint": "text"})

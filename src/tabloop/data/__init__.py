@@ -8,7 +8,7 @@ from tabloop.data._pieces import (
     find_data_files,
     plan_pieces,
 )
-from tabloop.data._predictive import single_feature_power
+from tabloop.data._predictive import single_feature_power, text_vectorizer
 from tabloop.data._profile import Profile, profile
 from tabloop.data._reference import ReferenceProfile
 from tabloop.data._schema import COLUMN_KINDS, ColumnSchema, Schema, infer_schema
@@ -45,5 +45,6 @@ __all__ = [
     "read_chunks",
     "single_feature_power",
     "split",
+    "text_vectorizer",
     "validate",
 ]

@@ -46,12 +46,41 @@ def to_numeric(series: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def to_datetime(series: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Coerce to datetime; return values and a mask of present-but-unparseable entries."""
+    """Coerce to datetime; return values and a mask of present-but-unparseable entries.
+
+    Each text is parsed on its own (``format="mixed"``); texts with different UTC offsets
+    are converted to UTC.
+    """
     if is_datetime(series):
         return series, pd.Series(False, index=series.index)
-    values = pd.to_datetime(series, errors="coerce", format="mixed")
+    try:
+        values = pd.to_datetime(series, errors="coerce", format="mixed")
+    except ValueError:  # "Mixed timezones detected": one clock, UTC
+        values = pd.to_datetime(series, errors="coerce", format="mixed", utc=True)
     invalid = values.isna() & series.notna()
     return values, invalid
+
+
+def time_values(series: pd.Series) -> pd.Series:
+    """A time or sequence column as values that sort in time: numbers as floats, anything
+    else as naive datetimes in UTC (:func:`to_datetime`); missing where a value is missing
+    or unparseable. The one reading of time behind the time split, the time folds, the
+    time sample and ``features.lags``, so all of them order the rows alike."""
+    if is_numeric(series):
+        return series.astype("float64")
+    values = to_datetime(series)[0]
+    if not is_datetime(values):  # object dtype: parsed values with several time zones
+        values = pd.to_datetime(values, errors="coerce", utc=True)
+    if getattr(values.dt, "tz", None) is not None:
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    return values
+
+
+def as_texts(series: pd.Series) -> list[str]:
+    """The column as free text: a missing value is the empty text, any other value its
+    ``str`` (what TF-IDF reads, in the profile and in ``tabloop.prepare.EncodeText``)."""
+    values = series.astype(object).where(series.notna(), "")
+    return [v if isinstance(v, str) else str(v) for v in values.tolist()]
 
 
 def category_keys(series: pd.Series) -> pd.Series:

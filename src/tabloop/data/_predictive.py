@@ -22,6 +22,25 @@ _FOLDS = 5
 TEXT_ROWS = 20_000
 #: How :func:`text_power` reads a text column, for the report.
 TEXT_METHOD = "TF-IDF (words and pairs) + {model}, 5-fold out of fold"
+#: Most terms a text column keeps (the most frequent), to bound memory on large tables.
+MAX_TERMS = 50_000
+
+
+def text_vectorizer(*, min_df: int = 2) -> Any:
+    """The one TF-IDF reading of free text, shared by the profile (:func:`text_power`) and
+    ``tabloop.prepare.EncodeText``: words and word pairs, lower-cased, sub-linear term
+    frequency, terms in at least ``min_df`` rows, the :data:`MAX_TERMS` most frequent.
+    Feed it :func:`tabloop.data.frame.as_texts` of a column."""
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(
+        ngram_range=(1, 2),
+        min_df=min_df,
+        max_features=MAX_TERMS,
+        sublinear_tf=True,
+        dtype=np.float64,
+    )
 
 
 def single_feature_power(
@@ -79,15 +98,15 @@ def text_power(
     """How well each free-text column alone predicts the target.
 
     A text column cannot be target-encoded value by value (nearly every text is new), so its
-    words are: TF-IDF of words and word pairs (terms in two rows or more, sub-linear counts,
-    a missing text is empty) feeding a logistic regression (``C=1``; ridge, ``alpha=1``, for
-    regression), both fitted inside each of 5 folds (stratified for classes, shuffled with
-    ``seed``); the pooled out-of-fold predictions give ROC-AUC (macro one-vs-rest for
-    multiclass) or R². Rows beyond ``max_rows`` are left out by a seeded sample (``rows``
-    says how many were used). ``score`` is ``None`` when no word appears in two rows.
+    words are: TF-IDF of words and word pairs (:func:`text_vectorizer`: terms in two rows or
+    more, sub-linear counts; a missing text is empty) feeding a logistic regression
+    (``C=1``; ridge, ``alpha=1``, for regression), both fitted inside each of 5 folds
+    (stratified for classes, shuffled with ``seed``); the pooled out-of-fold predictions
+    give ROC-AUC (macro one-vs-rest for multiclass) or R². Rows beyond ``max_rows`` are
+    left out by a seeded sample (``rows`` says how many were used). ``score`` is ``None`` when
+    no word appears in two rows.
     """
     import numpy as np
-    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.metrics import r2_score, roc_auc_score
     from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
@@ -108,11 +127,8 @@ def text_power(
         method, name, metric = "predict_proba", "logistic regression", "roc_auc"
     results = []
     for column in columns:
-        texts = df[column].astype(object).where(df[column].notna(), "")
-        texts = np.asarray([v if isinstance(v, str) else str(v) for v in texts], dtype=object)
-        pipe = make_pipeline(
-            TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True), model
-        )
+        texts = np.asarray(_frame.as_texts(df[column]), dtype=object)
+        pipe = make_pipeline(text_vectorizer(), model)
         entry: dict[str, Any] = {
             "column": column,
             "metric": metric,

@@ -61,6 +61,7 @@ def prepare_pipeline(config: ProjectConfig, *, family: Family, task: str | None 
                     leakage_cutoff=config.profile.leakage_cutoff,
                     task=task or (config.task if config.task != "clustering" else None),
                     seed=config.split.seed,
+                    text=list(features.text),
                     encode_text=prepare.text.encode,
                     lagged=lagged,
                 ),

@@ -89,7 +89,8 @@ class Preprocess(TransformerMixin, BaseEstimator):
         other = [c.name for c in schema if c.name not in {*self.numeric_, *self.categorical_}]
         if other:
             kinds = ", ".join(f"{c} ({schema[c].kind})" for c in other)
-            text = " (free text: set prepare.text.encode to true)" if "text" in kinds else ""
+            free = any(schema[c].kind == "text" for c in other)
+            text = " (free text: set prepare.text.encode to true)" if free else ""
             raise DataError(
                 f"Columns {kinds} cannot be used as model input{text}; derive numbers from "
                 "them (features.derive) or list them under features.drop."

@@ -34,8 +34,10 @@ class SelectFeatures(TransformerMixin, BaseEstimator):
     task : ``binary``/``multiclass``/``regression``; inferred from ``y`` when omitted.
     lagged : columns computed from strictly earlier rows (``features.lags``): a declared
         view of the past, never dropped as leakage or as one of a correlated pair.
+    text : columns read as free text whatever their inferred kind (``features.text``);
+        each must be a column of ``X``.
     encode_text : keep free-text columns for :class:`~tabloop.prepare.EncodeText`
-        (``prepare.text.encode``); when False they are dropped, saying so.
+        (``prepare.text.encode``, true by default); when False they are dropped, saying so.
 
     Attributes
     ----------
@@ -55,7 +57,8 @@ class SelectFeatures(TransformerMixin, BaseEstimator):
         task: str | None = None,
         seed: int = 0,
         lagged: list[str] | None = None,
-        encode_text: bool = False,
+        text: list[str] | None = None,
+        encode_text: bool = True,
     ) -> None:
         self.drop = drop
         self.include = include
@@ -65,6 +68,7 @@ class SelectFeatures(TransformerMixin, BaseEstimator):
         self.task = task
         self.seed = seed
         self.lagged = lagged
+        self.text = text
         self.encode_text = encode_text
 
     def fit(self, X: pd.DataFrame, y: Any) -> SelectFeatures:
@@ -72,6 +76,7 @@ class SelectFeatures(TransformerMixin, BaseEstimator):
         _frame.require_columns(
             X, [*(self.drop or []), *(self.include or []), *(self.keep or [])], role="column"
         )
+        _frame.require_columns(X, list(self.text or []), role="features.text column")
         # a column the user listed by name is an explicit decision, as prepare.keep is
         keep = {*(self.keep or []), *(self.include or [])}
         dropped: dict[str, str] = {c: "listed in features.drop" for c in self.drop or []}
@@ -79,7 +84,7 @@ class SelectFeatures(TransformerMixin, BaseEstimator):
             for c in X.columns:
                 if c not in self.include and c not in keep:
                     dropped.setdefault(str(c), "not in features.include")
-        schema = infer_schema(X, strict=False)
+        schema = infer_schema(X, strict=False, text=list(self.text or []))
         for col in schema:
             if col.name in dropped or col.name in keep:
                 continue

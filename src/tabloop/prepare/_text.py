@@ -2,10 +2,11 @@
 
 A complaint, a note or a description carries signal in its words that neither a category
 (every value is new) nor a length captures. ``EncodeText`` replaces each free-text column
-by ``components`` numbers: scikit-learn's ``TfidfVectorizer`` (words and word pairs,
-lower-cased, sub-linear term frequency, terms seen in at least two rows, the
-:data:`MAX_TERMS` most frequent) followed by ``TruncatedSVD`` (latent semantic analysis,
-as skrub's ``StringEncoder`` does), fitted on the training rows only. A column whose
+by ``components`` numbers: scikit-learn's ``TfidfVectorizer`` as the profile reads text
+(:func:`tabloop.data.text_vectorizer`: words and word pairs, lower-cased, sub-linear term
+frequency, terms seen in at least two rows, the 50,000 most frequent) followed by
+``TruncatedSVD`` (latent semantic analysis, as skrub's ``StringEncoder`` does), fitted on
+the training rows only. A column whose
 vocabulary is no larger than ``components`` keeps its TF-IDF columns as they are.
 
 Maintainer note
@@ -27,15 +28,11 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from tabloop.config import TEXT_COMPONENTS
 from tabloop.data import frame as _frame
-from tabloop.data import infer_schema
+from tabloop.data import infer_schema, text_vectorizer
 from tabloop.exceptions import DataError
 from tabloop.prepare._replay import StepReplay, Unsupported, View, signature
-
-#: Most terms kept per column (the most frequent), to bound memory on large tables.
-MAX_TERMS = 50_000
-#: Components per text column unless ``prepare.text.components`` says otherwise.
-COMPONENTS = 30
 
 
 class EncodeText(TransformerMixin, BaseEstimator):
@@ -43,10 +40,12 @@ class EncodeText(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    columns : the text columns; ``None`` (default): the columns whose inferred kind is
-        ``text`` at fit time (several words per value, more than 50 distinct values), and
-        those of ``declared`` that are present.
-    declared : columns read as text whatever their inferred kind (``features.text``).
+    declared : columns read as text whatever their inferred kind (``features.text``);
+        beside them, every column whose inferred kind is ``text`` at fit time (several
+        words per value, more than 50 distinct values) is encoded. A declared column
+        absent from ``X`` is passed over: selection dropped it (``features.drop``, not in
+        ``features.include``), and :class:`~tabloop.prepare.SelectFeatures` has checked
+        that the name exists.
     components : numbers per column (``prepare.text.components``).
     seed : random state of the randomised SVD.
 
@@ -60,7 +59,7 @@ class EncodeText(TransformerMixin, BaseEstimator):
     >>> import pandas as pd
     >>> words = ["late delivery again", "broken on arrival", "great service thanks"]
     >>> df = pd.DataFrame({"note": words * 20, "x": range(60)})
-    >>> out = EncodeText(columns=["note"], components=2).fit_transform(df)
+    >>> out = EncodeText(declared=["note"], components=2).fit_transform(df)
     >>> list(out.columns)
     ['x', 'note_text_0', 'note_text_1']
     """
@@ -68,36 +67,28 @@ class EncodeText(TransformerMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        columns: list[str] | None = None,
         declared: list[str] | None = None,
-        components: int = COMPONENTS,
+        components: int = TEXT_COMPONENTS,
         seed: int = 0,
     ) -> None:
-        self.columns = columns
         self.declared = declared
         self.components = components
         self.seed = seed
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> EncodeText:
         _frame.require_frame(X, name="X")
-        if isinstance(self.components, bool) or not isinstance(self.components, int):
+        components = self.components
+        if isinstance(components, bool) or not isinstance(components, int) or components < 1:
             raise DataError(
-                f"prepare.text.components must be a positive integer; got {self.components!r}."
+                f"prepare.text.components must be a positive integer; got {components!r}."
             )
-        if self.components < 1:
-            raise DataError(
-                f"prepare.text.components must be a positive integer; got {self.components!r}."
-            )
-        if self.columns is None:
-            declared = [c for c in self.declared or [] if c in X.columns]
-            schema = infer_schema(X, strict=False, text=declared)
-            columns = [c.name for c in schema if c.kind == "text"]
-        else:
-            _frame.require_columns(X, list(self.columns), role="text column")
-            columns = [str(c) for c in self.columns]
+        declared = [c for c in self.declared or [] if c in X.columns]
+        schema = infer_schema(X, strict=False, text=declared)
+        columns = [c.name for c in schema if c.kind == "text"]
         self.encoders_: dict[str, tuple[Any, Any, list[str]]] = {}
         for column in columns:
-            self.encoders_[column] = self._fit_column(column, _strings(X[column]), X.columns)
+            texts = _frame.as_texts(X[column])
+            self.encoders_[column] = self._fit_column(column, texts, X.columns)
         self.outputs_ = {c: names for c, (_, _, names) in self.encoders_.items()}
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = X.shape[1]
@@ -107,17 +98,10 @@ class EncodeText(TransformerMixin, BaseEstimator):
         self, column: str, texts: list[str], existing: pd.Index
     ) -> tuple[Any, Any, list[str]]:
         from sklearn.decomposition import TruncatedSVD
-        from sklearn.feature_extraction.text import TfidfVectorizer
 
         matrix = None
         for min_df in (2, 1):  # a small table may have no word in two rows
-            vectorizer = TfidfVectorizer(
-                ngram_range=(1, 2),
-                min_df=min_df,
-                max_features=MAX_TERMS,
-                sublinear_tf=True,
-                dtype=np.float64,
-            )
+            vectorizer = text_vectorizer(min_df=min_df)
             try:
                 matrix = vectorizer.fit_transform(texts)
                 break
@@ -149,7 +133,7 @@ class EncodeText(TransformerMixin, BaseEstimator):
         for column, (vectorizer, svd, names) in self.encoders_.items():
             if not names:
                 continue
-            values = _encode(vectorizer, svd, _strings(X[column]))
+            values = _encode(vectorizer, svd, _frame.as_texts(X[column]))
             parts.append(pd.DataFrame(values, index=X.index, columns=names))
         return pd.concat(parts, axis=1) if len(parts) > 1 else out
 
@@ -180,12 +164,6 @@ class EncodeText(TransformerMixin, BaseEstimator):
         kept = [str(c) for c in self.feature_names_in_ if c not in self.encoders_]
         added = [n for names in self.outputs_.values() for n in names]
         return np.asarray([*kept, *added], dtype=object)
-
-
-def _strings(series: pd.Series) -> list[str]:
-    """The column as text: a missing value is the empty text, any other value its ``str``."""
-    values = series.astype(object).where(series.notna(), "")
-    return [v if isinstance(v, str) else str(v) for v in values.tolist()]
 
 
 def _encode(vectorizer: Any, svd: Any, texts: list[str]) -> np.ndarray:

@@ -760,11 +760,14 @@ def _train_segments(config: ProjectConfig, df: pd.DataFrame, start: float) -> Tr
     from sklearn.pipeline import Pipeline
 
     from tabloop.data import infer_schema
+    from tabloop.data.frame import require_columns
     from tabloop.prepare import DeriveFeatures, LogTransform, Preprocess
     from tabloop.train._cluster import Segmenter
 
     drop = {*config.features.drop, config.data.id, config.data.time} - {None}
-    schema = infer_schema(df, strict=False)
+    text = list(config.features.text)  # declared free text is left out whatever its values
+    require_columns(df, text, role="features.text column")
+    schema = infer_schema(df, strict=False, text=text)
     dropped = {c: "listed in features.drop or a role column" for c in drop if c in df}
     for col in schema:
         if col.name in drop:
