@@ -62,7 +62,8 @@ def run_demo(
     (root / "data").mkdir(parents=True, exist_ok=True)
     reports = root / "reports"
     paths: dict[str, Path] = {}
-    steps = 8
+    first, later = 8, 2 + 5  # situation 1's steps; situation 2's, then situation 3's
+    steps = first + later
 
     echo(f"[bold]1/{steps} data[/]: generating treatment_outcomes (situation 1)")
     paths["data"] = root / "data" / "treatment_outcomes.csv"
@@ -105,22 +106,23 @@ def run_demo(
         echo(f"      • {problem.severity}: {problem.message}")
 
     echo(f"[bold]5/{steps} train[/]: 5-fold CV on 80%, evaluate on the untouched 20%, register")
+    from tabloop.demo._service import registered
     from tabloop.workflows import summary_lines, train_and_register
 
     run = train_and_register(config, df=df, out_dir=reports)
     for line in summary_lines(run):
         echo(f"      {line}")
     paths.update(evaluation_html=run.reports["html"], evaluation_json=run.reports["json"])
-    assert run.version is not None
-    echo(f"      registered {run.version.uri} as {', '.join(run.version.aliases)}")
+    version = registered(run)
+    echo(f"      registered {version.uri} as {', '.join(version.aliases)}")
 
     echo(f"[bold]6/{steps} challenger[/]: LightGBM alone, registered beside the champion")
     challenger = config.model_copy(
         update={"train": config.train.model_copy(update={"models": ["lightgbm"]})}
     )
     second = train_and_register(challenger, df=df, out_dir=reports / "challenger")
-    assert second.version is not None
-    echo(f"      registered {second.version.uri} as {', '.join(second.version.aliases)}")
+    version = registered(second)
+    echo(f"      registered {version.uri} as {', '.join(version.aliases)}")
 
     echo(f"[bold]7/{steps} predict[/]: new patients scored by the champion")
     from tabloop.registry import predict
@@ -145,11 +147,10 @@ def run_demo(
         echo(f"      {line}")
 
     stops_root, spend_root = root / "stops", root / "spend"
-    later = 2 + 5  # situation 2's steps, then situation 3's
-    counter = iter(range(steps + 1, steps + later + 1))
+    counter = iter(range(first + 1, steps + 1))
 
     def step(name: str) -> str:
-        return f"[bold]{next(counter)}/{steps + later} {name}[/]"
+        return f"[bold]{next(counter)}/{steps} {name}[/]"
 
     echo("\n[bold]Situation 2, two teams' own models[/] (a project in " + str(spend_root) + ")")
     from tabloop.demo._spend import run_spend_ab

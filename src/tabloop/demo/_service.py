@@ -20,12 +20,36 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+if TYPE_CHECKING:
+    from tabloop.registry import RegisteredVersion
+    from tabloop.workflows import TrainRun
+
 #: Rows per /predict request in the demo: a client batching a day's cases.
 ROWS_PER_REQUEST = 100
+
+
+def registered(run: TrainRun) -> RegisteredVersion:
+    """The version ``run`` registered under an alias, which the demo serves or predicts
+    with; :class:`~tabloop.exceptions.RegistryError` saying why when it has none (a model
+    that does not beat the dummy is registered without an alias, see
+    :func:`~tabloop.workflows.failure_line`)."""
+    from tabloop.exceptions import RegistryError
+    from tabloop.workflows import failure_line
+
+    version = run.version
+    if version is not None and version.aliases:
+        return version
+    why = failure_line(run) or (
+        "it was not registered" if version is None else f"{version.uri} has no alias"
+    )
+    raise RegistryError(
+        f"The demo serves the model of {run.result.config.name!r} by its alias, but {why}. "
+        "The demo's data is generated with fixed seeds, so please report this as a bug."
+    )
 
 
 @contextmanager

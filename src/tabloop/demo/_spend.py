@@ -25,7 +25,13 @@ def run_spend_ab(
 ) -> dict[str, Path]:
     """Run situation 2 in ``root``; return the paths of its reports."""
     from tabloop.config import load_config
-    from tabloop.demo._service import call, predict_rows, report_lines, running_service
+    from tabloop.demo._service import (
+        call,
+        predict_rows,
+        registered,
+        report_lines,
+        running_service,
+    )
     from tabloop.examples import example_project
     from tabloop.workflows import train_and_register
 
@@ -39,7 +45,7 @@ def run_spend_ab(
     for team, file, out in (("A", "tabloop.yaml", reports), ("B", "challenger.yaml", None)):
         config = load_config(root / file)
         run = train_and_register(config, out_dir=out or reports / "challenger")
-        assert run.version is not None
+        version = registered(run)
         trained[team] = run
         m, dummy = run.evaluation.metrics["rmse"], run.evaluation.baseline["rmse"]["value"]
         model = config.train.models[0].partition(":")[2]
@@ -47,7 +53,7 @@ def run_spend_ab(
             f"      {team} {model}: test RMSE {m['value']:.1f} [{m['ci_low']:.1f}, "
             f"{m['ci_high']:.1f}] (the mean: {dummy:.1f})"
         )
-        echo(f"        registered {run.version.uri} as {', '.join(run.version.aliases)}")
+        echo(f"        registered {version.uri} as {', '.join(version.aliases)}")
     paths["spend_evaluation_json"] = trained["A"].reports["json"]
     paths["spend_challenger_json"] = trained["B"].reports["json"]
 

@@ -29,11 +29,11 @@ def run_stops_loop(
 ) -> dict[str, Path]:
     """Run the loop in ``root`` (a project folder of its own); return the report paths."""
     from tabloop.config import load_config
-    from tabloop.demo._service import call, predict_rows, running_service
+    from tabloop.demo._service import call, predict_rows, registered, running_service
     from tabloop.examples import scenario_config, traffic_stops
     from tabloop.monitor import monitor
     from tabloop.retrain import retrain
-    from tabloop.workflows import summary_lines, train_and_register
+    from tabloop.workflows import summary_sections, train_and_register
 
     reports = root / "reports"
     (root / "data").mkdir(parents=True, exist_ok=True)
@@ -53,14 +53,10 @@ def run_stops_loop(
 
     echo(step("train") + ": all stops, target 'contraband found' (false when not searched)")
     run = train_and_register(config, df=stops, out_dir=reports)
-    summary = summary_lines(run)
-    # up to the first test metric: the models, the columns dropped and why, the threshold
-    metrics = [i for i, line in enumerate(summary) if line.startswith("  ") and line[2] != "("]
-    first_metric = metrics[0] if metrics else len(summary)
-    for line in summary[: first_metric + 1]:
+    for line in first_lines(summary_sections(run)):
         echo(f"      {line}")
-    assert run.version is not None
-    echo(f"      registered {run.version.uri} as {', '.join(run.version.aliases)}")
+    version = registered(run)
+    echo(f"      registered {version.uri} as {', '.join(version.aliases)}")
 
     echo(step("serve") + ": the champion answers the production stream; context is logged")
     features = list(run.result.model.inputs)
@@ -111,6 +107,17 @@ def run_stops_loop(
         )
         echo(f"      the running service reloaded its aliases: {versions}")
     return paths
+
+
+def first_lines(sections: dict[str, list[str]]) -> list[str]:
+    """The training summary up to its first test metric: the models, the columns dropped
+    and why, the ensemble and the threshold, so none of them scrolls out of sight."""
+    shown: list[str] = []
+    for name, lines in sections.items():
+        if name == "metrics":
+            return shown + lines[:1]
+        shown += lines
+    return shown
 
 
 def monitor_lines(data: dict[str, Any]) -> list[str]:

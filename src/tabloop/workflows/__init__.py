@@ -10,6 +10,7 @@ from tabloop.workflows._train import (
     TrainRun,
     failure_line,
     summary_lines,
+    summary_sections,
     train_and_register,
     warning_lines,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "failure_line",
     "init_project",
     "summary_lines",
+    "summary_sections",
     "train_and_register",
     "warning_lines",
 ]

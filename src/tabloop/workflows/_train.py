@@ -93,17 +93,18 @@ def train_and_register(
 
 def summary_lines(run: TrainRun) -> list[str]:
     """What the terminal shows after training: the sample, models, test metrics,
-    requirements."""
+    requirements (the lines of :func:`summary_sections`, in order)."""
+    return [line for lines in summary_sections(run).values() for line in lines]
+
+
+def summary_sections(run: TrainRun) -> dict[str, list[str]]:
+    """The terminal summary by section, in display order: ``sample``, ``models``,
+    ``dropped``, ``text``, ``ensemble``, ``threshold``, ``metrics`` (one line per test
+    metric), ``clusters``, ``diagnostics``, ``requirements``; a section may be empty."""
     from tabloop.train import sampling_line
 
     ev: Any = run.evaluation
-    lines = []
-    if ev.cv:  # clustering has no cross-validation: no empty "models" line
-        scores = ", ".join(f"{r['model']} {abs(r['mean']):.4f}±{r['std']:.4f}" for r in ev.cv)
-        lines.append(f"models (cross-validated {run.result.metric}): {scores}")
-    sampled = run.result.sampling and sampling_line(run.result.sampling)
-    if sampled:
-        lines.insert(0, sampled)
+    out: dict[str, list[str]] = {name: [] for name in SECTIONS}
     source, sampling = run.result.source, run.result.sampling
     if source is not None and sampling:  # the table was read in pieces
         fitted = (
@@ -112,14 +113,22 @@ def summary_lines(run: TrainRun) -> list[str]:
             if source.address
             else ""
         )
-        lines.insert(0, f"{fitted}test metrics on all {ev.n_test:,} test rows, read in pieces")
-    lines += dropped_lines(run.result.dropped)
-    lines += text_lines(run.result)
-    lines.append("ensemble: " + ", ".join(f"{k} {w:.0%}" for k, w in ev.ensemble.items()))
+        out["sample"].append(f"{fitted}test metrics on all {ev.n_test:,} test rows, read in pieces")
+    sampled = sampling and sampling_line(sampling)
+    if sampled:
+        out["sample"].append(sampled)
+    if ev.cv:  # clustering has no cross-validation: no empty "models" line
+        scores = ", ".join(f"{r['model']} {abs(r['mean']):.4f}±{r['std']:.4f}" for r in ev.cv)
+        out["models"].append(f"models (cross-validated {run.result.metric}): {scores}")
+    out["dropped"] = dropped_lines(run.result.dropped)
+    out["text"] = text_lines(run.result)
+    out["ensemble"] = ["ensemble: " + ", ".join(f"{k} {w:.0%}" for k, w in ev.ensemble.items())]
     if ev.threshold:
-        lines.append(f"threshold: {ev.threshold['threshold']:.4f} ({ev.threshold['objective']})")
+        out["threshold"].append(
+            f"threshold: {ev.threshold['threshold']:.4f} ({ev.threshold['objective']})"
+        )
         if ev.threshold.get("test"):
-            lines += _cost_lines(ev.threshold["test"], out_of_fold=ev.threshold["value"])
+            out["threshold"] += _cost_lines(ev.threshold["test"], out_of_fold=ev.threshold["value"])
     shown = [k for k, v in ev.metrics.items() if isinstance(v, dict) and "value" in v][:9]
     for name in shown:
         m, base = ev.metrics[name], (ev.baseline.get(name) or {}).get("value")
@@ -128,15 +137,32 @@ def summary_lines(run: TrainRun) -> list[str]:
         baseline = "" if base is None else f"  (dummy {base:.4f})"
         if m.get("reason"):  # a metric hidden for a reason (MAPE on a target with zeros)
             baseline = f"  ({m['reason']})"
-        lines.append(f"  {name:<18} {value}{ci}{baseline}")
+        out["metrics"].append(f"  {name:<18} {value}{ci}{baseline}")
     structure = (ev.charts.get("segments") or {}).get("structure")
     if structure:  # clustering: how much structure the silhouettes show, a clause a line
         first, *rest = structure["message"].split("; ")
-        lines += [f"clusters: {first}", *(f"  {clause}" for clause in rest)]
-    lines += _diagnostic_lines(ev.charts)
-    for r in ev.requirements:
-        lines.append(f"requirement {r['expression']}: {'passed' if r['passed'] else 'FAILED'}")
-    return lines
+        out["clusters"] = [f"clusters: {first}", *(f"  {clause}" for clause in rest)]
+    out["diagnostics"] = _diagnostic_lines(ev.charts)
+    out["requirements"] = [
+        f"requirement {r['expression']}: {'passed' if r['passed'] else 'FAILED'}"
+        for r in ev.requirements
+    ]
+    return out
+
+
+#: The sections of :func:`summary_sections`, in display order.
+SECTIONS = (
+    "sample",
+    "models",
+    "dropped",
+    "text",
+    "ensemble",
+    "threshold",
+    "metrics",
+    "clusters",
+    "diagnostics",
+    "requirements",
+)
 
 
 def _diagnostic_lines(charts: dict[str, Any]) -> list[str]:
