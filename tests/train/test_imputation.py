@@ -93,9 +93,18 @@ def test_train_prints_the_imputation_recommendation(patients, tmp_path):
     )
     lines = summary_lines(run)
     text = " ".join(line.strip() for line in lines)
-    assert run.result.imputation_comparison["message"] in text
-    assert "Imputation for linear: " in text
-    assert "recommend" in text or "scores best" in text
+    found = run.result.imputation_comparison
+    assert found["message"] in text
+    # the recommendation, recomputed from the compared rows: the quickest within one
+    # standard error (of the best's fold scores) of the best mean
+    means = np.array([r["mean"] for r in found["rows"]])
+    best = int(means.argmax())
+    within = np.flatnonzero(means >= means[best] - found["rows"][best]["std"] / np.sqrt(3))
+    pick = found["rows"][min(within, key=lambda i: found["rows"][i]["seconds"])]
+    assert found["recommended"] == {"strategy": pick["strategy"], "indicators": pick["indicators"]}
+    label = pick["strategy"] + (" + indicators" if pick["indicators"] else "")
+    said = f"{label!r} scores best" if pick is found["rows"][best] else f"recommend {label!r}"
+    assert f"Imputation for linear: {said} (CV roc_auc " in text
     assert all(len(line) <= 80 for line in lines)
 
 
