@@ -146,7 +146,7 @@ def _split_by_time(df: pd.DataFrame, time: str | None, test_size: float) -> Trai
         raise SplitError("split.strategy 'time' needs a time column (data.time or split.time).")
     _frame.require_columns(df, [time], role="time column")
     column = df[time]
-    values = column if _frame.is_numeric(column) else _frame.to_datetime(column)[0]
+    values = _frame.time_values(column)  # as the time folds, sample and lags read it
     bad = values.isna()
     if bad.any():
         row = bad.idxmax()

@@ -134,7 +134,7 @@ class LagFeatures(TransformerMixin, BaseEstimator):
                     " or 'rows'."
                 )
         for order, is_date in self.dates_.items():
-            if is_date and _frame.to_datetime(X[order])[0].isna().all():
+            if is_date and _frame.time_values(X[order]).isna().all():
                 raise DataError(
                     f"features.lags: order column {order!r} holds neither numbers nor dates "
                     f"(first value {_frame.python_value(X[order].iloc[0])!r})."
@@ -186,7 +186,7 @@ class LagFeatures(TransformerMixin, BaseEstimator):
             for name, column in features.items():
                 added[name] = column
         for order, parts in self.calendar_.items():
-            dates = _dates(X[order])
+            dates = _frame.time_values(X[order])
             for part in parts:
                 added[f"{order}_{part}"] = _calendar(dates, part)
         target_read = self.target in self.specs_ and self.target in X.columns
@@ -232,7 +232,7 @@ class LagFeatures(TransformerMixin, BaseEstimator):
         indexed by position in ``X``."""
         entity = _frame.category_keys(X[by]) if by else pd.Series("", index=X.index, dtype="string")
         if self.dates_[order]:
-            when: pd.Series = _dates(X[order])
+            when: pd.Series = _frame.time_values(X[order])
         else:
             when = _frame.to_numeric(X[order])[0]
         every = self.every_[(by, order)]
@@ -391,16 +391,6 @@ def _refuse_duplicates(
             f"features.lags: {whom} has {int(same.sum())} training rows {at}; lags need one "
             f"row {one}. Aggregate those rows first."
         )
-
-
-def _dates(series: pd.Series) -> pd.Series:
-    """The column as naive datetimes (UTC for time-zone-aware ones), NaT where unparseable."""
-    values = _frame.to_datetime(series)[0]
-    if not pd.api.types.is_datetime64_any_dtype(values):
-        values = pd.to_datetime(values, errors="coerce", utc=True)
-    if getattr(values.dt, "tz", None) is not None:
-        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
-    return values
 
 
 def _calendar(dates: pd.Series, part: str) -> np.ndarray:

@@ -152,9 +152,9 @@ def _time_folds(
     their content, so the folds do not depend on the order of the file's rows."""
     from sklearn.model_selection import TimeSeriesSplit
 
-    values = train[column]
-    if not pd.api.types.is_numeric_dtype(values):
-        values = pd.to_datetime(values, format="mixed", utc=True).dt.tz_localize(None)
+    from tabloop.data.frame import time_values
+
+    values = time_values(train[column])  # as the test split reads it
     order = np.lexsort((content_keys(train), values.to_numpy()))
     ordered = values.to_numpy()[order]
     n, folds = len(order), []

@@ -137,12 +137,14 @@ def sample_order(
     n = len(train)
     strategy = config.split_strategy
     if strategy == "time":
-        times = pd.to_datetime(train[config.split.time or config.data.time], utc=True)
-        missing = times.isna().to_numpy()
-        newest_first = np.where(missing, 0, -times.dt.tz_localize(None).to_numpy().view("int64"))
-        # the latest first, missing times last; rows of one time by content, not file order
+        from tabloop.data.frame import is_datetime, time_values
         from tabloop.train._cv import content_keys
 
+        times = time_values(train[config.split.time or config.data.time])  # as the split
+        missing = times.isna().to_numpy()
+        keys = times.to_numpy().view("int64") if is_datetime(times) else times.to_numpy()
+        newest_first = -np.where(missing, 0, keys)
+        # the latest first, missing times last; rows of one time by content, not file order
         return np.lexsort((content_keys(train), newest_first, missing))
     if strategy == "group":
         codes, groups = pd.factorize(train[config.split.group], use_na_sentinel=False)
