@@ -123,16 +123,25 @@ def test_a_parquet_file_keeps_the_types_and_the_limit_keeps_the_most_recent(proj
     assert str(frame["created_at"].dt.tz) == "UTC"
 
 
+#: The sentence the service's /report?period=9 answers on the same log (tests/serve)
+UNKNOWN_PERIOD = (
+    "No period 9; this log has period(s) 1-2 (current: 2). Choose one of them, 'current' or 'all'."
+)
+NO_VARIANT = "--variant 'C': no prediction of the log is from that variant; its variants are A, B."
+
+
 @pytest.mark.parametrize(
     ("args", "fragments"),
     [
         (["-o", "log.xlsx"], ["'log.xlsx'", ".csv or .parquet", "'.xlsx'"]),
         (["-o", "log"], ["'log'", ".csv or .parquet", "'none'"]),
         (["-o", "missing/log.csv"], ["'missing'", "does not exist"]),
-        (["--period", "9", "-o", "log.csv"], ["No period 9", "period(s) 1, 2 (current: 2)"]),
-        (["--period", "9"], ["No period 9"]),
+        (["--period", "9", "-o", "log.csv"], [UNKNOWN_PERIOD]),
+        (["--period", "9"], [UNKNOWN_PERIOD]),
         (["--period", "last"], ["--period", "'last'"]),
-        (["--variant", "C", "-o", "log.csv"], ["No predictions in period 2 (current), variant C"]),
+        (["--period", "99999999999999999999"], ["--period must be a number"]),
+        (["--variant", "C", "-o", "log.csv"], [NO_VARIANT]),
+        (["--variant", "C"], [NO_VARIANT]),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(project, args, fragments):

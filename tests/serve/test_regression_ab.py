@@ -16,6 +16,7 @@ from sklearn.metrics import mean_squared_error
 
 from tabloop.config import config_from_dict
 from tabloop.serve import create_app
+from tests.cli.test_log_cli import UNKNOWN_PERIOD
 
 TARGET = "m2_price"
 
@@ -142,12 +143,19 @@ def test_a_period_that_does_not_exist_is_a_404_naming_the_periods(project, tmp_p
             for path in ("/report", "/dashboard", "/dashboard/data", "/outcomes")
         }
         existing = http.get("/report", params={"period": 1})
+        beyond = http.get("/report", params={"period": "9" * 20})  # past 64-bit integers
     for path, answer in answers.items():
         assert answer.status_code == 404, path
         body = answer.json()
         assert body["error"] == "unknown_period" and body["field"] == "period"
-        assert body["message"].startswith("No period 9; this log has period(s) 1-2 (current: 2)")
+        # word for word what `tabloop log --period 9` says on a log with the same periods
+        assert body["message"] == UNKNOWN_PERIOD
     assert existing.status_code == 200 and existing.json()["period"] == 1
+    assert beyond.status_code == 422 and beyond.json()["field"] == "period"
+    assert (
+        beyond.json()["message"]
+        == f"period must be a number, 'current' or 'all'; got '{'9' * 20}'."
+    )
 
 
 def test_a_clustering_service_reports_segment_shares_per_variant(load, tmp_path):

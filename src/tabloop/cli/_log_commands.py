@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,16 +22,12 @@ from tabloop.cli._output import console
 if TYPE_CHECKING:
     import pandas as pd
 
-    from tabloop.store import Store
+    from tabloop.store import Period, Store
 
-Period = int | Literal["all"] | None
 #: Rows the terminal shows unless --limit says otherwise.
 SHOWN = 20
 #: The formats ``-o`` writes, by suffix.
 FORMATS = (".csv", ".parquet")
-#: The terminal table's width.
-WIDTH = 80
-_DASH = "–"
 
 
 def _positive(value: int | None) -> int | None:
@@ -67,11 +63,11 @@ def log_command(
     write it (oldest first) as CSV or Parquet, inputs and context as typed columns."""
     from tabloop.config import load_config
     from tabloop.exceptions import StoreError
-    from tabloop.store import Store
+    from tabloop.store import Store, parse_period
 
     if out is not None:
         _check_out(out)
-    asked = _parse_period(period)
+    asked = parse_period(period, name="--period")
     store = Store(Store.project_url(load_config(config)))
     try:
         status = store.status()  # reading a log that is not there would create it
@@ -92,9 +88,13 @@ def log_command(
         if out is None:
             shown = limit or SHOWN
             rows = store.predictions(period=asked, variant=variant, limit=shown, newest_first=True)
+            if rows.empty:
+                _check_variant(store, variant)
             _print_table(rows, where, periods, asked, shown)
             return
         frame = _typed_selection(store, asked, variant, limit)
+        if frame.empty:
+            _check_variant(store, variant)
     finally:
         store.close()
     if frame.empty:
@@ -123,35 +123,33 @@ def _check_out(out: Path) -> None:
         raise DataError(f"-o {str(out)!r} is a folder; give a file name.")
 
 
-def _parse_period(value: str | None) -> Period:
-    from tabloop.exceptions import DataError
-
-    if value is None or value == "current":
-        return None
-    if value == "all":
-        return "all"
-    if value.isascii() and value.isdigit():
-        return int(value)
-    raise DataError(f"--period must be a number, 'current' or 'all'; got {value!r}.")
-
-
 def _describe(asked: Period, variant: str | None, periods: list[dict[str, Any]]) -> str:
     """``period 2 (current)``, ``all periods``...; an unknown period is a StoreError."""
-    from tabloop.exceptions import StoreError
+    from tabloop.store import check_period, open_period_id
 
-    current = next((p["id"] for p in reversed(periods) if p["ended_at"] is None), None)
-    if isinstance(asked, int) and asked not in {p["id"] for p in periods}:
-        ids = ", ".join(str(p["id"]) for p in periods) or "none"
-        raise StoreError(
-            f"No period {asked}; this log has period(s) {ids} (current: {current}). "
-            "Give one of them, 'current' or 'all'."
-        )
+    check_period(asked, periods)
+    current = open_period_id(periods)
     if asked == "all":
         text = "all periods"
     else:
         number = current if asked is None else asked
         text = f"period {number}" + (" (current)" if number == current else "")
     return text + (f", variant {variant}" if variant else "")
+
+
+def _check_variant(store: Store, variant: str | None) -> None:
+    """A DataError naming the log's variants when ``variant`` served no prediction at all
+    (checked only when a selection came back empty: the query scans the log)."""
+    from tabloop.exceptions import DataError
+
+    if variant is None:
+        return
+    known = store.variants()
+    if variant not in known:
+        raise DataError(
+            f"--variant {variant!r}: no prediction of the log is from that variant; "
+            f"its variants are {', '.join(known) or 'none'}."
+        )
 
 
 def _typed_selection(
@@ -215,6 +213,8 @@ def _print_table(
     from rich import box
     from rich.table import Table
 
+    from tabloop.report import TERMINAL_WIDTH
+
     chosen = [
         p
         for p in periods
@@ -254,15 +254,17 @@ def _print_table(
         cells += [_text(row["score"], digits=3)] if scored else []
         cells += [_text(row["outcome"]), _text(row["outcome_batch"])]
         table.add_row(*cells)
-    console.print(table, width=min(WIDTH, console.width), markup=False)
+    console.print(table, width=min(TERMINAL_WIDTH, console.width), markup=False)
 
 
 def _text(value: Any, *, digits: int = 6) -> str:
     """A cell: numbers to ``digits`` significant digits, missing as a dash."""
     import pandas as pd
 
+    from tabloop.report import MISSING
+
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return _DASH
+        return MISSING
     if isinstance(value, float):
         return f"{value:.{digits}g}"
     return str(value)

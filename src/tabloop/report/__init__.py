@@ -6,12 +6,15 @@ from tabloop.report._monitor_page import render_monitor
 from tabloop.report._page import Chart, Page, Section, Table, Text, render_page, save_report
 from tabloop.report._profile_page import build_profile_page, render_profile
 from tabloop.report._retrain_page import render_retrain
+from tabloop.report._text import MISSING, TERMINAL_WIDTH
 
 __all__ = [
     "Chart",
+    "MISSING",
     "PALETTE",
     "Page",
     "Section",
+    "TERMINAL_WIDTH",
     "Table",
     "Text",
     "build_profile_page",

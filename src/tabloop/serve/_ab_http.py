@@ -6,60 +6,40 @@ the other. The statistics themselves are :func:`tabloop.evaluate.ab_report`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from tabloop.evaluate import ab_report, segment_shares
+from tabloop.exceptions import DataError, StoreError
 from tabloop.serve._errors import ApiError
+from tabloop.store import MAX_PERIOD, Period
+from tabloop.store import check_period as store_check_period
+from tabloop.store import parse_period as store_parse_period
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from tabloop.serve._state import ServeState
 
-Period = int | Literal["all"] | None
-MAX_INT = 2**62  # database integers are 64-bit: a larger offset or period is a 422, not a 500
+#: The largest offset a query may ask for (database integers are 64-bit: a 422, not a 500).
+MAX_INT = MAX_PERIOD
 
 
 def parse_period(value: str | None) -> Period:
-    """The ``period`` query parameter: None (current), ``"all"`` or a period number."""
-    if value is None or value == "current":
-        return None
-    if value == "all":
-        return "all"
-    if value.isascii() and value.isdigit() and int(value) <= MAX_INT:  # not '¹' or '٣'
-        return int(value)
-    raise ApiError(
-        422, "invalid_request", f"period must be a number, 'current' or 'all'; got {value!r}."
-    )
+    """The ``period`` query parameter (:func:`tabloop.store.parse_period`); a 422 if bad."""
+    try:
+        return store_parse_period(value)
+    except DataError as exc:
+        raise ApiError(422, "invalid_request", str(exc), field="period") from None
 
 
 def check_period(state: ServeState, period: Period) -> None:
-    """A 404 naming ``period`` and the periods that exist, when it is not one of them."""
-    if not isinstance(period, int):
-        return
-    periods = state.store.periods()
-    ids = [p["id"] for p in periods]
-    if period in ids:
-        return
-    current = next((p["id"] for p in reversed(periods) if p["ended_at"] is None), None)
-    raise ApiError(
-        404,
-        "unknown_period",
-        f"No period {period}; this log has period(s) {_spans(ids)} (current: {current}). "
-        "Ask for one of them, 'current' or 'all'.",
-        field="period",
-    )
-
-
-def _spans(ids: list[int]) -> str:
-    """``1-3, 5`` for ids 1, 2, 3, 5."""
-    spans: list[list[int]] = []
-    for i in ids:
-        if spans and i == spans[-1][1] + 1:
-            spans[-1][1] = i
-        else:
-            spans.append([i, i])
-    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans) or "none"
+    """A 404 naming ``period`` and the periods that exist, when it is not one of them
+    (:func:`tabloop.store.check_period`)."""
+    periods = state.store.periods()  # a log that cannot be read stays a 503
+    try:
+        store_check_period(period, periods)
+    except StoreError as exc:
+        raise ApiError(404, "unknown_period", str(exc), field="period") from None
 
 
 def ab_report_of(state: ServeState, period: Period) -> dict[str, Any]:

@@ -47,18 +47,19 @@ from fastapi.responses import HTMLResponse
 
 from tabloop.data.frame import python_value
 from tabloop.evaluate import batch_order
-from tabloop.report import PALETTE
-from tabloop.serve._ab_http import Period, ab_report_of, parse_period, variants_info
+from tabloop.report import MISSING, PALETTE
+from tabloop.serve._ab_http import ab_report_of, parse_period, variants_info
 from tabloop.serve._security import ANY_ROLE, needs
 
 if TYPE_CHECKING:
     import jinja2
 
+    from tabloop.store import Period
+
     from tabloop.serve._state import ServeState
 
 #: Latest predictions shown.
 RECENT = 20
-_DASH = "–"
 
 
 def add_dashboard_routes(app: FastAPI, state: ServeState) -> None:
@@ -130,7 +131,7 @@ def dashboard_data(state: ServeState, period: Period, *, recent: int = RECENT) -
 def metric_text(value: float | None) -> str:
     """A metric as the page shows it: 3 decimals (``0.812``), thousands without decimals."""
     if value is None:
-        return _DASH
+        return MISSING
     if abs(value) >= 1e5:
         return f"{value:,.0f}"
     if value == 0 or abs(value) >= 1e-3:
@@ -139,23 +140,23 @@ def metric_text(value: float | None) -> str:
 
 
 def _count(value: int | None) -> str:
-    return _DASH if value is None else f"{value:,}"
+    return MISSING if value is None else f"{value:,}"
 
 
 def _share(value: float | None) -> str:
-    return _DASH if value is None else f"{value:.1%}"
+    return MISSING if value is None else f"{value:.1%}"
 
 
 def _label(value: Any) -> str:
     if value is None:
-        return _DASH
+        return MISSING
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _p_text(c: dict[str, Any], n_boot: int) -> str:
     p = c["p_value"]
     if p is None:
-        return _DASH
+        return MISSING
     if c["method"] == "bootstrap" and p <= 1 / n_boot:
         return f"≤ {p:.2g}"
     return "< 0.0001" if p < 1e-4 else f"{p:.4f}"
@@ -188,7 +189,7 @@ def dashboard_view(data: dict[str, Any]) -> dict[str, Any]:
         s, v = stats.get(name, {}), served.get(name, {})
         cells = {
             "variant": _cell(name),
-            "version": _cell(str(v.get("model_version", _DASH)), v.get("resolved")),
+            "version": _cell(str(v.get("model_version", MISSING)), v.get("resolved")),
             "share": _cell(_share(v.get("share")) if v else "not served"),
             "predictions": _cell(_count(s.get("predictions", 0))),
             "labelled": _cell(_count(s.get("labelled", 0))),
@@ -220,7 +221,7 @@ def dashboard_view(data: dict[str, Any]) -> dict[str, Any]:
             "control_value": _cell(metric_text(c["control_value"])),
             "variant_value": _cell(metric_text(c["variant_value"])),
             "difference": _cell(_signed(c["difference"])),
-            "ci": _cell(_ci(c["ci_low"], c["ci_high"]) or _DASH),
+            "ci": _cell(_ci(c["ci_low"], c["ci_high"]) or MISSING),
             "p_value": _cell(_p_text(c, report["n_boot"])),
             "verdict": _cell(c["verdict"]),
         }
@@ -348,7 +349,7 @@ def _segments_view(data: dict[str, Any]) -> dict[str, Any]:
         v = served.get(s["name"], {})
         cells = {
             "variant": _cell(s["name"]),
-            "version": _cell(str(v.get("model_version", _DASH)), v.get("resolved")),
+            "version": _cell(str(v.get("model_version", MISSING)), v.get("resolved")),
             "share": _cell(_share(v.get("share")) if v else "not served"),
             "predictions": _cell(_count(s["predictions"])),
         }
@@ -425,11 +426,11 @@ def _segments_view(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _signed(value: float | None) -> str:
-    return _DASH if value is None else ("+" if value > 0 else "") + metric_text(value)
+    return MISSING if value is None else ("+" if value > 0 else "") + metric_text(value)
 
 
 def _time(iso: str | None) -> str:
-    return _DASH if iso is None else datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S")
+    return MISSING if iso is None else datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def batch_chart(report: dict[str, Any], *, width: int = 640, height: int = 240) -> dict[str, Any]:

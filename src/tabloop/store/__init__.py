@@ -9,9 +9,20 @@ a row in Python: :func:`split_log` cuts a window into time ranges, :func:`log_sc
 declares one type per column over them, :func:`read_range` reads one range as a DataFrame
 (a page at a time), and :func:`export_log` writes a window as Parquet partitioned by day.
 See ``_typed.py`` and ``_schema.py`` for the notes.
+
+Readers name an experiment period as a number, ``current`` or ``all``: :func:`parse_period`
+reads those words and :func:`check_period` refuses a number that is no period of the log,
+for ``tabloop log`` and the service alike.
 """
 
 from tabloop.store._export import ExportResult, export_log
+from tabloop.store._periods import (
+    MAX_PERIOD,
+    Period,
+    check_period,
+    open_period_id,
+    parse_period,
+)
 from tabloop.store._ranges import LogRange, split_log
 from tabloop.store._records import OutcomeResult, PredictionRecord
 from tabloop.store._schema import LogColumn, LogSchema
@@ -26,12 +37,17 @@ __all__ = [
     "LogRange",
     "LogSchema",
     "LogWriter",
+    "MAX_PERIOD",
     "OutcomeResult",
+    "Period",
     "PredictionRecord",
     "SchemaStatus",
     "Store",
+    "check_period",
     "export_log",
     "log_schema",
+    "open_period_id",
+    "parse_period",
     "read_pages",
     "read_range",
     "split_log",

@@ -17,6 +17,7 @@ from tabloop.exceptions import StoreError, StoreOutdatedError
 from tabloop.store import _migrate
 from tabloop.store._engine import make_engine, masked, parse_url, write_transaction
 from tabloop.store._outcomes import chunks, record
+from tabloop.store._periods import Period
 from tabloop.store._records import OutcomeResult, PredictionRecord, as_utc
 from tabloop.store._tables import VERSION_TABLE, outcomes, periods, predictions
 
@@ -24,8 +25,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from tabloop.config import ProjectConfig
-
-Period = int | Literal["all"] | None
 
 # pg_advisory_xact_lock key: one process at a time checks and migrates the schema
 _MIGRATION_LOCK = 0x7461626C6F6F70  # "tabloop"
@@ -269,6 +268,12 @@ class Store:
             }
             for row in rows
         ]
+
+    def variants(self) -> list[str]:
+        """The variant names of every logged prediction, all periods, sorted."""
+        query = sa.select(predictions.c.variant).distinct().order_by(predictions.c.variant)
+        with self._errors("read"), self._engine_().connect() as conn:
+            return list(conn.execute(query).scalars())
 
     def predictions(
         self,
