@@ -169,32 +169,34 @@ def _diagnostic_lines(charts: dict[str, Any]) -> list[str]:
     """The learning curve's verdict and the imputation recommendation, within 80 columns."""
     import textwrap
 
+    from tabloop.report import TERMINAL_WIDTH
+
     lines = []
     verdict = (charts.get("learning_curve") or {}).get("verdict")
     if verdict:
         lines.append(verdict["headline"])
     compared = charts.get("imputation_comparison")
     if compared:
-        lines += textwrap.wrap(compared["message"], 80, subsequent_indent="  ")
+        lines += textwrap.wrap(compared["message"], TERMINAL_WIDTH, subsequent_indent="  ")
     return lines
 
 
 #: Reasons that repeat the user's own decision in tabloop.yaml: not news on the terminal.
 _USER_DROPS = ("listed in features.drop", "not in features.include")
-#: The terminal's width; each dropped column gets one line that fits it.
-WIDTH = 80
 
 
 def dropped_lines(dropped: dict[str, str]) -> list[str]:
     """One line per column an automatic step dropped (id-like, constant, text, leakage,
     correlation) with its reason, then how to keep one; the columns the user dropped or left
     out of ``features.include`` are not repeated. The full reasons are in evaluation.json."""
+    from tabloop.report import TERMINAL_WIDTH
+
     lines = []
     for column, reason in dropped.items():
         if reason.startswith(_USER_DROPS):
             continue
         line = f"dropped {column!r}: {reason.split('; ')[0]}"
-        lines.append(line if len(line) <= WIDTH else line[: WIDTH - 1] + "…")
+        lines.append(line if len(line) <= TERMINAL_WIDTH else line[: TERMINAL_WIDTH - 1] + "…")
     if lines:
         lines.append("  (to keep a column, list it in features.include or prepare.keep)")
     return lines
