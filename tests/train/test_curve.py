@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tabloop.config import config_from_dict
@@ -97,7 +98,7 @@ def test_no_time_left_fits_nothing_and_says_so(german):
         folds,
         deadline=time.monotonic() - 1,
     )
-    assert set(out) == {"skipped"} and "learning curve: skipped" in out["skipped"]
+    assert out.curve is None and out.skipped.startswith("learning curve: skipped, its smallest")
 
 
 def test_the_sampled_curve_of_a_large_table_gets_the_same_kind_of_verdict():
@@ -113,3 +114,41 @@ def test_the_sampled_curve_of_a_large_table_gets_the_same_kind_of_verdict():
     flat = sampled_curve_verdict({**curve, "val_mean": [0.80, 0.83, 0.831]}, steps)
     # +0.001 < hypot(0.002, 0.001): noise, so the plateau starts at 80,000 rows
     assert (flat["kind"], flat["from_rows"]) == ("plateau", 80_000)
+
+
+def test_with_lags_the_small_sizes_fit_the_latest_rows_of_each_fold_not_random_ones():
+    """A lag reads "k rows back" in the rows fitted on: a random 1/8 of a fold would thin
+    the history. Each small point equals the model fitted by hand on the fold's latest
+    rows (by the lags' order column) and scored on the fold's validation rows."""
+    from sklearn.metrics import root_mean_squared_error
+
+    from tabloop.data import split
+    from tabloop.train._cv import fold_indices, make_pipeline
+
+    rng = np.random.default_rng(0)
+    v = np.zeros(400)
+    for t in range(1, 400):
+        v[t] = 0.8 * v[t - 1] + rng.normal()
+    df = pd.DataFrame({"day": np.arange(400), "v": v, "noise": rng.normal(size=400)})
+    df = df.sample(frac=1, random_state=3).reset_index(drop=True)
+    config = config_from_dict(
+        {
+            "name": "series",
+            "data": {"train": "(memory)", "target": "v", "time": "day"},
+            "features": {"lags": {"v": {"order": "day", "lags": [1, 2]}}},
+            "train": {"models": ["linear"], "folds": 3, "ensemble": False},
+            "evaluate": {"bootstrap": 50, "importance": False},
+        }
+    )
+    curve = train(df, config=config).learning_curve
+    assert curve["subsample"] == "latest by day"
+    part = split(df, target="v", strategy="time", test_size=0.2, time="day").train
+    y = part["v"].to_numpy(float)
+    folds = fold_indices(config, part, y, "regression")
+    for size, scores in zip(curve["sizes"][:-1], curve["val_folds"], strict=False):
+        for (fit, val), score in zip(folds, scores, strict=False):
+            latest = fit[np.argsort(-part["day"].to_numpy()[fit])][:size]
+            model = make_pipeline(config, "linear", "regression")
+            model.fit(part.iloc[latest], y[latest])
+            expected = root_mean_squared_error(y[val], model.predict(part.iloc[val]))
+            assert score == pytest.approx(expected, rel=1e-9)

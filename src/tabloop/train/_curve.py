@@ -16,6 +16,14 @@ every doubling from N rows on gains no more than its standard error; otherwise "
 rising: +x per doubling", x the gain of the last doubling (for an error metric, "still
 falling: -x").
 
+Smaller sizes: rows drawn at random from the fold (seeded), except under ``features.lags``,
+where a lag reads "k rows back" in the rows the model is fitted on: a random 1/8 of a fold
+would leave each entity's history thinned, its lags and windows spanning periods they do
+not span at prediction time. There a size keeps the *latest* rows of the fold (by the
+lags' ``order`` column, as the time sample orders rows): the history just before the
+validation rows stays whole, and the curve asks what a forecaster asks -- would a longer
+history help? (``subsample`` in the curve says which.)
+
 Budget: the fits are planned before any runs (:func:`plan_curve`): each fit of a fraction
 ``f`` of a fold is estimated at ``f`` times the cross-validation's seconds per fold, and the
 plan is the richest (folds, sizes) whose estimate fits the time left. Sizes run smallest
@@ -27,7 +35,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -92,6 +100,14 @@ def plan_curve(
     return None
 
 
+class CurveResult(NamedTuple):
+    """What :func:`learning_curve` returns: the curve, or ``None`` and why it was not drawn
+    (a line for the run's notes)."""
+
+    curve: dict[str, Any] | None
+    skipped: str | None = None
+
+
 def learning_curve(
     config: ProjectConfig,
     best: CVResult,
@@ -102,29 +118,37 @@ def learning_curve(
     folds: list[tuple[np.ndarray, np.ndarray]],
     *,
     deadline: float | None = None,
-) -> dict[str, Any]:
+) -> CurveResult:
     """Score vs training rows (mean and spread over folds) for the best single model, its
-    verdict, and the work done; or ``{"skipped": reason}`` when the time left allows no
-    fit."""
+    verdict, and the work done; no curve, and the reason, when ``metric`` has no scorer or
+    the time left allows no fit."""
     from sklearn.model_selection import learning_curve as sklearn_curve
 
     from tabloop.train._cv import LOWER_IS_BETTER, make_pipeline
 
     if metric not in _CURVE_SCORING:
-        return {"skipped": f"learning curve: skipped, no scikit-learn scorer for {metric!r}"}
+        return CurveResult(None, f"learning curve: skipped, no scikit-learn scorer for {metric!r}")
     fold_seconds = best.seconds / max(1, len(best.fold_scores))
     left = None if deadline is None else deadline - time.monotonic()
     plan = plan_curve(fold_seconds, left, n_folds=len(folds))
     if plan is None:
-        return {
-            "skipped": f"learning curve: skipped, its smallest fit needs about "
-            f"{FRACTIONS[0] * fold_seconds:.1f} s and {max(0.0, left or 0.0):.1f} s are left"
-        }
+        return CurveResult(
+            None,
+            f"learning curve: skipped, its smallest fit needs about "
+            f"{FRACTIONS[0] * fold_seconds:.1f} s and {max(0.0, left or 0.0):.1f} s are left",
+        )
     scoring = _CURVE_SCORING[metric]
     if task == "multiclass" and metric == "roc_auc":
         scoring = "roc_auc_ovr"
     sign = -1.0 if scoring.startswith("neg_") else 1.0
     used = folds[: plan.folds]
+    subsample = "random"
+    if config.features.lags:  # the latest rows of each fold first: lags read whole history
+        from tabloop.train._sample import newest_first
+
+        order = next(iter(config.features.lags.values())).order
+        subsample = f"latest by {order}"
+        used = [(fit[newest_first(X.iloc[fit], order)], val) for fit, val in used]
     sizes, train_rows, val_rows = [], [], []
     fits = 0
     for fraction in plan.fractions:
@@ -138,7 +162,7 @@ def learning_curve(
             cv=used,
             train_sizes=[fraction],
             scoring=scoring,
-            shuffle=True,
+            shuffle=subsample == "random",  # else the first rows of each fold: the latest
             random_state=0,
             error_score=np.nan,
         )
@@ -163,12 +187,13 @@ def learning_curve(
         "folds": plan.folds,
         "fits": fits,
         "planned_fits": plan.fits,
+        "subsample": subsample,
     }
     cv_se = best.std / np.sqrt(max(1, len(best.fold_scores)))
     curve["verdict"] = curve_verdict(
         sizes, val, lower_is_better=metric in LOWER_IS_BETTER, single_se=cv_se, metric=metric
     )
-    return curve
+    return CurveResult(curve)
 
 
 def _mean_or_none(row: np.ndarray) -> float | None:

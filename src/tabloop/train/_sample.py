@@ -137,15 +137,7 @@ def sample_order(
     n = len(train)
     strategy = config.split_strategy
     if strategy == "time":
-        from tabloop.data.frame import is_datetime, time_values
-        from tabloop.train._cv import content_keys
-
-        times = time_values(train[config.split.time or config.data.time])  # as the split
-        missing = times.isna().to_numpy()
-        keys = times.to_numpy().view("int64") if is_datetime(times) else times.to_numpy()
-        newest_first = -np.where(missing, 0, keys)
-        # the latest first, missing times last; rows of one time by content, not file order
-        return np.lexsort((content_keys(train), newest_first, missing))
+        return newest_first(train, config.split.time or config.data.time)
     if strategy == "group":
         codes, groups = pd.factorize(train[config.split.group], use_na_sentinel=False)
         rank = rng.permutation(len(groups))[codes]  # a group's rows share a rank
@@ -160,6 +152,18 @@ def sample_order(
             key[where] = (rank + rng.random(len(where))) / len(where)
         return np.argsort(key, kind="stable")
     return rng.permutation(n)
+
+
+def newest_first(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """Positions of ``frame``'s rows, the latest ``column`` value first (read as the time
+    split reads it), missing times last; rows of one time by content, not file order."""
+    from tabloop.data.frame import is_datetime, time_values
+    from tabloop.train._cv import content_keys
+
+    times = time_values(frame[column])
+    missing = times.isna().to_numpy()
+    keys = times.to_numpy().view("int64") if is_datetime(times) else times.to_numpy()
+    return np.lexsort((content_keys(frame), -np.where(missing, 0, keys), missing))
 
 
 def gain_is_noise(

@@ -223,10 +223,9 @@ def _train(
     if built.refit == "folds":  # the budget kept the fold models: nothing was refitted
         sampling.refit_size = sampling.size
     notes = [*sampling.notes(), *built.notes]
-    curve = _curve(config, chosen.best, data, sampling, deadline=deadline)
-    if curve is not None and "skipped" in curve:
-        notes.append(curve.pop("skipped"))
-        curve = None
+    curve, skipped = _curve(config, chosen.best, data, sampling, deadline=deadline)
+    if skipped:
+        notes.append(skipped)
     return TrainResult(
         config=config,
         task=data.task,
@@ -998,17 +997,18 @@ def _curve(
     sampling: Sampling,
     *,
     deadline: float | None,
-) -> dict[str, Any] | None:
+) -> tuple[dict[str, Any] | None, str | None]:
     """The learning curve with its verdict (:mod:`tabloop.train._curve`): the sampling's
-    when ``train.sample`` drew one, else one fitted within what is left of the budget."""
+    when ``train.sample`` drew one, else one fitted within what is left of the budget;
+    with the reason when there is none though one was asked for."""
     from tabloop.train._curve import learning_curve, sampled_curve_verdict
 
     curve = sampling.learning_curve(data.metric)
     if curve is not None:
         curve["verdict"] = sampled_curve_verdict(curve, sampling.curve)
-        return curve
+        return curve, None
     if not config.train.learning_curve:
-        return None
+        return None, None
     return learning_curve(
         config, best, data.task, data.metric, data.X, data.y, data.folds, deadline=deadline
     )
