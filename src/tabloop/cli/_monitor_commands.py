@@ -146,11 +146,8 @@ def variant_model(project: ProjectConfig, variant: str) -> str:
     """The model URI ``variant`` serves, from ``serve.variants`` (default: the champion
     alone, as ``champion``); a variant the config does not name is a ConfigError."""
     from tabloop.exceptions import ConfigError
-    from tabloop.registry import CHAMPION
 
-    variants = dict(project.serve.variants) or {
-        CHAMPION: f"models:/{project.model_name}@{CHAMPION}"
-    }
+    variants = project.served_variants
     if variant not in variants:
         raise ConfigError(
             f"--variant {variant!r} is not a variant of serve.variants; the variants are "

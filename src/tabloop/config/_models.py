@@ -685,6 +685,12 @@ class ProjectConfig(_Section):
         return self.registry.model_name or self.name
 
     @property
+    def served_variants(self) -> dict[str, str]:
+        """Variant name -> model URI the service answers with: ``serve.variants``, or the
+        champion alone, as ``champion`` (the registry's alias; registry sits above config)."""
+        return dict(self.serve.variants) or {"champion": f"models:/{self.model_name}@champion"}
+
+    @property
     def root(self) -> Path:
         """The folder of the project file: relative paths are resolved against it."""
         return self._root

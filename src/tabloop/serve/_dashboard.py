@@ -54,9 +54,8 @@ from tabloop.serve._security import ANY_ROLE, needs
 if TYPE_CHECKING:
     import jinja2
 
-    from tabloop.store import Period
-
     from tabloop.serve._state import ServeState
+    from tabloop.store import Period
 
 #: Latest predictions shown.
 RECENT = 20

@@ -19,7 +19,6 @@ from tabloop.serve._variants import (
     Router,
     Variant,
     check_compatible,
-    configured_variants,
     load_variant,
     make_router,
 )
@@ -101,7 +100,7 @@ def build_state(config: ProjectConfig, *, seed: int | None = None) -> ServeState
 
     keys = load_keys(config)
     variants = {
-        name: load_variant(name, uri, config) for name, uri in configured_variants(config).items()
+        name: load_variant(name, uri, config) for name, uri in config.served_variants.items()
     }
     check_compatible(list(variants.values()), config.serve.context)
     store = Store(Store.project_url(config))

@@ -65,13 +65,6 @@ class Variant:
         return match["version"] if match else "local"
 
 
-def configured_variants(config: ProjectConfig) -> dict[str, str]:
-    """``serve.variants``, or the project's champion alone."""
-    from tabloop.registry import CHAMPION
-
-    return dict(config.serve.variants) or {CHAMPION: f"models:/{config.model_name}@{CHAMPION}"}
-
-
 def load_variant(name: str, uri: str, config: ProjectConfig) -> Variant:
     """Resolve ``uri`` to a concrete version, load its model and compile its request path."""
     from tabloop.registry import load_model
