@@ -80,12 +80,12 @@ def profile(
         project = load_config(config)
         df = load_training_data(project)
         target = target or project.data.target
-        if project.prepare.missing_values:  # the declared codes are missing, as in training
-            from tabloop.prepare import MissingValues
+        from tabloop.prepare import missing_values_step
 
-            codes = {c: list(v) for c, v in project.prepare.missing_values.items()}
+        missing = missing_values_step(project)
+        if missing is not None:  # the declared codes are missing, as in training
             features = df.drop(columns=[target]) if target in df.columns else df
-            df = df.assign(**MissingValues(codes=codes).fit_transform(features))
+            df = df.assign(**missing.fit_transform(features))
         id_column = project.data.id
         settings = project.profile
         categorical, numeric = project.features.categorical, project.features.numeric

@@ -10,7 +10,7 @@ from tabloop.prepare._formula import FUNCTIONS, Formula
 from tabloop.prepare._lags import LagFeatures
 from tabloop.prepare._missing import MissingValues
 from tabloop.prepare._multiple import MultipleImputation
-from tabloop.prepare._pipeline import prepare_pipeline
+from tabloop.prepare._pipeline import missing_values_step, prepare_pipeline
 from tabloop.prepare._preprocess import FAMILIES, IMPUTATIONS, Preprocess
 from tabloop.prepare._replay import Block, RequestColumns, Unclean, Unsupported
 from tabloop.prepare._select import SelectFeatures
@@ -33,5 +33,6 @@ __all__ = [
     "SelectFeatures",
     "Unclean",
     "Unsupported",
+    "missing_values_step",
     "prepare_pipeline",
 ]

@@ -17,10 +17,20 @@ if TYPE_CHECKING:
     from tabloop.config import ProjectConfig
 
 
+def missing_values_step(config: ProjectConfig) -> MissingValues | None:
+    """The unfitted :class:`MissingValues` step of ``prepare.missing_values``, or ``None``
+    when the file declares no code: the one reading of those codes, for the pipeline and
+    for ``tabloop profile`` (whose counts are then the model's)."""
+    codes = {c: list(v) for c, v in config.prepare.missing_values.items()}
+    return MissingValues(codes=codes) if codes else None
+
+
 def prepare_pipeline(config: ProjectConfig, *, family: Family, task: str | None = None) -> Pipeline:
-    """derive → log → select → text → impute/encode, configured by ``features``, ``prepare``
-    and ``profile.leakage_cutoff``; unfitted, so cross-validation fits it inside each fold.
-    The ``text`` step (TF-IDF + SVD of free-text columns) is left out under
+    """missing → lags → derive → log → select → text → impute/encode, configured by
+    ``features``, ``prepare`` and ``profile.leakage_cutoff``; unfitted, so cross-validation
+    fits it inside each fold. The ``missing`` step (``prepare.missing_values``) and the
+    ``lags`` step (``features.lags``) are there only when the file declares them; the
+    ``text`` step (TF-IDF + SVD of free-text columns) is left out under
     ``prepare.text.encode: false``, and selection then drops those columns.
 
     Examples
@@ -42,11 +52,11 @@ def prepare_pipeline(config: ProjectConfig, *, family: Family, task: str | None 
     drop = [*features.drop, *([config.data.id] if config.data.id else [])]
     if config.data.time and config.data.time not in prepare.keep:
         drop.append(config.data.time)
-    codes = {c: list(v) for c, v in prepare.missing_values.items()}
+    missing = missing_values_step(config)
     return Pipeline(
         [
             # prepare.missing_values first: every later step sees the codes as missing
-            *([("missing", MissingValues(codes=codes))] if codes else []),
+            *([("missing", missing)] if missing is not None else []),
             # features.lags first: it reads (and removes) the target's history
             *([("lags", LagFeatures(lags=lags, target=config.data.target))] if lags else []),
             ("derive", DeriveFeatures(formulas=dict(features.derive))),
