@@ -2,8 +2,10 @@
 
 Measured on public data, missing-value indicators gain a little while KNN, MICE and
 multiple imputation rarely gain anything at 1.2–2.7× the time. So the comparison reports
-each strategy's score with its spread and time, and recommends the cheapest one within
+each strategy's score with its spread and time, and recommends the simplest one within
 one standard error of the best (the one-standard-error rule) rather than the top score.
+Simplest is by nominal cost (:data:`COST_FACTORS`, indicators adding 10%), not by the
+measured seconds: two variants of the same cost differ in time by noise alone.
 
 Budget: with ``seconds``, variants run cheapest first while the next one's estimated cost
 fits what is left. A variant is estimated at the best model's cross-validation time times
@@ -121,8 +123,8 @@ def recommend(
     seconds: float | None = None,
 ) -> dict[str, Any]:
     """``recommended`` (strategy and indicators, or ``None``) and ``message`` for the
-    compared ``rows``: the cheapest within one standard error of the best; no
-    recommendation from fewer than two strategies."""
+    compared ``rows``: the simplest (lowest nominal cost, then the higher score) within
+    one standard error of the best; no recommendation from fewer than two strategies."""
     left_out = ""
     if skipped:
         left_out = (
@@ -137,7 +139,9 @@ def recommend(
     top = max(rows, key=lambda r: r["mean"])
     tolerance = top["std"] / np.sqrt(folds)
     good = [r for r in rows if r["mean"] >= top["mean"] - tolerance]
-    pick = min(good, key=lambda r: r["seconds"])
+    pick = min(
+        good, key=lambda r: (estimated_seconds(r["strategy"], r["indicators"], 1.0), -r["mean"])
+    )
     label = pick["strategy"] + (" + indicators" if pick["indicators"] else "")
     if len(rows) == 1:
         return {
@@ -148,7 +152,7 @@ def recommend(
     if pick is top:
         message = (
             f"Imputation for {model}: {label!r} scores best (CV {metric} "
-            f"{abs(top['mean']):.4f}) and nothing cheaper comes within one standard error."
+            f"{abs(top['mean']):.4f}) and nothing simpler comes within one standard error."
         )
     else:
         message = (
