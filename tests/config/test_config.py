@@ -92,6 +92,24 @@ def test_unknown_key_is_an_error_with_allowed_keys_and_suggestion():
     assert "Did you mean 'target'?" in message
 
 
+def test_an_unknown_key_inside_a_named_entry_lists_the_entrys_keys():
+    """features.lags.<column> is a mapping of the user's names to sections: a typo inside
+    one is answered with that section's keys, not 'takes no keys'."""
+    lags = {"spend": {"by": "customer_id", "order": "month", "lag": [1]}}
+    with pytest.raises(ConfigError) as info:
+        config_from_dict({**MINIMAL, "features": {"lags": lags}})
+    message = str(info.value)
+    assert "features.lags.spend.lag: unknown key. Allowed keys here: by, order, lags," in message
+    assert "Did you mean 'lags'?" in message
+
+
+def test_a_wrong_type_for_a_section_names_no_internal_class():
+    with pytest.raises(ConfigError, match=r"prepare.text: input should be a valid dictionary; "
+                       r"got 'no'\.$") as info:  # fmt: skip
+        config_from_dict({**MINIMAL, "prepare": {"text": "no"}})
+    assert "Config" not in str(info.value).removeprefix("tabloop.yaml")
+
+
 def test_unknown_top_level_section_is_an_error():
     with pytest.raises(ConfigError, match=r"servee: unknown key.*Did you mean 'serve'"):
         config_from_dict({**MINIMAL, "servee": {}})

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import collections.abc
 import difflib
 import os
+import re
 import sys
 import types
 import typing
@@ -118,6 +120,7 @@ def _format_errors(exc: ValidationError, source: str) -> str:
         else:
             message = error["msg"].removeprefix("Value error, ").rstrip(".")
             message = message[0].lower() + message[1:] if message else message
+            message = re.sub(r" or instance of [A-Z]\w*", "", message)  # no class names
             got = "" if kind.startswith("value_error") else f"; got {error.get('input')!r}"
             lines.append(f"{path}: {message}{got}.")
     count = f"{len(lines)} problems" if len(lines) > 1 else "1 problem"
@@ -131,13 +134,31 @@ def _version() -> str:
 
 
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
-    model: type[BaseModel] | None = ProjectConfig
+    """The keys of the section at ``loc``; a mapping's own keys (``features.lags.spend``)
+    are the user's names and lead to the model of its values."""
+    annotation: Any = ProjectConfig
     for part in loc:
-        if model is None or isinstance(part, int):
+        if isinstance(part, int):
             continue
-        field = model.model_fields.get(str(part))
-        model = _model_in(field.annotation) if field else None
+        values = _mapping_values(annotation)
+        if values is not None:
+            annotation = values
+            continue
+        model = _model_in(annotation)
+        field = model.model_fields.get(str(part)) if model else None
+        if field is None:
+            return []
+        annotation = field.annotation
+    model = _model_in(annotation)
     return list(model.model_fields) if model else []
+
+
+def _mapping_values(annotation: Any) -> Any | None:
+    """The value type of ``dict[str, X]`` (also inside ``| None``), else ``None``."""
+    for arg in (annotation, *typing.get_args(annotation)):
+        if typing.get_origin(arg) in (dict, collections.abc.Mapping):
+            return typing.get_args(arg)[1]
+    return None
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:
