@@ -18,7 +18,8 @@ SVG namespace from the served ``<svg>`` element, so the page holds no URL at all
 *Per batch and sign.* Each upload batch is a row of its own table (the decision metric
 with its interval, the rows and entities it rests on, the baseline on the same rows) beside
 the chart; differences are ``variant - control`` (B − A), as in ``/report``. A clustering
-service's report holds segment shares, drawn by :func:`_segments_view` in the same tables.
+service's report holds segment shares, drawn by
+:func:`~tabloop.serve._dashboard_segments.segments_view` in the same tables.
 
 *One request per refresh.* The script fetches ``/dashboard/data`` only; its ``report`` is
 exactly ``/report``'s answer, and one request gives a consistent snapshot of report and
@@ -49,6 +50,21 @@ from tabloop.data.frame import python_value
 from tabloop.evaluate import batch_order
 from tabloop.report import MISSING, PALETTE
 from tabloop.serve._ab_http import ab_report_of, parse_period, variants_info
+from tabloop.serve._dashboard_cells import (
+    RECENT_COLUMNS,
+    VARIANT_COLUMNS,
+    cell,
+    ci_text,
+    common_fields,
+    count_text,
+    label_text,
+    metric_text,
+    recent_rows,
+    share_text,
+    table,
+    variant_cells,
+)
+from tabloop.serve._dashboard_segments import segments_view
 from tabloop.serve._security import ANY_ROLE, needs
 
 if TYPE_CHECKING:
@@ -127,31 +143,6 @@ def dashboard_data(state: ServeState, period: Period, *, recent: int = RECENT) -
 
 
 # -- view: display strings and chart geometry ----------------------------------------------
-def metric_text(value: float | None) -> str:
-    """A metric as the page shows it: 3 decimals (``0.812``), thousands without decimals."""
-    if value is None:
-        return MISSING
-    if abs(value) >= 1e5:
-        return f"{value:,.0f}"
-    if value == 0 or abs(value) >= 1e-3:
-        return f"{value:,.3f}"
-    return f"{value:.2e}"
-
-
-def _count(value: int | None) -> str:
-    return MISSING if value is None else f"{value:,}"
-
-
-def _share(value: float | None) -> str:
-    return MISSING if value is None else f"{value:.1%}"
-
-
-def _label(value: Any) -> str:
-    if value is None:
-        return MISSING
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
 def _p_text(c: dict[str, Any], n_boot: int) -> str:
     p = c["p_value"]
     if p is None:
@@ -161,38 +152,21 @@ def _p_text(c: dict[str, Any], n_boot: int) -> str:
     return "< 0.0001" if p < 1e-4 else f"{p:.4f}"
 
 
-def _ci(low: float | None, high: float | None) -> str | None:
-    return None if low is None or high is None else f"{metric_text(low)} to {metric_text(high)}"
-
-
-def _table(columns: list[tuple[str, str, bool]], rows: list[dict[str, Any]], empty: str) -> dict:
-    """``columns``: (key, label, numeric); a row: ``{"key", "cls", "cells": {key: cell}}``."""
-    cols = [{"key": k, "label": label, "num": num} for k, label, num in columns]
-    return {"columns": cols, "rows": rows, "empty": empty}
-
-
-def _cell(text: str, sub: str | None = None) -> dict[str, str | None]:
-    return {"v": text, "sub": sub}
-
-
 def dashboard_view(data: dict[str, Any]) -> dict[str, Any]:
     """What the page shows, as strings and SVG geometry; drawn by the template and the script."""
     report = data["report"]
     if report.get("task") == "clustering":
-        return _segments_view(data)
+        return segments_view(data)
     names = [v["name"] for v in report["variants"]]
     served = {v["name"]: v for v in data["variants"]}
     stats = {v["name"]: v for v in report["variants"]}
     variants = []
     for name in [*names, *(n for n in served if n not in stats)]:
-        s, v = stats.get(name, {}), served.get(name, {})
+        s = stats.get(name, {})
         cells = {
-            "variant": _cell(name),
-            "version": _cell(str(v.get("model_version", MISSING)), v.get("resolved")),
-            "share": _cell(_share(v.get("share")) if v else "not served"),
-            "predictions": _cell(_count(s.get("predictions", 0))),
-            "labelled": _cell(_count(s.get("labelled", 0))),
-            "coverage": _cell(_share(s.get("coverage"))),
+            **variant_cells(name, served.get(name, {}), s.get("predictions", 0)),
+            "labelled": cell(count_text(s.get("labelled", 0))),
+            "coverage": cell(share_text(s.get("coverage"))),
         }
         variants.append({"key": name, "cls": "", "cells": cells})
     metric_names = list(report["variants"][0]["metrics"]) if report["variants"] else []
@@ -202,82 +176,60 @@ def dashboard_view(data: dict[str, Any]) -> dict[str, Any]:
     counted += [("entities", f"entities ({by})", True)] if by else []
     metrics = []
     for s in report["variants"]:
-        cells = {"variant": _cell(s["name"]), "labelled": _cell(_count(s["labelled"]))}
-        base = {"variant": _cell("baseline", f"constant, on {s['name']}'s rows")}
-        base["labelled"] = _cell(_count(s["labelled"]))
+        cells = {"variant": cell(s["name"]), "labelled": cell(count_text(s["labelled"]))}
+        base = {"variant": cell("baseline", f"constant, on {s['name']}'s rows")}
+        base["labelled"] = cell(count_text(s["labelled"]))
         if by:
-            cells["entities"] = base["entities"] = _cell(_count(s["entities"]))
+            cells["entities"] = base["entities"] = cell(count_text(s["entities"]))
         for m in metric_names:
             value = s["metrics"][m]
-            cells[m] = _cell(metric_text(value["value"]), _ci(value["ci_low"], value["ci_high"]))
-            base[m] = _cell(metric_text(s["baseline"].get(m)))
+            cells[m] = cell(metric_text(value["value"]), ci_text(value["ci_low"], value["ci_high"]))
+            base[m] = cell(metric_text(s["baseline"].get(m)))
         metrics.append({"key": s["name"], "cls": "", "cells": cells})
         metrics.append({"key": f"{s['name']}/baseline", "cls": "baseline", "cells": base})
     comparisons = []
     for c in report["comparisons"]:
         cells = {
-            "pair": _cell(f"{c['variant']} vs {c['control']}"),
-            "control_value": _cell(metric_text(c["control_value"])),
-            "variant_value": _cell(metric_text(c["variant_value"])),
-            "difference": _cell(_signed(c["difference"])),
-            "ci": _cell(_ci(c["ci_low"], c["ci_high"]) or MISSING),
-            "p_value": _cell(_p_text(c, report["n_boot"])),
-            "verdict": _cell(c["verdict"]),
+            "pair": cell(f"{c['variant']} vs {c['control']}"),
+            "control_value": cell(metric_text(c["control_value"])),
+            "variant_value": cell(metric_text(c["variant_value"])),
+            "difference": cell(_signed(c["difference"])),
+            "ci": cell(ci_text(c["ci_low"], c["ci_high"]) or MISSING),
+            "p_value": cell(_p_text(c, report["n_boot"])),
+            "verdict": cell(c["verdict"]),
         }
         tone = "ok" if c["better"] == c["variant"] else ("bad" if c["better"] else "")
         comparisons.append({"key": c["variant"], "cls": tone, "cells": cells})
-    recent = [
-        {
-            "key": r["prediction_id"],
-            "cls": "labelled" if r["labelled"] else "unlabelled",
-            "cells": {
-                "time": _cell(_time(r["created_at"])),
-                "variant": _cell(r["variant"]),
-                "version": _cell(str(r["model_version"])),
-                "prediction": _cell(_label(r["prediction"])),
-                "score": _cell(metric_text(r["score"])),
-                "outcome": _cell(_label(r["outcome"]) if r["labelled"] else "not yet"),
-            },
-        }
-        for r in data["recent"]
-    ]
     level = f"{100 * report['confidence']:g}% CI"
     cover = data["coverage"]
     better = any(c["better"] for c in report["comparisons"])
     return {
         "fields": {
-            "title": f"tabloop: {data['title']}",
-            "period": str(report["period"]),
+            **common_fields(data),
             "metric": report["metric"],
             "direction": "higher is better" if report["higher_is_better"] else "lower is better",
-            "verdict": report["verdict"],
             "baseline": report["baseline"]["description"],
             "resampling": f"Intervals resample {report['resampling']}.",
-            "coverage": f"{_count(cover['labelled'])} of {_count(cover['predictions'])} "
-            f"predictions labelled ({_share(cover['coverage'])})",
-            "backlog": _count(data["log_backlog"]),
-            "updated": _time(data["generated_at"]),
+            "coverage": f"{count_text(cover['labelled'])} of {count_text(cover['predictions'])} "
+            f"predictions labelled ({share_text(cover['coverage'])})",
         },
         "verdict_tone": "ok" if better else "info",
         "tables": {
-            "variants": _table(
+            "variants": table(
                 [
-                    ("variant", "variant", False),
-                    ("version", "model version", False),
-                    ("share", "traffic", True),
-                    ("predictions", "predictions", True),
+                    *VARIANT_COLUMNS,
                     ("labelled", "labelled", True),
                     ("coverage", "coverage", True),
                 ],
                 variants,
                 "no variants",
             ),
-            "metrics": _table(
+            "metrics": table(
                 [("variant", "variant", False), *counted, *metric_cols],
                 metrics,
                 "no predictions yet",
             ),
-            "batches": _table(
+            "batches": table(
                 [
                     ("variant", "variant", False),
                     ("batch", "upload batch", False),
@@ -288,7 +240,7 @@ def dashboard_view(data: dict[str, Any]) -> dict[str, Any]:
                 _batch_rows(report),
                 "no outcomes uploaded yet",
             ),
-            "comparisons": _table(
+            "comparisons": table(
                 [
                     ("pair", "comparison", False),
                     ("control_value", "control", True),
@@ -301,16 +253,14 @@ def dashboard_view(data: dict[str, Any]) -> dict[str, Any]:
                 comparisons,
                 "one variant: nothing to compare",
             ),
-            "recent": _table(
+            "recent": table(
                 [
-                    ("time", "time (UTC)", False),
-                    ("variant", "variant", False),
-                    ("version", "version", False),
+                    *RECENT_COLUMNS,
                     ("prediction", "prediction", False),
                     ("score", "score", True),
                     ("outcome", "outcome", False),
                 ],
-                recent,
+                recent_rows(data, outcomes=True),
                 "no predictions yet",
             ),
         },
@@ -325,111 +275,21 @@ def _batch_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     for v in report["variants"]:
         for b in v["batches"]:
             figure = b["metrics"].get(metric) or {}
-            interval = _ci(figure.get("ci_low"), figure.get("ci_high"))
+            interval = ci_text(figure.get("ci_low"), figure.get("ci_high"))
             cells = {
-                "variant": _cell(v["name"]),
-                "batch": _cell(_label(b["batch"])),
-                "labelled": _cell(_count(b["labelled"])),
-                "entities": _cell(_count(b.get("entities"))),
-                "value": _cell(metric_text(figure.get("value")), interval),
-                "baseline": _cell(metric_text(b["baseline"].get(metric))),
+                "variant": cell(v["name"]),
+                "batch": cell(label_text(b["batch"])),
+                "labelled": cell(count_text(b["labelled"])),
+                "entities": cell(count_text(b.get("entities"))),
+                "value": cell(metric_text(figure.get("value")), interval),
+                "baseline": cell(metric_text(b["baseline"].get(metric))),
             }
             rows.append({"key": f"{v['name']}/{b['batch']}", "cls": "", "cells": cells})
     return rows
 
 
-def _segments_view(data: dict[str, Any]) -> dict[str, Any]:
-    """The page of a clustering service: variants, and the segment shares of each."""
-    report = data["report"]
-    served = {v["name"]: v for v in data["variants"]}
-    segments = report["segments"]
-    variants, shares = [], []
-    for s in report["variants"]:
-        v = served.get(s["name"], {})
-        cells = {
-            "variant": _cell(s["name"]),
-            "version": _cell(str(v.get("model_version", MISSING)), v.get("resolved")),
-            "share": _cell(_share(v.get("share")) if v else "not served"),
-            "predictions": _cell(_count(s["predictions"])),
-        }
-        variants.append({"key": s["name"], "cls": "", "cells": cells})
-        row = {"variant": _cell(s["name"]), "predictions": _cell(_count(s["predictions"]))}
-        for k, seg in enumerate(s["segments"]):
-            row[f"s{k}"] = _cell(_share(seg["share"]), f"{seg['count']:,}")
-        shares.append({"key": s["name"], "cls": "", "cells": row})
-    recent = [
-        {
-            "key": r["prediction_id"],
-            "cls": "",
-            "cells": {
-                "time": _cell(_time(r["created_at"])),
-                "variant": _cell(r["variant"]),
-                "version": _cell(str(r["model_version"])),
-                "prediction": _cell(_label(r["prediction"])),
-            },
-        }
-        for r in data["recent"]
-    ]
-    chart: dict[str, Any] = {"width": 640, "height": 240, "metric": "", "series": []}
-    chart.update(xticks=[], yticks=[], legend=[], plot=[60, 14, 530, 204])
-    chart["empty"] = "a clustering service has no outcomes to chart"
-    return {
-        "fields": {
-            "title": f"tabloop: {data['title']}",
-            "period": str(report["period"]),
-            "metric": "segment shares",
-            "direction": "no outcomes to score",
-            "verdict": report["verdict"],
-            "baseline": "none: a clustering service has no outcomes",
-            "resampling": "",
-            "coverage": f"{_count(data['coverage']['predictions'])} predictions",
-            "backlog": _count(data["log_backlog"]),
-            "updated": _time(data["generated_at"]),
-        },
-        "verdict_tone": "info",
-        "tables": {
-            "variants": _table(
-                [
-                    ("variant", "variant", False),
-                    ("version", "model version", False),
-                    ("share", "traffic", True),
-                    ("predictions", "predictions", True),
-                ],
-                variants,
-                "no variants",
-            ),
-            "metrics": _table(
-                [
-                    ("variant", "variant", False),
-                    ("predictions", "predictions", True),
-                    *((f"s{k}", f"segment {_label(seg)}", True) for k, seg in enumerate(segments)),
-                ],
-                shares,
-                "no predictions yet",
-            ),
-            "comparisons": _table([("pair", "comparison", False)], [], "segments are not compared"),
-            "batches": _table([("variant", "variant", False)], [], "no outcomes"),
-            "recent": _table(
-                [
-                    ("time", "time (UTC)", False),
-                    ("variant", "variant", False),
-                    ("version", "version", False),
-                    ("prediction", "segment", False),
-                ],
-                recent,
-                "no predictions yet",
-            ),
-        },
-        "chart": chart,
-    }
-
-
 def _signed(value: float | None) -> str:
     return MISSING if value is None else ("+" if value > 0 else "") + metric_text(value)
-
-
-def _time(iso: str | None) -> str:
-    return MISSING if iso is None else datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def batch_chart(report: dict[str, Any], *, width: int = 640, height: int = 240) -> dict[str, Any]:
@@ -468,7 +328,7 @@ def batch_chart(report: dict[str, Any], *, width: int = 640, height: int = 240) 
     step = max(1, -(-len(batches) // 10))
     for i, batch in enumerate(batches):
         if i % step == 0:
-            chart["xticks"].append({"x": round(x_of(i), 1), "label": _label(batch)})
+            chart["xticks"].append({"x": round(x_of(i), 1), "label": label_text(batch)})
     for k in range(5):
         v = low + (high - low) * k / 4
         chart["yticks"].append({"y": round(y_of(v), 1), "label": f"{v:.3g}"})
@@ -483,9 +343,8 @@ def batch_chart(report: dict[str, Any], *, width: int = 640, height: int = 240) 
             x, y = round(x_of(i), 1), round(y_of(value), 1)
             path.append(f"{pen}{x},{y}")
             pen = "L"
-            title = (
-                f"{name}, batch {_label(batch)}: {metric} {metric_text(value)} ({labelled:,} rows)"
-            )
+            shown = f"{metric} {metric_text(value)} ({labelled:,} rows)"
+            title = f"{name}, batch {label_text(batch)}: {shown}"
             dots.append({"x": x, "y": y, "title": title})
         chart["series"].append({"name": name, "color": color, "path": " ".join(path), "dots": dots})
         chart["legend"].append({"name": name, "color": color, "y": top + 8 + 18 * n})
