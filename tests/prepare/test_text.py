@@ -159,8 +159,11 @@ def test_a_model_reading_the_text_beats_one_without_it_on_the_test_split():
         "text 'complaint': read as 20 TF-IDF + SVD numbers (prepare.text)"
     ]
     assert text_lines(without) == []
-    assert "dropped 'complaint': free text, not encoded (prepare.text.encode is false)" in (
-        dropped_lines(without.dropped)
+    said = dropped_lines(without.dropped)
+    assert "dropped 'complaint': free text, not encoded (prepare.text.encode is false)" in said
+    # listing free text in features.include does not keep it: the hint shows only for others
+    assert ("  (to keep a column, list it in features.include or prepare.keep)" in said) == any(
+        not reason.startswith("free text") for reason in without.dropped.values()
     )
     # the service's compiled path reads the text as the batch path does
     compiled = compile_model(with_text.model)

@@ -191,13 +191,15 @@ def dropped_lines(dropped: dict[str, str]) -> list[str]:
     out of ``features.include`` are not repeated. The full reasons are in evaluation.json."""
     from tabloop.report import TERMINAL_WIDTH
 
-    lines = []
+    lines, keepable = [], False
     for column, reason in dropped.items():
         if reason.startswith(_USER_DROPS):
             continue
         line = f"dropped {column!r}: {reason.split('; ')[0]}"
         lines.append(line if len(line) <= TERMINAL_WIDTH else line[: TERMINAL_WIDTH - 1] + "…")
-    if lines:
+        # free text is kept by prepare.text (its reason says so), never by features.include
+        keepable = keepable or not reason.startswith("free text")
+    if keepable:
         lines.append("  (to keep a column, list it in features.include or prepare.keep)")
     return lines
 
