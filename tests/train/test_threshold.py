@@ -2,14 +2,15 @@
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
 from scipy.stats import binomtest
 from sklearn.metrics import confusion_matrix, f1_score, precision_score, recall_score
 
-from tabloop.config import CONSTRAINT_METRICS, parse_objective
-from tabloop.exceptions import TrainError
+from tabloop.config import CONSTRAINT_METRICS, config_from_dict, parse_objective
+from tabloop.exceptions import ConfigError, TrainError
 from tabloop.train._threshold import choose_threshold
 
 
@@ -60,7 +61,7 @@ def test_counts_are_reproduced_by_proba_at_or_above_threshold():
 
 
 @pytest.mark.parametrize(
-    "costs", [{"fp": 1, "fn": 5}, {"fp": 2, "fn": 3, "tp": -1, "tn": 0.5}, {"fn": 1}]
+    "costs", [{"fp": 1, "fn": 5}, {"fp": 2, "fn": 3, "tp": -1, "tn": 0.5}, {"fn": 1, "fp": 0.01}]
 )
 def test_cost_threshold_equals_brute_force_with_the_cost_formula(costs):
     y, proba = calibrated(300, seed=3)
@@ -74,6 +75,25 @@ def test_cost_threshold_equals_brute_force_with_the_cost_formula(costs):
     choice = choose_threshold(y, proba, objective="cost", costs=costs)
     assert choice.value == pytest.approx(-best)
     assert ((proba >= choice.threshold) == (proba >= t)).all()
+
+
+@pytest.mark.parametrize(
+    ("costs", "said"),
+    [
+        ({"fp": 0, "fn": 0}, "a fp must cost more than a tn (fp > tn); got fp 0 and tn 0"),
+        ({"fp": -5, "fn": 1}, "got fp -5 and tn 0, so predicting every row positive"),
+        ({"fp": 1, "fn": 2, "tp": 3}, "a fn must cost more than a tp (fn > tp); got fn 2 and tp 3"),
+    ],
+)
+def test_costs_that_no_threshold_can_trade_are_refused_in_python_and_in_the_config(costs, said):
+    """fp 0 / fn 0 chose 0.9954 and fp -5 chose 0.0271, silently: one trivial policy is
+    always best there, so there is no threshold to choose."""
+    y, proba = calibrated(100, seed=4)
+    with pytest.raises(TrainError, match=re.escape(said)):
+        choose_threshold(y, proba, objective="cost", costs=costs)
+    raw = {"name": "p", "data": {"train": "d.csv", "target": "y"}}
+    with pytest.raises(ConfigError, match=r"train: .*" + re.escape(said)):
+        config_from_dict({**raw, "train": {"threshold": "cost", "costs": costs}})
 
 
 def test_cost_can_choose_to_predict_no_positive():

@@ -37,7 +37,13 @@ from tabloop.config._names import (
     MODEL_ALIASES,
     MODEL_NAMES,
 )
-from tabloop.config._objective import CONSTRAINT_METRICS, Objective, parse_objective
+from tabloop.config._objective import (
+    CONSTRAINT_METRICS,
+    COST_KEYS,
+    Objective,
+    check_costs,
+    parse_objective,
+)
 from tabloop.config._requirements import (
     DRIFT_NAMES,
     ESTIMATED_METRICS,
@@ -49,6 +55,7 @@ from tabloop.config._requirements import (
 
 __all__ = [
     "CONSTRAINT_METRICS",
+    "COST_KEYS",
     "DRIFT_NAMES",
     "DataConfig",
     "ESTIMATED_METRICS",
@@ -76,6 +83,7 @@ __all__ = [
     "SplitConfig",
     "SqlSource",
     "TEXT_COMPONENTS",
+    "check_costs",
     "check_requirement_metrics",
     "config_from_dict",
     "find_config",

@@ -31,7 +31,7 @@ from tabloop.config._names import (
     MODEL_ALIASES,
     MODEL_NAMES,
 )
-from tabloop.config._objective import parse_objective
+from tabloop.config._objective import check_costs, parse_objective
 from tabloop.config._requirements import check_requirement_metrics, parse_requirement
 
 Task = Literal["binary", "multiclass", "regression", "clustering"]
@@ -333,6 +333,8 @@ class TrainConfig(_Section):
     def _cost_needs_costs(self) -> TrainConfig:
         if self.threshold == "cost" and not self.costs:
             raise ValueError("threshold 'cost' needs 'costs', e.g. {fp: 1, fn: 5}")
+        if self.threshold == "cost":
+            check_costs(dict(self.costs))  # TrainError (a ValueError) names the costs
         return self
 
 

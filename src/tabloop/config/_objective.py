@@ -6,12 +6,15 @@ chooses the threshold that meets it (see ``train/_threshold.py``).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Literal
 
 from tabloop.exceptions import TrainError
 
+#: Keys of the ``costs`` mapping of ``train.threshold: cost``.
+COST_KEYS = ("tp", "fp", "tn", "fn")
 #: Metrics a constraint may name.
 CONSTRAINT_METRICS = ("precision", "recall", "specificity", "fpr", "fnr")
 _LOWER_LIMITS = ("precision", "recall", "specificity")  # constrained with >=
@@ -82,3 +85,40 @@ def parse_objective(text: str) -> Objective:
             f"(a proportion); got {number}."
         )
     return Objective("constraint", f"{metric} {op} {number}", metric, op, target)  # type: ignore[arg-type]
+
+
+def check_costs(costs: dict[str, float] | None) -> dict[str, float]:
+    """``costs`` of the four outcomes (missing ones cost 0) when a threshold can trade them:
+    a wrong decision must cost more than the right one (``fp > tn`` and ``fn > tp``), else
+    one trivial policy is always best and no threshold means anything.
+
+    Examples
+    --------
+    >>> check_costs({"fp": 1, "fn": 5})
+    {'tp': 0.0, 'fp': 1.0, 'tn': 0.0, 'fn': 5.0}
+    """
+    if not costs:
+        raise TrainError(
+            "Threshold objective 'cost' needs costs, e.g. costs={'fp': 1, 'fn': 5} "
+            "(keys tp, fp, tn, fn; missing keys cost 0)."
+        )
+    unknown = sorted(set(costs) - set(COST_KEYS))
+    if unknown:
+        raise TrainError(f"costs has unknown key(s) {unknown}; use {', '.join(COST_KEYS)}.")
+    out = dict.fromkeys(COST_KEYS, 0.0)
+    for key, value in costs.items():
+        try:
+            out[key] = float(value)
+        except (TypeError, ValueError):
+            out[key] = math.nan
+        if not math.isfinite(out[key]):
+            raise TrainError(f"costs[{key!r}] must be a finite number; got {value!r}.")
+    for wrong, right in (("fp", "tn"), ("fn", "tp")):
+        if out[wrong] <= out[right]:
+            raise TrainError(
+                f"costs: a {wrong} must cost more than a {right} ({wrong} > {right}); got "
+                f"{wrong} {out[wrong]:g} and {right} {out[right]:g}, so predicting every row "
+                f"{'positive' if wrong == 'fp' else 'negative'} is never worse and no "
+                "threshold can trade the errors."
+            )
+    return out

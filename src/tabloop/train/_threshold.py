@@ -29,19 +29,16 @@ sort and cumulative sums (O(n log n)). Ties in the objective go to the higher th
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 
-from tabloop.config import Objective, parse_objective
+from tabloop.config import Objective, check_costs, parse_objective
 from tabloop.data.frame import json_safe
 from tabloop.exceptions import TrainError
 
-#: Keys of the ``costs`` mapping.
-COST_KEYS = ("tp", "fp", "tn", "fn")
 #: Most points kept in :attr:`ThresholdChoice.curve`.
 CURVE_POINTS = 200
 
@@ -143,7 +140,7 @@ def choose_threshold(
         best = int(np.argmax(f1))  # first maximum = highest threshold
         value, met = float(f1[best]), True
     elif obj.kind == "cost":
-        c = _check_costs(costs)
+        c = check_costs(costs)
         cost = (c["tp"] * tp + c["fp"] * fp + c["tn"] * tn + c["fn"] * fn) / len(y)
         best = int(np.argmin(cost))
         value, met = float(cost[best]), True
@@ -247,26 +244,6 @@ def _check_inputs(y_true: Any, proba: Any) -> tuple[np.ndarray, np.ndarray]:
         only = "no rows" if len(codes) == 0 else f"only class {int(codes[0])}"
         raise TrainError(f"y_true has {only}; choosing a threshold needs both classes.")
     return codes.astype(np.int64), p
-
-
-def _check_costs(costs: dict[str, float] | None) -> dict[str, float]:
-    if not costs:
-        raise TrainError(
-            "Threshold objective 'cost' needs costs, e.g. costs={'fp': 1, 'fn': 5} "
-            "(keys tp, fp, tn, fn; missing keys cost 0)."
-        )
-    unknown = sorted(set(costs) - set(COST_KEYS))
-    if unknown:
-        raise TrainError(f"costs has unknown key(s) {unknown}; use {', '.join(COST_KEYS)}.")
-    out = dict.fromkeys(COST_KEYS, 0.0)
-    for key, value in costs.items():
-        try:
-            out[key] = float(value)
-        except (TypeError, ValueError):
-            out[key] = math.nan
-        if not math.isfinite(out[key]):
-            raise TrainError(f"costs[{key!r}] must be a finite number; got {value!r}.")
-    return out
 
 
 def _candidate_counts(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
