@@ -152,3 +152,27 @@ def test_with_lags_the_small_sizes_fit_the_latest_rows_of_each_fold_not_random_o
             model.fit(part.iloc[latest], y[latest])
             expected = root_mean_squared_error(y[val], model.predict(part.iloc[val]))
             assert score == pytest.approx(expected, rel=1e-9)
+
+
+def test_a_skipped_curve_is_said_on_the_terminal_not_only_in_the_json(load, monkeypatch, tmp_path):
+    """--time-budget 30 left no time for the curve: the note sat in evaluation.json alone.
+    The planner is made to find no room (what a spent budget makes it do)."""
+    from tabloop.train import _curve
+    from tabloop.workflows import summary_sections, train_and_register
+
+    monkeypatch.setattr(_curve, "plan_curve", lambda *args, **kwargs: None)
+    config = config_from_dict(
+        {
+            "name": "german",
+            "data": {"train": "(memory)", "target": "risk"},
+            "train": {"models": ["linear"], "folds": 3, "ensemble": False},
+            "evaluate": {"bootstrap": 20, "importance": False},
+        }
+    )
+    run = train_and_register(config, df=load("german_credit"), out_dir=tmp_path, register=False)
+    note = run.result.learning_curve_skipped
+    assert note.startswith("learning curve: skipped, its smallest fit needs about")
+    assert note in run.result.notes
+    said = summary_sections(run)["diagnostics"]
+    assert " ".join(line.strip() for line in said).startswith(note)
+    assert all(len(line) <= 80 for line in said)

@@ -333,8 +333,8 @@ class TrainConfig(_Section):
     def _cost_needs_costs(self) -> TrainConfig:
         if self.threshold == "cost" and not self.costs:
             raise ValueError("threshold 'cost' needs 'costs', e.g. {fp: 1, fn: 5}")
-        if self.threshold == "cost":
-            check_costs(dict(self.costs))  # TrainError (a ValueError) names the costs
+        if self.threshold == "cost":  # TrainError (a ValueError) names the costs
+            check_costs({str(key): value for key, value in self.costs.items()})
         return self
 
 

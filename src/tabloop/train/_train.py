@@ -89,6 +89,7 @@ class TrainResult:
     y_train: np.ndarray = field(repr=False)
     threshold: ThresholdChoice | None = None
     learning_curve: dict[str, Any] | None = None
+    learning_curve_skipped: str | None = None  # why there is no curve (also in notes)
     dropped: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -239,6 +240,7 @@ def _train(
         y_train=data.y,
         threshold=chosen.threshold,
         learning_curve=curve,
+        learning_curve_skipped=skipped,
         dropped=built.dropped,
         notes=notes,
         seconds=time.monotonic() - start,

@@ -142,7 +142,7 @@ def summary_sections(run: TrainRun) -> dict[str, list[str]]:
     if structure:  # clustering: how much structure the silhouettes show, a clause a line
         first, *rest = structure["message"].split("; ")
         out["clusters"] = [f"clusters: {first}", *(f"  {clause}" for clause in rest)]
-    out["diagnostics"] = _diagnostic_lines(ev.charts)
+    out["diagnostics"] = _diagnostic_lines(ev.charts, run.result.learning_curve_skipped)
     out["requirements"] = [
         f"requirement {r['expression']}: {'passed' if r['passed'] else 'FAILED'}"
         for r in ev.requirements
@@ -165,8 +165,9 @@ SECTIONS = (
 )
 
 
-def _diagnostic_lines(charts: dict[str, Any]) -> list[str]:
-    """The learning curve's verdict and the imputation recommendation, within 80 columns."""
+def _diagnostic_lines(charts: dict[str, Any], curve_skipped: str | None) -> list[str]:
+    """The learning curve's verdict (or why it was skipped) and the imputation
+    recommendation, within 80 columns."""
     import textwrap
 
     from tabloop.report import TERMINAL_WIDTH
@@ -175,6 +176,8 @@ def _diagnostic_lines(charts: dict[str, Any]) -> list[str]:
     verdict = (charts.get("learning_curve") or {}).get("verdict")
     if verdict:
         lines.append(verdict["headline"])
+    elif curve_skipped:
+        lines += textwrap.wrap(curve_skipped, TERMINAL_WIDTH, subsequent_indent="  ")
     compared = charts.get("imputation_comparison")
     if compared:
         lines += textwrap.wrap(compared["message"], TERMINAL_WIDTH, subsequent_indent="  ")
