@@ -162,3 +162,65 @@ def test_a_project_that_never_served_says_so(tmp_path):
     assert "holds no predictions yet (tabloop serve writes it)" in shown.stdout
     assert_one_line_error(run("log", "-o", "x.csv", cwd=folder), "holds no predictions yet")
     assert not (folder / "x.csv").exists()
+
+
+def test_a_regression_log_shows_its_value_once_and_files_keep_every_digit(tmp_path):
+    """A regression service logs its prediction as the score too (tabloop.serve): the
+    terminal shows the value once, and a file writes prediction, score and outcome with the
+    digits the service answered (SQLite kept the prediction as a 15-digit REAL text)."""
+    folder = write_project(tmp_path)
+    values = [339.4849078865149 + i / 7 for i in range(6)]  # 16-17 significant digits
+    truth = {f"r{i}": 1 / 3 + i for i in range(3)}
+    store = Store(f"sqlite:///{folder / 'log.db'}")
+    store.open()
+    store.insert_predictions(
+        [
+            PredictionRecord(
+                prediction_id=f"r{i}",
+                created_at=T0 + timedelta(minutes=i),
+                variant="A",
+                model_name="spend",
+                model_version="1",
+                entity_id=f"c{i}",
+                request_id=None,
+                inputs={"months": i},
+                context={},
+                prediction=value,
+                score=value,
+                probabilities=None,
+                latency_ms=1.0,
+            )
+            for i, value in enumerate(values)
+        ]
+    )
+    store.record_outcomes(list(truth.items()))
+    store.close()
+
+    shown = run80("log", cwd=folder)
+    assert shown.returncode == 0, shown.stderr
+    header = next(line for line in shown.stdout.splitlines() if "time (UTC)" in line)
+    assert header.split() == [
+        "time",
+        "(UTC)",
+        "variant",
+        "entity",
+        "prediction",
+        "outcome",
+        "batch",
+    ]
+    rows = [line.split() for line in shown.stdout.splitlines() if "2026-12-05 " in line]
+    newest = [f"{v:.6g}" for v in reversed(values)]
+    outcomes = ["–"] * 3 + [f"{truth[f'r{i}']:.6g}" for i in (2, 1, 0)]
+    assert [r[4:6] for r in rows] == [list(pair) for pair in zip(newest, outcomes, strict=True)]
+    assert all(len(r) == 7 for r in rows)  # the value once: no score column
+
+    for name in ("log.csv", "log.parquet"):
+        assert run("log", "-o", name, cwd=folder).returncode == 0
+        frame = (
+            pd.read_csv(folder / name) if name.endswith("csv") else pd.read_parquet(folder / name)
+        )
+        assert frame["prediction"].tolist() == values, name
+        assert frame["score"].tolist() == values, name
+        assert frame.set_index("prediction_id")["outcome"].dropna().to_dict() == truth, name
+    text = (folder / "log.csv").read_text()
+    assert text.count(repr(values[0])) == 2  # prediction and score, the same text

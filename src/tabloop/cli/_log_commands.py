@@ -231,7 +231,7 @@ def _print_table(
         return
     more = "" if len(rows) < shown else "; --limit N shows more, -o FILE saves all"
     console.print(f"{len(rows):,} most recent of {where}{more}:", markup=False)
-    scored = rows["score"].notna().any()
+    scored = _score_adds(rows)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     columns = ["time (UTC)", "variant", "entity", "prediction"]
     columns += ["score"] if scored else []
@@ -255,6 +255,16 @@ def _print_table(
         cells += [_text(row["outcome"]), _text(row["outcome_batch"])]
         table.add_row(*cells)
     console.print(table, width=min(TERMINAL_WIDTH, console.width), markup=False)
+
+
+def _score_adds(rows: pd.DataFrame) -> bool:
+    """Whether the score column tells more than the prediction: a binary model's
+    probability does; a regression's score is its prediction, shown once."""
+    import pandas as pd
+
+    scores = pd.to_numeric(rows["score"], errors="coerce")
+    predictions = pd.to_numeric(rows["prediction"], errors="coerce")
+    return bool((scores.notna() & (scores != predictions)).any())
 
 
 def _text(value: Any, *, digits: int = 6) -> str:

@@ -30,6 +30,22 @@ def json_text(column: Any) -> Any:
     return sa.cast(column, sa.Text)
 
 
+def stored_text(dialect: str, column: Any) -> Any:
+    """A JSON column's value as JSON text with every digit of a number.
+
+    SQLite keeps a bare number (a regression's prediction or outcome) as REAL, the JSON
+    column's numeric affinity, and ``CAST`` renders a REAL with 15 significant digits
+    (339.4849078865149 became 339.484907886515, unlike the ``score`` column beside it);
+    ``printf('%!.17g')`` renders the same double.
+    """
+    if dialect == "postgresql":
+        return json_text(column)
+    real = sa.func.typeof(column) == "real"
+    return sa.type_coerce(
+        sa.case((real, sa.func.printf("%!.17g", column)), else_=json_text(column)), sa.Text
+    )
+
+
 def source_column(source: str) -> Any:
     """The table column holding ``source`` (``outcome`` lives in the outcomes table)."""
     return outcomes.c.value if source == "outcome" else predictions.c[source]
@@ -108,7 +124,7 @@ def rendered(dialect: str, source: str, key: str | None) -> Any:
             (kind == "null", sa.null()),
             else_=sa.cast(value, sa.Text),
         )
-    doc = json_text(column)
+    doc = stored_text(dialect, column)
     if key is not None and '"' in key:
         return _sqlite_by_each(doc, key)
     path = "$" if key is None else f'$."{key}"'

@@ -26,7 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from tabloop.store._json_sql import json_text, kinds_query, raw_time, rendered, source_column
+from tabloop.store._json_sql import (
+    json_text,
+    kinds_query,
+    raw_time,
+    rendered,
+    source_column,
+    stored_text,
+)
 from tabloop.store._ranges import LogRange, window
 from tabloop.store._records import dumps, loads
 from tabloop.store._schema import OBJECTS, VALUES, LogColumn, LogSchema
@@ -242,7 +249,7 @@ class _Plan:
             exprs.append(_TIMES[name](dialect) if name in _TIMES else _PLAIN[name][0])
         exprs += [rendered(dialect, c.source, c.key) for c in self.text]
         if line:
-            exprs.append(_line([(source, field.name) for source, field in line]))
+            exprs.append(_line(dialect, [(source, field.name) for source, field in line]))
         self.query = (
             sa.select(*exprs)
             .select_from(predictions.outerjoin(outcomes))
@@ -282,11 +289,11 @@ _TIMES = {
 }
 
 
-def _line(fields: Sequence[tuple[str, str]]) -> Any:
+def _line(dialect: str, fields: Sequence[tuple[str, str]]) -> Any:
     """``{"i":<inputs>,...}`` assembled by the database from the stored JSON texts."""
     line: Any = None
     for source, name in fields:
-        stored = sa.func.coalesce(json_text(source_column(source)), "null")
+        stored = sa.func.coalesce(stored_text(dialect, source_column(source)), "null")
         head = sa.literal(("{" if line is None else ",") + f'"{name}":', sa.Text)
         line = head + stored if line is None else line + head + stored
     return sa.type_coerce(line + sa.literal("}", sa.Text), sa.Text)
