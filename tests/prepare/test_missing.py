@@ -55,6 +55,30 @@ def test_the_config_takes_a_list_for_every_column_or_a_mapping():
         parsed({"age": [[1]]})
 
 
+def test_codes_on_the_target_are_refused_with_what_to_do(tmp_path, load):
+    """Codes on data.target are not applied (a row with an unknown target cannot be trained
+    on, and tabloop drops no rows on its own): the config says so, naming the key, instead
+    of calling the target a column the data does not have."""
+    from tests.cli.test_cli import assert_one_line_error, run
+
+    raw = {"name": "t", "data": {"train": "t.csv", "target": "risk"}}
+    with pytest.raises(ConfigError, match=r"missing_values.risk: 'risk' is data.target") as err:
+        config_from_dict({**raw, "prepare": {"missing_values": {"risk": [0], "age": [999]}}})
+    assert "Remove those rows from the data" in str(err.value)
+    assert "does not have" not in str(err.value)
+    # '*' codes apply to the features only: accepted, and the target keeps its values
+    config = config_from_dict({**raw, "prepare": {"missing_values": [0]}})
+    assert config.prepare.missing_values == {"*": [0]}
+    # on the terminal: one line naming the key, exit 2, before any training
+    load("german_credit").to_csv(tmp_path / "t.csv", index=False)
+    (tmp_path / "tabloop.yaml").write_text(
+        "name: t\ndata: {train: t.csv, target: risk}\nprepare: {missing_values: {risk: [0]}}\n"
+    )
+    result = run("train", cwd=tmp_path)
+    assert_one_line_error(result, "prepare.missing_values.risk: 'risk' is data.target")
+    assert not (tmp_path / "mlruns").exists()
+
+
 def _config(codes):
     prepare = {"missing_values": codes} if codes else {}
     return config_from_dict(

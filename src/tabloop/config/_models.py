@@ -633,6 +633,15 @@ class ProjectConfig(_Section):
                 f"{self.split_strategy!r} an entity's periods fall on both sides, and the "
                 "score would not be that of a forecast"
             )
+        if self.data.target and self.data.target in self.prepare.missing_values:
+            target = self.data.target
+            raise ValueError(
+                f"prepare.missing_values.{target}: {target!r} is data.target, and codes are "
+                "not applied to the target: a row whose target is unknown cannot be trained "
+                "or evaluated on, and tabloop drops no rows on its own. Remove those rows from "
+                "the data (or leave the target empty there: training then lists them), and "
+                "remove this entry"
+            )
         if self.task and self.task != "clustering":
             check_requirement_metrics(self.evaluate.requirements, self.task)
             check_requirement_metrics(self.monitor.requirements, self.task, monitor=True)
