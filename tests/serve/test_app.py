@@ -290,3 +290,45 @@ def test_a_sticky_column_that_is_a_model_input_is_logged_once_as_an_input(client
     # each port is one entity, and sticky routing keeps it in one variant
     ports = {r["embarked"] for r in rows}
     assert sum(v["entities"] for v in report["variants"]) == len(ports) > 1
+
+
+def test_outcomes_by_id_without_data_id_say_how_predictions_get_an_id(registered, tmp_path):
+    """A project without data.id logs no entity: an upload by 'id' cannot match and the 404
+    says what the id is matched to and the two ways out (the entity there is 'gender', the
+    sticky column); with data.id the message names that column and the open period."""
+    from tests.serve.conftest import project_config
+
+    config = project_config(
+        registered["uri"],
+        tmp_path,
+        store_url=f"sqlite:///{tmp_path / 'log.db'}",
+        sticky_by="gender",
+    )
+    config.data.id = None
+    rows = rows_of(registered["df"].drop(columns="passenger"), 2)
+    with TestClient(create_app(config)) as http:
+        predicted = http.post("/predict", json={"records": rows})
+        assert predicted.status_code == 200, predicted.text
+        answer = http.post("/outcomes", json={"outcomes": [{"id": "1", "value": 1}]})
+        assert http.app.state.serve.store.predictions()["entity_id"].isna().all()
+    assert answer.status_code == 404 and answer.json()["error"] == "unknown_ids"
+    message = answer.json()["message"]
+    assert message.startswith("No prediction matches any of the 1 ids (first: '1'): ")
+    for fragment in (
+        "matched to the data.id column of the /predict rows",
+        "this project sets no data.id",
+        "Send the prediction_id each /predict answer holds",
+        "set data.id to the column naming the entity (e.g. 'gender')",
+    ):
+        assert fragment in message, message
+
+    with_id = project_config(
+        registered["uri"], tmp_path, store_url=f"sqlite:///{tmp_path / 'log2.db'}"
+    )
+    with TestClient(create_app(with_id)) as http:
+        answer = http.post("/outcomes", json={"outcomes": [{"id": "p9", "value": 1}]})
+    assert answer.status_code == 404
+    assert (
+        "by entity id: the 'passenger' column (data.id) of the /predict rows of the "
+        "current period (1)" in answer.json()["message"]
+    )

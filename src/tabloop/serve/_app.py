@@ -176,8 +176,7 @@ def _outcome_routes(app: FastAPI, state: ServeState) -> None:
             raise ApiError(
                 404,
                 "unknown_ids",
-                f"No prediction matches any of the {len(items)} ids (first: {result.unknown[0]!r}"
-                f"); by {by}. Nothing was stored.",
+                _none_matches(state, by, len(items), result.unknown[0]),
                 problems=[{"field": u, "problem": "unknown"} for u in result.unknown],
             )
         state.metrics.outcomes.inc(result.stored + result.updated)
@@ -208,6 +207,34 @@ def _outcome_routes(app: FastAPI, state: ServeState) -> None:
         A period that does not exist is a 404 naming the periods that do; a clustering
         service answers with the segment shares per variant."""
         return ab_report_of(state, parse_period(period))
+
+
+def _none_matches(state: ServeState, by: str, count: int, first: str) -> str:
+    """Why no id of an upload matched, and how predictions get the id it was sent by.
+
+    An outcome sent by ``id`` is matched to the entity id logged with each prediction of
+    the open period: the value of the ``data.id`` column in the /predict row, and only that
+    (``serve.sticky_by`` picks a variant; it is not the id outcomes are matched by)."""
+    head = f"No prediction matches any of the {count} ids (first: {first!r})"
+    if by == "prediction_id":
+        return f"{head} by prediction_id. Nothing was stored."
+    cfg = state.config
+    if cfg.data.id is None:
+        named = [cfg.serve.sticky_by, *(lag.by for lag in cfg.features.lags.values())]
+        seen = list(dict.fromkeys(n for n in named if n))
+        like = f" (e.g. {' or '.join(map(repr, seen))})" if seen else ""
+        return (
+            f"{head}: an outcome sent by 'id' is matched to the data.id column of the "
+            "/predict rows, and this project sets no data.id, so its predictions were "
+            "logged without one. Send the prediction_id each /predict answer holds, or set "
+            f"data.id to the column naming the entity{like} and restart the service "
+            "(predictions logged before keep no id). Nothing was stored."
+        )
+    return (
+        f"{head} by entity id: the {cfg.data.id!r} column (data.id) of the /predict rows "
+        f"of the current period ({state.store.current_period()}). Check the ids, or send "
+        "the prediction_id each /predict answer holds. Nothing was stored."
+    )
 
 
 # -- admin, health, metrics -----------------------------------------------------------------
