@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -287,6 +288,14 @@ def test_demo_runs_the_loop_and_says_where_to_look(tmp_path):
     # seeded data: the searched-stops challenger is proven better and served after a reload
     assert retrain["decision"]["promoted"] is True
     assert "now the champion" in result.stdout and "champion → version 2" in result.stdout
+    # its train step shows the summary up to the first test metric, then the registration
+    stops_evaluation = json.loads((stops / "reports" / "evaluation.json").read_text())
+    first, entry = next(iter(stops_evaluation["metrics"].items()))
+    assert f"  {first:<18} {entry['value']:.4f}" in result.stdout
+    assert "registered models:/stops/1 as champion" in result.stdout
+    # one count over the three situations: 1/15 ... 15/15
+    steps = re.findall(r"^(\d+)/(\d+) ", result.stdout, flags=re.MULTILINE)
+    assert steps == [(str(i), "15") for i in range(1, 16)]
 
 
 @pytest.fixture(scope="module")
