@@ -89,13 +89,18 @@ def test_a_budget_that_fits_no_model_but_the_dummy_names_the_smallest_and_regist
 
     assert_one_line_error(
         result,
-        "Within --time-budget 3 s no model but the dummy finished cross-validation "
-        "(random_forest: about ",
-        " s for all folds); the smallest budget that fits one is about ",
+        "Within --time-budget 3 s no model ",
+        "finished cross-validation (",
+        "the smallest budget that fits one is ",
         "Nothing was registered.",
     )
-    needed = int(result.stderr.split("fits one is about ")[1].split(" s")[0])
-    assert needed > 3 and needed % 5 == 0
+    # on a loaded machine even the dummy may outlast 3 s: then the bound is a lower one
+    if "no model but the dummy finished" in result.stderr:
+        assert "(random_forest: about " in result.stderr
+        needed = int(result.stderr.split("fits one is about ")[1].split(" s")[0])
+        assert needed > 3 and needed % 5 == 0
+    else:
+        assert "fits one is more than " in result.stderr
     assert not (folder / "reports").exists()
     with pytest.raises(ModelNotFoundError, match="No registered model 'cases'"):
         versions(folder)
