@@ -74,3 +74,43 @@ def test_init_on_header_only_file_fails_cleanly(in_tmp):
     (in_tmp / "h.csv").write_text("a,b\n")
     with pytest.raises(EmptyDataError):
         init_project("h.csv", target="a")
+
+
+def test_init_reads_likely_codes_as_missing_before_judging_skew(in_tmp, load):
+    """999s in 'age' made it look skewed (log: [age]) and the codes went undeclared: init
+    now judges skew with the codes left out and writes the prepare.missing_values line
+    that tabloop profile would suggest, so profile flags nothing more right after."""
+    import json
+    import subprocess
+    import sys
+
+    from scipy.stats import skew
+
+    df = load("german_credit")
+    df.loc[df.index[::40], "age"] = 999
+    real = df["age"][df["age"] != 999]
+    assert skew(df["age"]) > 2 > skew(real)  # the codes alone make it look skewed
+    df.to_csv(in_tmp / "credit.csv", index=False)
+
+    text = init_project("credit.csv", target="risk").read_text()
+    cfg = load_config()
+    assert "age" not in cfg.features.log
+    assert cfg.prepare.missing_values == {
+        "saving_accounts": ["not_known"],  # 183 rows of the file, as profile finds them
+        "checking_account": ["not_known"],
+        "age": [999],
+    }
+    assert "    # 999: 25 rows (2.5%), far outside the other values" in text
+    prepare = text[text.index("prepare:") :].splitlines()
+    assert max(map(len, prepare)) <= 80
+
+    out = in_tmp / "profile"
+    done = subprocess.run(
+        [sys.executable, "-m", "tabloop", "profile", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "TABLOOP_PROGRESS": "0"},
+    )
+    assert done.returncode == 0, done.stderr
+    warnings = json.loads((out / "profile.json").read_text())["warnings"]
+    assert not [w for w in warnings if w["kind"] == "missing_code"]

@@ -12,6 +12,7 @@ from tabloop.data._predictive import single_feature_power, text_vectorizer
 from tabloop.data._profile import Profile, profile
 from tabloop.data._reference import ReferenceProfile
 from tabloop.data._schema import COLUMN_KINDS, ColumnSchema, Schema, infer_schema
+from tabloop.data._sentinels import likely_codes, missing_values_items
 from tabloop.data._split import SPLIT_STRATEGIES, TrainTest, check_target, split
 from tabloop.data._task import TASKS, infer_task, positive_label
 from tabloop.data._training import check_training_columns, load_training_data
@@ -36,9 +37,11 @@ __all__ = [
     "find_data_files",
     "infer_schema",
     "infer_task",
+    "likely_codes",
     "load_data",
     "load_sql",
     "load_training_data",
+    "missing_values_items",
     "plan_pieces",
     "positive_label",
     "profile",

@@ -126,11 +126,20 @@ def missing_values_line(entries: list[dict[str, Any]]) -> str:
     ...                      {"column": "age", "value": -1}, {"column": "age", "value": 999}])
     'prepare.missing_values: {job: [not_known], age: [-1, 999]}'
     """
+    return f"prepare.missing_values: {{{', '.join(missing_values_items(entries))}}}"
+
+
+def missing_values_items(entries: list[dict[str, Any]]) -> list[str]:
+    """The ``column: [codes]`` items of ``prepare.missing_values`` that declare ``entries``,
+    one per column, in YAML (quoted where YAML must be told it is text).
+
+    >>> missing_values_items([{"column": "age", "value": 999}, {"column": "job", "value": "?"}])
+    ['age: [999]', "job: ['?']"]
+    """
     by_column: dict[str, list[str]] = {}
     for e in entries:
         by_column.setdefault(e["column"], []).append(_yaml_scalar(e["value"]))
-    body = ", ".join(f"{_yaml_key(c)}: [{', '.join(v)}]" for c, v in by_column.items())
-    return f"prepare.missing_values: {{{body}}}"
+    return [f"{_yaml_key(c)}: [{', '.join(v)}]" for c, v in by_column.items()]
 
 
 def _yaml_scalar(value: Any) -> str:

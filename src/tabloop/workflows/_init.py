@@ -35,7 +35,14 @@ def init_project(
     PosixPath('proj/tabloop.yaml')
     """
     from tabloop.config import load_config
-    from tabloop.data import frame, infer_schema, infer_task, load_data, positive_label
+    from tabloop.data import (
+        frame,
+        infer_schema,
+        infer_task,
+        likely_codes,
+        load_data,
+        positive_label,
+    )
 
     folder = Path(directory)
     out = folder / "tabloop.yaml"
@@ -81,7 +88,10 @@ def init_project(
     )
     lines += ["", f"task: {task}  # binary | multiclass | regression | clustering", ""]
 
-    skewed = _skewed(df, schema)
+    # codes (999, -1, not_known) as tabloop profile flags them: read as missing before the
+    # skew is judged (an age with 999s is not skewed, its codes are), and declared below
+    codes = likely_codes(df, [c for c in schema.features if schema[c].kind != "id"])
+    skewed = _skewed(df, schema, codes)
     kinds = ", ".join(f"{c.name} ({c.kind})" for c in schema if c.name not in {target, id_col})
     lines += [
         "features:",
@@ -103,6 +113,7 @@ def init_project(
         "  test_size: 0.2",
         "  seed: 0",
         "",
+        *_prepare_lines(codes),
         "# prepare, train, evaluate, serve and monitor sections: see the README.",
     ]
     folder.mkdir(parents=True, exist_ok=True)
@@ -121,14 +132,48 @@ def _describe_target(y: Any, task: str, positive_label: Any) -> str:
     return f"regression, mean {y.mean():.4g}"
 
 
-def _skewed(df: Any, schema: Any) -> list[str]:
+def _skewed(df: Any, schema: Any, codes: list[dict[str, Any]]) -> list[str]:
+    """Numeric features without negative values and with skew above ``_SKEW_FOR_LOG``,
+    judged on their values with the likely missing-value ``codes`` left out."""
     out = []
     for col in schema:
-        if col.kind == "numeric" and col.name != schema.target and (col.min or 0) >= 0:
-            skew = df[col.name].skew()
-            if skew == skew and skew > _SKEW_FOR_LOG:
-                out.append(col.name)
+        if col.kind != "numeric" or col.name == schema.target:
+            continue
+        values = df[col.name]
+        coded = [e["value"] for e in codes if e["column"] == col.name]
+        values = values[~values.isin(coded)] if coded else values
+        skew = values.skew()
+        if values.min() >= 0 and skew == skew and skew > _SKEW_FOR_LOG:
+            out.append(col.name)
     return out
+
+
+def _prepare_lines(codes: list[dict[str, Any]]) -> list[str]:
+    """An active ``prepare.missing_values`` for ``codes``, each column's evidence in a
+    comment (active: the log choice above was judged with them missing, so the model must
+    see them the same way; a real value is kept by deleting its entry)."""
+    import textwrap
+
+    from tabloop.data import missing_values_items
+
+    if not codes:
+        return []
+    lines = [
+        "prepare:",
+        "  # likely missing-value codes, as tabloop profile flags them: read as missing",
+        "  # in training, scoring and serving (features.log was judged without them);",
+        "  # delete an entry whose value is real",
+        "  missing_values:",
+    ]
+    by_column: dict[str, list[dict[str, Any]]] = {}
+    for e in codes:
+        by_column.setdefault(e["column"], []).append(e)
+    for entries in by_column.values():
+        for e in entries:
+            said = f"{e['value']!r}: {e['rows']:,} rows ({100 * e['share']:.1f}%), {e['why']}"
+            lines += textwrap.wrap(said, 78, initial_indent="    # ", subsequent_indent="    #   ")
+        lines += [f"    {item}" for item in missing_values_items(entries)]
+    return [*lines, ""]
 
 
 def _slug(text: str) -> str:
