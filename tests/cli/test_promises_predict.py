@@ -46,3 +46,70 @@ def test_outputs_and_inputs_that_cannot_work_are_refused_before_the_model_loads(
     result = run("predict", "in.csv", "-o", "s3://bucket/out", *model, cwd=tmp_path)
     assert_one_line_error(result, "is a URL")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["full", "in.csv"]
+
+
+def test_a_model_looked_up_outside_its_project_names_the_store_and_creates_none(
+    tmp_path, stops_model
+):
+    """`tabloop predict --model` in a folder with no project searched ./.tabloop/mlflow.db,
+    created it empty, and said only 'Registered Model with name=stops not found'. The
+    error names the store searched and how to point at the project, and leaves nothing;
+    -c and TABLOOP_TRACKING_URI then find the model; a version the store lacks is named
+    with the versions it has."""
+    import os
+    import subprocess
+
+    from tests.cli.test_cli import TABLOOP
+
+    (tmp_path / "project").mkdir()
+    project = write_project(tmp_path / "project", stops_model)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    stops_model["df"].drop(columns=["found"]).head(20).to_csv(elsewhere / "new.csv", index=False)
+    model = ("--model", "models:/stops/1")
+
+    lost = run("predict", "new.csv", "-o", "s.csv", *model, cwd=elsewhere)
+    assert_one_line_error(
+        lost,
+        f"No MLflow store at {elsewhere.resolve() / '.tabloop' / 'mlflow.db'}",
+        "the default store of the current folder, which holds no tabloop.yaml",
+        "-c PATH/tabloop.yaml",
+        "TABLOOP_TRACKING_URI",
+    )
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["new.csv"]
+
+    found = run(
+        "predict", "new.csv", "-o", "s.csv", *model, "-c", project / "tabloop.yaml", cwd=elsewhere
+    )
+    assert found.returncode == 0, found.stderr
+    assert len(pd.read_csv(elsewhere / "s.csv")) == 20
+
+    env = {**os.environ, "TABLOOP_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}"}
+    by_env = subprocess.run(
+        [*TABLOOP, "predict", "new.csv", "-o", "t.csv", *model],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert by_env.returncode == 0, by_env.stderr
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["new.csv", "s.csv", "t.csv"]
+
+    absent = run(
+        "predict",
+        "new.csv",
+        "-o",
+        "u.csv",
+        "--model",
+        "models:/stops/7",
+        "-c",
+        project / "tabloop.yaml",
+        cwd=elsewhere,
+    )
+    assert_one_line_error(
+        absent,
+        f"Model models:/stops/7 is not in the MLflow store sqlite:///{project / 'mlflow.db'} "
+        f"(registry.tracking_uri of {project / 'tabloop.yaml'})",
+        "'stops' has versions 1 ",
+    )

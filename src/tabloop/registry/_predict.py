@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from tabloop.exceptions import ModelNotFoundError, RegistryError
 from tabloop.registry._registry import resolve_model_uri
-from tabloop.registry._tracking import connect, quiet_mlflow, tracking_uri
+from tabloop.registry._tracking import (
+    connect,
+    missing_store,
+    quiet_mlflow,
+    store_source,
+    tracking_uri,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,11 +46,20 @@ def load_model(
 def resolve(model: str | None, config: ProjectConfig | None) -> tuple[str, str]:
     """The concrete URI of ``model`` (aliases resolved) and the registry it lives in
     (empty for a local folder)."""
-    uri = resolve_model_uri(model, config if config is not None else _project_or_none())
+    project = config if config is not None else _project_or_none()
+    uri = resolve_model_uri(model, project)
     registry = ""
     if uri.startswith("models:/"):
-        registry = connect(tracking_uri(config))
-        uri = _concrete(uri)
+        store = tracking_uri(project)
+        source, advice = store_source(project)
+        missing = missing_store(store)
+        if missing is not None:
+            raise ModelNotFoundError(
+                f"No MLflow store at {missing} ({source}), so model {uri!r} cannot be found "
+                f"there; {advice}. Nothing was created."
+            )
+        registry = connect(store)
+        uri = _concrete(uri, f"the MLflow store {store} ({source}); {advice}")
     elif not Path(uri).exists() and "://" not in uri:
         raise ModelNotFoundError(f"Model {uri!r} is neither a models:/ URI nor an existing folder.")
     return uri, registry
@@ -72,8 +87,9 @@ def load_pyfunc(uri: str, registry: str = "") -> Any:
     return wrapped
 
 
-def _concrete(uri: str) -> str:
-    """``models:/NAME@alias`` → ``models:/NAME/VERSION`` (so caches follow alias moves)."""
+def _concrete(uri: str, searched: str) -> str:
+    """``models:/NAME@alias`` → ``models:/NAME/VERSION`` (so caches follow alias moves); a
+    name, version or alias the store lacks is a ModelNotFoundError naming ``searched``."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -82,17 +98,39 @@ def _concrete(uri: str) -> str:
         raise ModelNotFoundError(
             f"Model URI {uri!r} must look like models:/NAME@ALIAS or models:/NAME/VERSION."
         )
-    if match["version"]:
-        return uri
     client = mlflow.MlflowClient()
+    name = match["name"]
     try:
-        version = client.get_model_version_by_alias(match["name"], match["alias"]).version
+        with quiet_mlflow():
+            if match["version"]:
+                version = client.get_model_version(name, match["version"]).version
+            else:
+                version = client.get_model_version_by_alias(name, match["alias"]).version
     except MlflowException:
+        known = _versions_of(client, name)
+        found = (
+            f"{name!r} has versions {', '.join(known)}"
+            if known
+            else f"no model is registered as {name!r}"
+        )
+        what = uri if match["version"] else f"{name!r}@{match['alias']!r}"
         raise ModelNotFoundError(
-            f"No model version {match['name']!r}@{match['alias']!r} in the registry; "
-            "train one (`tabloop train`) or check the name and alias (`tabloop models`)."
+            f"Model {what} is not in {searched}. There, {found} (`tabloop models` lists them; "
+            "`tabloop train` registers one)."
         ) from None
-    return f"models:/{match['name']}/{version}"
+    return f"models:/{name}/{version}"
+
+
+def _versions_of(client: Any, name: str) -> list[str]:
+    """The version numbers registered under ``name`` in the store, ascending."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        with quiet_mlflow():
+            found = client.search_model_versions(f"name = '{name}'")
+    except MlflowException:
+        return []
+    return sorted({str(v.version) for v in found}, key=int)
 
 
 def predict(

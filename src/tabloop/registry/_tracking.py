@@ -36,6 +36,37 @@ def tracking_uri(config: ProjectConfig | None = None) -> str:
     return f"sqlite:///{Path(home).resolve() / 'mlflow.db'}"
 
 
+def store_source(config: ProjectConfig | None = None) -> tuple[str, str]:
+    """Where :func:`tracking_uri` found its store, and how to point at another one, in
+    words for a message (``config`` None: no project was found or given)."""
+    from tabloop._settings import get_settings
+
+    settings = get_settings()
+    other = "-c PATH/tabloop.yaml of the project that registered it"
+    if config is not None and config.registry.tracking_uri:
+        where = config.source or f"the project in {config.root}"
+        return f"registry.tracking_uri of {where}", f"point at another project with {other}"
+    if settings.tracking_uri:
+        return "TABLOOP_TRACKING_URI", f"change TABLOOP_TRACKING_URI, or pass {other}"
+    if config is not None:
+        return (
+            f"the default store of the project in {config.root}",
+            f"point at another project with {other}, or set TABLOOP_TRACKING_URI",
+        )
+    return (
+        f"the default store of the current folder, which holds no {settings.config_file}",
+        f"run in the project's folder, pass {other}, or set TABLOOP_TRACKING_URI",
+    )
+
+
+def missing_store(uri: str) -> Path | None:
+    """The SQLite file of ``uri`` when it does not exist (a lookup must not create it)."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = Path(uri.removeprefix("sqlite:///"))
+    return None if path.exists() else path.resolve()
+
+
 def artifact_root(uri: str) -> str | None:
     """Where runs of an embedded SQLite store keep artifacts (beside the database)."""
     if uri.startswith("sqlite:///"):
