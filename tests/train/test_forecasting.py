@@ -164,3 +164,62 @@ def test_a_later_months_spend_never_moves_an_earlier_forecast(trained):
     assert not np.allclose(
         before[later.to_numpy() & ~first_later], after[later.to_numpy() & ~first_later]
     )
+
+
+def test_rows_without_history_are_said_in_batch_scoring_and_in_the_service(tmp_path, trained):
+    """An unknown customer, or a month before a customer's first, gets every lag missing:
+    `tabloop predict` warns with their count, the service answers history: false."""
+    import subprocess
+    import sys
+
+    from tabloop.registry import predict_file, register
+    from tabloop.serve import create_app
+
+    rows = [
+        {"customer_id": 3, "month": "2025-07-01", "segment": "plus", "promo": 0},
+        {"customer_id": 9999, "month": "2025-07-01", "segment": "plus", "promo": 0},
+        {"customer_id": 3, "month": "2023-01-01", "segment": "plus", "promo": 0},
+    ]
+    train_rows = trained.train
+    # by hand: a row has history when its customer has a training row before its month
+    expected = [
+        bool(
+            (
+                (train_rows["customer_id"] == r["customer_id"]) & (train_rows["month"] < r["month"])
+            ).any()
+        )
+        for r in rows
+    ]
+    assert expected == [True, False, False]
+    assert trained.model.without_history(pd.DataFrame(rows)).tolist() == [False, True, True]
+
+    raw = raw_config(lags=True, registry={"tracking_uri": f"sqlite:///{tmp_path / 'ml.db'}"})
+    config = config_from_dict(raw)
+    register(trained, config=config)
+
+    # batch: a file that also carries an earlier month of customer 9999, with its spend
+    batch = pd.DataFrame(
+        [*rows, {"customer_id": 9999, "month": "2025-08-01", "segment": "plus", "promo": 0}]
+    ).assign(spend=[np.nan, 50.0, np.nan, np.nan])
+    batch.to_csv(tmp_path / "new.csv", index=False)
+    done = predict_file(tmp_path / "new.csv", tmp_path / "out.csv", config=config)
+    assert done["without_history"] == 2  # 9999 in July and 3 in 2023; 9999's August reads July
+    (tmp_path / "tabloop.yaml").write_text(json.dumps(raw))
+    cli = subprocess.run(
+        [sys.executable, "-m", "tabloop", "predict", "new.csv", "-o", "again.csv"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "TABLOOP_PROGRESS": "0", "COLUMNS": "80"},
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert "warning: 2 of 4 rows have no history for features.lags" in " ".join(cli.stderr.split())
+    no_lags = train(trained.train, config=config_from_dict(raw_config(lags=False)))
+    assert no_lags.model.without_history(pd.DataFrame(rows)) is None
+
+    serving = config_from_dict({**raw, "serve": {"store_url": f"sqlite:///{tmp_path / 'l.db'}"}})
+    serving._root = tmp_path
+    with TestClient(create_app(serving)) as http:
+        answer = http.post("/predict", json={"records": rows})
+    assert answer.status_code == 200, answer.text
+    assert [p["history"] for p in answer.json()["predictions"]] == expected

@@ -338,3 +338,13 @@ def predict(
     console.print(
         f"{done['rows']:,} rows predicted with {done['model']}{where} → [bold]{done['out']}[/]"
     )
+    if done["without_history"]:  # features.lags read nothing for these rows
+        from rich.console import Console
+
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            f"warning: {done['without_history']:,} of {done['rows']:,} rows have no history "
+            "for features.lags (every lag and window missing: an entity new to the model, or "
+            "a period before its first row); they are forecast from the other features alone.",
+            markup=False,
+            style="yellow",
+        )

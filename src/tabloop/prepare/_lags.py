@@ -194,6 +194,20 @@ class LagFeatures(TransformerMixin, BaseEstimator):
         new = pd.DataFrame({n: added[n] for n in self.added_}, index=X.index)
         return pd.concat([out, new], axis=1)
 
+    def without_history(self, X: pd.DataFrame) -> np.ndarray:
+        """Per row of ``X``, True when every lag and rolling statistic it gets is missing:
+        its entity has no earlier value within their reach (an entity unseen at training,
+        or a period before its first row), so a model reads none of its past.
+
+        >>> import pandas as pd
+        >>> df = pd.DataFrame({"id": [1, 1], "t": [1, 2], "v": [10.0, 20.0]})
+        >>> step = LagFeatures(lags={"v": {"by": "id", "order": "t", "lags": [1]}}).fit(df)
+        >>> step.without_history(pd.DataFrame({"id": [1, 9, 1], "t": [3, 3, 0], "v": None}))
+        array([False,  True,  True])
+        """
+        names = [n for s, spec in self.specs_.items() for n in lag_feature_names(s, spec)]
+        return self.transform(X)[names].isna().all(axis=1).to_numpy()
+
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self, "history_")
         kept = [c for c in self.feature_names_in_ if c != self.target or c not in self.specs_]

@@ -16,7 +16,7 @@ import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tabloop.exceptions import DataError, EmptyDataError, TabloopError
 from tabloop.registry._predict import load_model
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from tabloop.config import ProjectConfig
     from tabloop.data import Piece
     from tabloop.train import TabloopModel
+
+R = TypeVar("R")
 
 CHUNK_ROWS = 50_000
 #: One output file, by its suffix; an output without a suffix is a folder of Parquet parts.
@@ -56,7 +58,9 @@ def predict_file(
     (default :data:`tabloop.data.PIECE_ROWS`).
 
     Paths are checked before the model is loaded. Returns ``{"rows", "out", "model",
-    "files", "pieces", "workers", "cluster"}`` (``cluster`` None: this process).
+    "files", "pieces", "workers", "cluster", "without_history"}`` (``cluster`` None: this
+    process; ``without_history``: for a model with ``features.lags``, the rows whose
+    entity had no earlier value within the lags' reach, else None).
 
     Examples
     --------
@@ -80,7 +84,7 @@ def predict_file(
     try:
         with open_runner(where) as runner:
             fitted, uri = load_model(model, config=project)
-            counts = runner.map(
+            done = runner.map(
                 score_piece,
                 list(enumerate(pieces)),
                 description=f"predicting {_name(source)}",
@@ -93,6 +97,8 @@ def predict_file(
                 threads=threads or (1 if runner.address else min(2, os.cpu_count() or 1)),
             )
             workers, address = runner.workers, runner.address
+        without_history = sum(n for _, n in done) if fitted.reads_history else None
+        counts = [rows for rows, _ in done]
         if sum(counts) == 0:
             raise EmptyDataError(f"No rows to predict in {_name(source)}.")
         parts = [staging / _part(i, part_format) for i, n in enumerate(counts) if n]
@@ -110,6 +116,7 @@ def predict_file(
         "pieces": len(pieces),
         "workers": workers,
         "cluster": address,
+        "without_history": without_history,
     }
 
 
@@ -122,17 +129,25 @@ def score_piece(
     part_format: str,
     chunk_rows: int,
     threads: int,
-) -> int:
-    """Score one piece into ``staging``/part-NNNNN (runs on a worker); its row count.
+) -> tuple[int, int]:
+    """Score one piece into ``staging``/part-NNNNN (runs on a worker); its row count and
+    how many of its rows had no history for ``features.lags`` (0 without lags).
 
     An error names the piece's file (validation messages name the row in the file)."""
     import pyarrow.parquet as pq
 
+    def scored_chunk(chunk: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+        scored = model.predict_frame(chunk)  # validates the chunk first
+        alone = model.without_history(chunk) if model.reads_history else None
+        return scored, 0 if alone is None else int(alone.sum())
+
     index, piece = item
     path = Path(staging) / _part(index, part_format)
-    rows, writer = 0, None
+    rows, without_history, writer = 0, 0, None
     try:
-        for scored in _in_order(model.predict_frame, piece.read(chunk_rows=chunk_rows), threads):
+        chunks = piece.read(chunk_rows=chunk_rows)
+        for scored, alone in _in_order(scored_chunk, chunks, threads):
+            without_history += alone
             scored["model_version"] = uri
             if part_format == "parquet":
                 table = _arrow(scored, writer.schema if writer else None, piece)
@@ -149,7 +164,7 @@ def score_piece(
     finally:
         if writer is not None:
             writer.close()
-    return rows
+    return rows, without_history
 
 
 def _arrow(scored: pd.DataFrame, schema: Any, piece: Piece) -> Any:
@@ -173,8 +188,8 @@ def _arrow(scored: pd.DataFrame, schema: Any, piece: Piece) -> Any:
 
 
 def _in_order(
-    func: Callable[[pd.DataFrame], pd.DataFrame], items: Iterable[pd.DataFrame], workers: int
-) -> Iterator[pd.DataFrame]:
+    func: Callable[[pd.DataFrame], R], items: Iterable[pd.DataFrame], workers: int
+) -> Iterator[R]:
     """``func`` of each item, computed by up to ``workers`` threads (``workers`` items in
     flight), yielded in input order; the first error is raised at its item's turn."""
     if workers <= 1:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from tabloop import __version__
 from tabloop.serve._ab_http import (
@@ -54,6 +54,11 @@ class PredictionOut(BaseModel):
     prediction: Any
     probability: float | None = None
     probabilities: dict[str, float] | None = None
+    history: bool | None = Field(
+        None,
+        description="features.lags models only: false when the row's entity has no earlier "
+        "value within the lags' reach (every lag and window missing)",
+    )
 
 
 class PredictResponse(BaseModel):

@@ -35,7 +35,9 @@ class Prediction:
 
     ``answers`` has one dict per row in request order: ``prediction_id``, ``variant``,
     ``model_version``, ``prediction``, and ``probability`` (binary: the positive class) /
-    ``probabilities`` (classification: class -> probability) where they apply.
+    ``probabilities`` (classification: class -> probability) where they apply; ``history``
+    for a model with ``features.lags``: False when every lag and window of the row is
+    missing (its entity has no earlier value within their reach).
     """
 
     request_id: str
@@ -140,6 +142,8 @@ def _predict(
                 answer["probability"] = scored.scores[k]
             if scored.probabilities[k] is not None:
                 answer["probabilities"] = scored.probabilities[k]
+            if scored.history is not None:  # features.lags: false when no past was read
+                answer["history"] = scored.history[k]
             answers[i] = answer
             entity = row.get(id_column) if id_column else None
             records.append(

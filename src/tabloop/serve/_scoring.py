@@ -34,6 +34,8 @@ class Scored:
     predictions: list[Any]
     scores: list[float | None]  # binary: positive-class probability; regression: the value
     probabilities: list[dict[str, float] | None]
+    #: features.lags models: per row, whether its entity had an earlier value to read
+    history: list[bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,21 @@ def check_rows(
 
 
 def score(model: TabloopModel, checked: CheckedRows | Any) -> Scored:
-    """Predict checked rows (or an already checked frame); the answer as plain values."""
+    """Predict checked rows (or an already checked frame); the answer as plain values,
+    with ``history`` for a model with ``features.lags``."""
+    scored = _score(model, checked)
+    if model.reads_history:
+        import pandas as pd
+
+        frame = checked.frame if isinstance(checked, CheckedRows) else checked
+        if frame is None:  # the compiled path built no frame
+            frame = pd.DataFrame.from_records(list(checked.rows))
+        alone = model.without_history(frame)
+        scored.history = None if alone is None else [not a for a in alone.tolist()]
+    return scored
+
+
+def _score(model: TabloopModel, checked: CheckedRows | Any) -> Scored:
     if not isinstance(checked, CheckedRows):
         raw = model.predict_scores(checked)
     elif checked.compiled is not None:

@@ -135,6 +135,38 @@ class TabloopModel:
             total = total + member.weight * np.mean(parts, axis=0)
         return np.asarray(total, dtype=float)
 
+    @property
+    def reads_history(self) -> bool:
+        """Whether the model reads earlier rows of an entity (``features.lags``)."""
+        return self._lag_step() is not None
+
+    def without_history(self, df: pd.DataFrame) -> np.ndarray | None:
+        """Per row of ``df``, True when ``features.lags`` finds no earlier value of its
+        entity (every lag and rolling statistic missing: an entity unseen at training, or
+        a period before its first row), so the forecast rests on the other features
+        alone; ``None`` for a model without lags."""
+        found = self._lag_step()
+        if found is None:
+            return None
+        before, lags = found
+        history = [c for c in self.info.get("history", []) if c in df.columns]
+        X = df[[*self.inputs, *history]]
+        for step in before:  # prepare.missing_values: its codes are missing to the lags too
+            X = step.transform(X)
+        return np.asarray(lags.without_history(X), dtype=bool)
+
+    def _lag_step(self) -> tuple[list[Any], Any] | None:
+        """The steps before the first pipeline's lag step, and that step (None: no lags)."""
+        from tabloop.prepare import LagFeatures
+
+        for member in self.members:
+            for pipe in member.pipelines:
+                steps = [step for _, step in getattr(pipe, "steps", [])]
+                for i, step in enumerate(steps):
+                    if isinstance(step, LagFeatures):
+                        return steps[:i], step
+        return None
+
     def _plan(self) -> list[list[_Plan | None]]:
         """Per member and pipeline, its preparation steps keyed by the fingerprint of the
         fitted steps up to each one: pipelines whose first steps pickle to the same bytes
