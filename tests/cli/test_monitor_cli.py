@@ -125,3 +125,27 @@ def test_monitor_variant_monitors_the_model_that_variant_serves(tmp_path, stops_
     report = json.loads((folder / "reports" / "monitor.json").read_text())
     assert report["model"]["version"] == "2" and report["window"]["rows"] == 300
     assert_one_line_error(run("monitor", "--variant", "C", cwd=folder), "'A', 'B'")
+
+    # B served version 2 only: --model naming version 1 disagrees with --variant B, and the
+    # refusal says so (it spoke of a newly promoted champion, which B's rows have nothing of)
+    mixed = run("monitor", "--variant", "B", "--model", "models:/stops/1", cwd=folder)
+    assert_one_line_error(
+        mixed,
+        "--variant 'B' serves models:/stops@challenger (version 2), not models:/stops/1",
+        "(version 2: 300 rows)",
+        "Drop --model to monitor what B serves",
+    )
+    assert "champion" not in mixed.stderr
+    # once B has rows of version 1 (served before its alias moved), they are monitored and
+    # the report says which model B serves now
+    fill_log(url, model, production.iloc[500:600], variant="B", version="1")
+    older = run("monitor", "--variant", "B", "--model", "models:/stops/1", cwd=folder)
+    assert older.returncode == 0, older.stderr
+    assert "Monitored 100 rows" in older.stdout
+    note = (
+        "--variant 'B' serves models:/stops@challenger (version 2) now; this report monitors "
+        "models:/stops/1 on the rows B served with it."
+    )
+    assert f"note: {note}" in older.stdout
+    report = json.loads((folder / "reports" / "monitor.json").read_text())
+    assert note in report["notes"] and report["window"]["rows"] == 100

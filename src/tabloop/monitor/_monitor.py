@@ -62,6 +62,7 @@ from tabloop.monitor._performance import (
     compare_with_test,
 )
 from tabloop.monitor._requirements import check_production, failed
+from tabloop.monitor._variant_model import no_rows_message, variant_note
 from tabloop.monitor._windows import _ROWS, parse_time
 from tabloop.scale import InProcess, Runner, cluster_address, open_runner
 
@@ -190,13 +191,10 @@ def monitor(
 
         stats = map_partitions(plan, items, runner, map=map)
         if stats.rows == 0 and stats.log_versions and plan.log_model is not None:
-            name = plan.log_model[0]
-            ranked = sorted(stats.log_versions.items(), key=lambda kv: (-kv[1], kv[0]))
-            listed = ", ".join(f"version {v}: {n:,} rows" for v, n in ranked)
             raise MonitorError(
-                f"The log holds no predictions of {package.uri} ({listed}); a newly promoted "
-                f"champion has none yet. Monitor another with --model models:/{name}/"
-                f"{ranked[0][0]}."
+                no_rows_message(
+                    config, package, asked=model, variant=variant, log_versions=stats.log_versions
+                )
             )
         if stats.rows == 0:
             raise MonitorError(
@@ -205,6 +203,9 @@ def monitor(
             )
         step("statistics")
         data = _report(stats, plan, package, config, source, start, end, step, runner)
+    note = variant_note(config, package, asked=model, variant=variant)
+    if note is not None:
+        data["notes"].append(note)
     _alert(data, config.monitor.alert_webhook, set(already_alerted))
     return MonitorReport(data)
 
