@@ -55,8 +55,9 @@ def resolve(model: str | None, config: ProjectConfig | None) -> tuple[str, str]:
         missing = missing_store(store)
         if missing is not None:
             raise ModelNotFoundError(
-                f"No MLflow store at {missing} ({source}), so model {uri!r} cannot be found "
-                f"there; {advice}. Nothing was created."
+                f"No MLflow store at {missing} ({source}), so model {_shown(uri)} is not "
+                f"there: nothing was registered in it (`tabloop train` registers a project's "
+                f"models); {advice}. Nothing was created."
             )
         registry = connect(store)
         uri = _concrete(uri, f"the MLflow store {store} ({source}); {advice}")
@@ -113,12 +114,19 @@ def _concrete(uri: str, searched: str) -> str:
             if known
             else f"no model is registered as {name!r}"
         )
-        what = uri if match["version"] else f"{name!r}@{match['alias']!r}"
         raise ModelNotFoundError(
-            f"Model {what} is not in {searched}. There, {found} (`tabloop models` lists them; "
-            "`tabloop train` registers one)."
+            f"Model {_shown(uri)} is not in {searched}. There, {found} (`tabloop models` "
+            "lists them; `tabloop train` registers one)."
         ) from None
     return f"models:/{name}/{version}"
+
+
+def _shown(uri: str) -> str:
+    """``models:/NAME@alias`` as ``'NAME'@'alias'``; a version URI as it is."""
+    match = _MODELS_URI.match(uri)
+    if match is None or match["version"]:
+        return uri
+    return f"{match['name']!r}@{match['alias']!r}"
 
 
 def _versions_of(client: Any, name: str) -> list[str]:
