@@ -296,6 +296,7 @@ def test_outcomes_by_id_without_data_id_say_how_predictions_get_an_id(registered
     """A project without data.id logs no entity: an upload by 'id' cannot match and the 404
     says what the id is matched to and the two ways out (the entity there is 'gender', the
     sticky column); with data.id the message names that column and the open period."""
+    from tabloop.config import config_from_dict
     from tests.serve.conftest import project_config
 
     config = project_config(
@@ -321,6 +322,17 @@ def test_outcomes_by_id_without_data_id_say_how_predictions_get_an_id(registered
         "set data.id to the column naming the entity (e.g. 'gender')",
     ):
         assert fragment in message, message
+
+    # a forecasting project (the finding: features.lags, no sticky_by): its lags' entity
+    raw = project_config(registered["uri"]).model_dump(mode="json")
+    raw["data"]["id"] = None
+    raw["features"]["lags"] = {"fare": {"by": "class", "order": "age", "lags": [1]}}
+    raw["serve"]["store_url"] = f"sqlite:///{tmp_path / 'log3.db'}"
+    lagged = config_from_dict(raw)
+    lagged._root = tmp_path
+    with TestClient(create_app(lagged)) as http:
+        answer = http.post("/outcomes", json={"outcomes": [{"id": "1", "value": 1}]})
+    assert "set data.id to the column naming the entity (e.g. 'class')" in answer.json()["message"]
 
     with_id = project_config(
         registered["uri"], tmp_path, store_url=f"sqlite:///{tmp_path / 'log2.db'}"
