@@ -211,9 +211,7 @@ class TextConfig(_Section):
     encode: bool = Field(
         True, description="TF-IDF + truncated SVD per text column; false drops them (said)"
     )
-    components: int = Field(
-        TEXT_COMPONENTS, ge=1, le=1000, description="numbers per text column"
-    )
+    components: int = Field(TEXT_COMPONENTS, ge=1, le=1000, description="numbers per text column")
 
 
 class PrepareConfig(_Section):
