@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 
 from tabloop import __version__
@@ -45,6 +46,9 @@ from tabloop.serve.protocols import (
 if TYPE_CHECKING:
     from tabloop.config import ProjectConfig
     from tabloop.serve._state import ServeState
+
+#: Where the documentation pages' scripts and styles are served from (no CDN).
+DOCS_STATIC = "/docs/static"
 
 
 class PredictionOut(BaseModel):
@@ -89,11 +93,15 @@ def create_app(config: ProjectConfig, *, state: ServeState | None = None) -> Fas
                 poller.cancel()
             state.writer.close()
 
-    app = FastAPI(
+    # Swagger UI (/docs) from the files fastapi-offline ships, not a CDN. No /redoc: ReDoc's
+    # page fetches its logo from the vendor's CDN whatever its options, so it is not offline.
+    app = FastAPIOffline(
         title=f"tabloop: {config.name}",
         version=__version__,
         description="Predictions with A/B variants, a durable log, outcomes and live reports.",
         lifespan=lifespan,
+        static_url=DOCS_STATIC,
+        redoc_url=None,
     )
     app.router.route_class = StrictJSONRoute
     app.state.serve = state
