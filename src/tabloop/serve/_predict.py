@@ -165,8 +165,8 @@ def _predict(
             )
     with _refused_when_log_is_full(state, len(records)):
         ticket = state.writer.submit(records)
-    for variant, index, _ in pending:
-        state.metrics.predictions.labels(variant.name, variant.version).inc(len(index))
+    for variant, _, scored in pending:
+        state.metrics.count_predictions(variant, scored)
     return Prediction(request_id=request_id, answers=answers), ticket
 
 

@@ -1,5 +1,9 @@
 """``tabloop serve``: run the app under Uvicorn, refusing unsafe binds.
 
+With ``--workers`` above 1 each worker builds its own app from the project file, and their
+Prometheus metrics are summed through ``PROMETHEUS_MULTIPROC_DIR`` (a fresh temporary folder,
+or the user's, emptied of earlier runs' files at start).
+
 Uvicorn turns SIGTERM and Ctrl-C into a graceful shutdown: in-flight requests finish, then
 the app's lifespan closes the log writer, which flushes every acknowledged prediction.
 """
@@ -8,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from typing import TYPE_CHECKING, Any
 
 from tabloop.exceptions import ConfigError
@@ -35,6 +40,7 @@ def run(
     import uvicorn
 
     from tabloop.serve._app import create_app
+    from tabloop.serve._metrics import MULTIPROC_VARIABLE, prepare_multiprocess_dir
     from tabloop.serve._security import check_bind, load_keys
     from tabloop.serve._state import build_state
 
@@ -62,9 +68,17 @@ def run(
         raise ConfigError("--workers above 1 needs a project file (each worker reads it).")
     state.store.close()
     os.environ[_CONFIG_VARIABLE] = str(config.source)
-    uvicorn.run(
-        "tabloop.serve._server:app_from_environment", factory=True, workers=workers, **common
-    )
+    # each worker keeps its metrics in files there; a scrape sums them (tabloop.serve._metrics)
+    folder, ours = prepare_multiprocess_dir(os.environ.get(MULTIPROC_VARIABLE))
+    os.environ[MULTIPROC_VARIABLE] = str(folder)
+    try:
+        uvicorn.run(
+            "tabloop.serve._server:app_from_environment", factory=True, workers=workers, **common
+        )
+    finally:
+        if ours:
+            shutil.rmtree(folder, ignore_errors=True)
+            os.environ.pop(MULTIPROC_VARIABLE, None)
 
 
 def app_from_environment() -> FastAPI:

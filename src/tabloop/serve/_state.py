@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tabloop.serve._metrics import ServiceMetrics
+from tabloop.serve._metrics import PROBABILITY_BUCKETS, ServiceMetrics
 from tabloop.serve._security import Guard, load_keys
 from tabloop.serve._variants import (
     Router,
@@ -107,12 +107,15 @@ def build_state(config: ProjectConfig, *, seed: int | None = None) -> ServeState
     store.open()  # StoreOutdatedError says to run `tabloop store upgrade`
     spool = Path(config.resolve(get_settings().home)) / "spool"
     writer = LogWriter(store, spool_dir=spool, max_backlog=config.serve.log.max_backlog)
-    return ServeState(
+    buckets = next(iter(variants.values())).score_buckets or PROBABILITY_BUCKETS
+    state = ServeState(
         config=config,
         variants=variants,
         router=make_router(config, list(variants), seed=seed),
         store=store,
         writer=writer,
         guard=Guard(keys),
-        metrics=ServiceMetrics(lambda: writer.backlog),
+        metrics=ServiceMetrics(lambda: writer.backlog, score_buckets=buckets),
     )
+    state.metrics.variants = lambda: state.variants  # tabloop_model_info after a reload too
+    return state

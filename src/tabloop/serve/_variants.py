@@ -53,6 +53,8 @@ class Variant:
     #: the request fields logged as inputs and as context (see :func:`logged_fields`)
     logged_inputs: tuple[str, ...] = field(default=(), compare=False, repr=False)
     logged_context: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    #: buckets of this model's ``tabloop_score`` histogram (see :mod:`tabloop.serve._metrics`)
+    score_buckets: tuple[float, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def model_name(self) -> str:
@@ -79,6 +81,7 @@ def load_variant(name: str, uri: str, config: ProjectConfig) -> Variant:
         compiled=_compiled(model, resolved),
         logged_inputs=inputs,
         logged_context=context,
+        score_buckets=_score_buckets(model, resolved, config),
     )
 
 
@@ -121,6 +124,30 @@ def _compiled(model: TabloopModel, resolved: str) -> CompiledModel | None:
     while len(_COMPILED) > 8:
         _COMPILED.pop(next(iter(_COMPILED)))
     return compiled
+
+
+def _score_buckets(model: TabloopModel, resolved: str, config: ProjectConfig) -> tuple[float, ...]:
+    """Probability buckets for a classifier; a regression's from its training target's
+    quantiles (the reference rows registered with it), read once per version."""
+    from tabloop.serve._metrics import score_buckets
+
+    if model.task != "regression":
+        return score_buckets(model.task)
+    if resolved not in _BUCKETS:
+        target = None
+        try:
+            from tabloop.registry import load_package
+
+            reference = load_package(resolved, config=config).reference_sample()
+            if reference is not None and model.target in reference.columns:
+                target = reference[model.target].to_numpy()
+        except Exception as exc:  # never block serving over a histogram's buckets
+            log.warning("no training target for %s's score buckets (%s)", resolved, exc)
+        _BUCKETS[resolved] = score_buckets(model.task, target)
+    return _BUCKETS[resolved]
+
+
+_BUCKETS: dict[str, tuple[float, ...]] = {}
 
 
 def check_compatible(variants: Sequence[Variant], context: Sequence[str]) -> None:
