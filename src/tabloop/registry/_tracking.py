@@ -1,6 +1,7 @@
 """Which MLflow store to use, and a fast, clear failure when it does not answer.
 
-The embedded default is a SQLite store under ``.tabloop/`` (artifacts beside it); a
+The embedded default is a SQLite store under ``.tabloop/`` (artifacts beside it, re-pointed
+when the folder moves: :mod:`._relocate`); a
 server is named by ``registry.tracking_uri`` or ``TABLOOP_TRACKING_URI``. MLflow's HTTP
 client retries an unreachable server for minutes; we probe it once with a short timeout
 and lower MLflow's retries so a wrong URL fails in seconds with the URL in the message.
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tabloop.exceptions import RegistryError
+from tabloop.registry._relocate import ROOT_NAME, relocate_store
 
 if TYPE_CHECKING:
     from tabloop.config import ProjectConfig
@@ -70,7 +72,7 @@ def missing_store(uri: str) -> Path | None:
 def artifact_root(uri: str) -> str | None:
     """Where runs of an embedded SQLite store keep artifacts (beside the database)."""
     if uri.startswith("sqlite:///"):
-        return (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts").resolve().as_uri()
+        return (Path(uri.removeprefix("sqlite:///")).parent / ROOT_NAME).resolve().as_uri()
     return None
 
 
@@ -88,7 +90,9 @@ def connect(uri: str) -> str:
     if uri.startswith(("http://", "https://")):
         _probe(uri)
     elif uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        database = Path(uri.removeprefix("sqlite:///"))
+        database.parent.mkdir(parents=True, exist_ok=True)
+        relocate_store(database)  # the project folder was moved or copied
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return uri
