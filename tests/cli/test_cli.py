@@ -34,14 +34,25 @@ def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
     )
 
 
+def unwrap(text: str) -> str:
+    """``text`` with every run of whitespace as one space: what a message reads as before
+    the console wrapped it at spaces to the terminal's width (a word split across lines
+    would read as two words)."""
+    return " ".join(text.split())
+
+
 def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    """A failure with exit status 2 and one message on stderr, naming every fragment (a
+    message longer than the terminal wraps at spaces onto more lines: the lines after the
+    first continue it and open no message of their own)."""
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in result.stderr
+    assert lines[0].startswith("error: "), result.stderr
+    opening = re.compile(r"(error|warning|note|internal error|Traceback)\b")
+    assert not any(opening.match(line) for line in lines[1:]), result.stderr
+    message = unwrap(result.stderr)
     for fragment in fragments:
-        assert fragment in lines[0]
+        assert unwrap(fragment) in message, result.stderr
 
 
 def test_help_lists_the_verbs():

@@ -8,6 +8,8 @@ shows the full traceback instead. Commands import pandas & co. inside their bodi
 
 from __future__ import annotations
 
+import inspect
+import re
 import sys
 from typing import Annotated
 
@@ -52,6 +54,7 @@ def main() -> None:
     )
     from tabloop.exceptions import TabloopError
 
+    unwrap_help(app)
     try:
         app()
     except TabloopError as exc:
@@ -66,8 +69,20 @@ def main() -> None:
         _fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)", 1)
 
 
-def _fail(message: str, code: int) -> None:
-    from rich.console import Console
+def unwrap_help(typer_app: typer.Typer) -> None:
+    """Join the lines of each paragraph of every command's help into one, so the help
+    wraps at the terminal's width instead of also breaking where the docstring's lines
+    end (Typer's Rich help keeps those breaks); blank lines still separate paragraphs."""
+    for command in typer_app.registered_commands:
+        text = command.help or inspect.getdoc(command.callback) or ""
+        command.help = re.sub(r"(?<=\S)\n(?=\S)", " ", text)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            unwrap_help(group.typer_instance)
 
-    Console(stderr=True, highlight=False, soft_wrap=True).print(message, markup=False)
+
+def _fail(message: str, code: int) -> None:
+    from tabloop.cli._output import err_console
+
+    err_console.print(message, markup=False)
     sys.exit(code)

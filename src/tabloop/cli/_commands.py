@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from tabloop.cli._app import app
-from tabloop.cli._output import console, print_profile_summary, print_validation
+from tabloop.cli._output import console, err_console, print_profile_summary, print_validation
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="Project file (default: ./tabloop.yaml).")
@@ -223,8 +223,6 @@ def train(
     registered without an alias and the last line on stderr says why. A model the time
     budget skipped is a warning on stderr.
     """
-    from rich.console import Console
-
     from tabloop.config import load_config
     from tabloop.workflows import failure_line, summary_lines, train_and_register, warning_lines
 
@@ -242,12 +240,11 @@ def train(
     console.print(f"Report: [bold]{run.reports['html']}[/]\nJSON:   [bold]{run.reports['json']}[/]")
     if run.version is not None and run.version.aliases:
         console.print(f"Registered [bold]{run.version.uri}[/] as {', '.join(run.version.aliases)}.")
-    stderr = Console(stderr=True, highlight=False, soft_wrap=True)
     for line in warning_lines(run):
-        stderr.print(line, markup=False, style="yellow")
+        err_console.print(line, markup=False, style="yellow")
     failure = failure_line(run)
     if failure is not None:
-        stderr.print(failure, markup=False, style="bold red")
+        err_console.print(failure, markup=False, style="bold red")
     if failure is not None or not run.evaluation.passed:
         raise typer.Exit(1)
 
@@ -339,9 +336,7 @@ def predict(
         f"{done['rows']:,} rows predicted with {done['model']}{where} → [bold]{done['out']}[/]"
     )
     if done["without_history"]:  # features.lags read nothing for these rows
-        from rich.console import Console
-
-        Console(stderr=True, highlight=False, soft_wrap=True).print(
+        err_console.print(
             f"warning: {done['without_history']:,} of {done['rows']:,} rows have no history "
             "for features.lags (every lag and window missing: an entity new to the model, or "
             "a period before its first row); they are forecast from the other features alone.",

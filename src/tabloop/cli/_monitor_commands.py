@@ -114,8 +114,7 @@ def retrain(
     baseline in cross-validation: it is registered without an alias and never promoted,
     and the last line on stderr says why. A model the time budget skipped is a warning.
     """
-    from rich.console import Console
-
+    from tabloop.cli._output import err_console as stderr
     from tabloop.config import load_config
     from tabloop.retrain import retrain as run_retrain
 
@@ -126,7 +125,6 @@ def retrain(
     _print_retrain(result)
     folder = out or project.resolve("reports")
     console.print(f"Report: [bold]{Path(folder) / 'retrain.html'}[/]")
-    stderr = Console(stderr=True, highlight=False, soft_wrap=True)
     check = result.data["challenger_evaluation"].get("baseline_check") or {}
     for warning in result.data.get("warnings", []):
         if warning != check.get("message"):
