@@ -283,7 +283,7 @@ def test_failed_requirement_posts_an_alert_to_the_webhook(
     config = project(requirements=["recall >= 0.99"], alert_webhook=url)
     log_labelled(config, stops_model, production)
     data = monitor(config).to_dict()
-    assert data["alert"] == {"url": url, "sent": True, "status": 204, "error": None}
+    assert data["alert"] == {"url": url, "sent": True, "status": 204, "error": None, "attempts": 1}
     (payload,) = received
     assert payload["failed"][0]["expression"] == "recall >= 0.99"
     assert payload["failed"][0]["value"] == pytest.approx(

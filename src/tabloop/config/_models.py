@@ -547,6 +547,9 @@ class MonitorConfig(_Section):
     alert_webhook: str | None = Field(
         None, pattern=r"^https?://", description="URL that receives a JSON alert on failure"
     )
+    alert_format: Literal["tabloop", "alertmanager", "slack"] = Field(
+        "tabloop", description="the alert's JSON: tabloop's own, Alertmanager's or Slack's"
+    )
     bootstrap: int = Field(1000, ge=0, description="bootstrap replicates for the CIs")
 
 

@@ -1,53 +1,134 @@
-"""Alerts: a JSON payload POSTed to ``monitor.alert_webhook`` when a requirement fails.
+"""Alerts: a payload POSTed to ``monitor.alert_webhook`` when a requirement fails.
 
-Delivery never decides the monitor's outcome: a webhook that is down, slow or answers an
-error is recorded in the report (``alert.error``), and the monitor still writes its
+``monitor.alert_format`` picks the payload:
+
+- ``tabloop``: one JSON object (``source``, ``project``, ``model``, ``window``, ``failed``
+  with each requirement's value, interval and status, ``summary``);
+- ``alertmanager``: a JSON list of alerts as Alertmanager's ``POST /api/v2/alerts`` takes
+  them, one per failed requirement (``labels`` with ``alertname: TabloopRequirementFailed``,
+  ``severity``, ``project``, ``model``, ``requirement``; ``annotations`` with ``summary`` and
+  ``description``; ``startsAt``);
+- ``slack``: ``{"text": ...}`` as a Slack (or Mattermost, Rocket.Chat) incoming webhook takes.
+
+Delivery is retried with exponential backoff (:data:`BACKOFF_S`, doubled each time, at most
+:data:`ATTEMPTS` tries) when the webhook cannot be reached, times out or answers 5xx; a 4xx
+is final (the request itself is wrong, sending it again changes nothing). Delivery never
+decides the monitor's outcome: a webhook that is down, slow or answers an error is recorded
+in the report (``alert.error``, ``alert.attempts``), and the monitor still writes its
 reports and exits with the requirements' status.
 """
 
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
-#: Seconds to wait for the webhook to answer.
+#: Seconds to wait for the webhook to answer, per attempt.
 TIMEOUT_S = 5.0
+#: Tries in all (the first and the retries).
+ATTEMPTS = 4
+#: Seconds before the first retry; doubled before each next one (0.5, 1, 2).
+BACKOFF_S = 0.5
+FORMATS = ("tabloop", "alertmanager", "slack")
 
 
-def alert_payload(report: dict[str, Any]) -> dict[str, Any]:
-    """What a receiver needs to act: the failed requirements with value, interval, rows."""
+def alert_payload(report: dict[str, Any], fmt: str = "tabloop") -> Any:
+    """What a receiver needs to act, in the ``fmt`` it reads (see the module docstring)."""
     failed = [r for r in report.get("requirements", []) if r.get("status") == "fail"]
+    model = report.get("model", {}).get("uri")
+    summary = "; ".join(f"{r['expression']} (measured {_fmt(r.get('value'))})" for r in failed)
+    if fmt == "alertmanager":
+        return _alertmanager(report, failed, model)
+    if fmt == "slack":
+        project = report.get("project") or "tabloop"
+        return {"text": f"tabloop monitor: {project} ({model}) fails {summary}"}
+    if fmt != "tabloop":
+        raise ValueError(f"alert format {fmt!r}: use one of {', '.join(FORMATS)}")
     return {
         "source": "tabloop monitor",
         "project": report.get("project"),
-        "model": report.get("model", {}).get("uri"),
+        "model": model,
         "window": report.get("window"),
         "failed": failed,
-        "summary": "; ".join(
-            f"{r['expression']} (measured {_fmt(r.get('value'))})" for r in failed
-        ),
+        "summary": summary,
     }
 
 
-def send_alert(url: str, payload: dict[str, Any], *, timeout: float = TIMEOUT_S) -> dict[str, Any]:
-    """POST ``payload``; return ``{"url", "sent", "status", "error"}`` and never raise."""
+def _alertmanager(
+    report: dict[str, Any], failed: list[dict[str, Any]], model: str | None
+) -> list[dict[str, Any]]:
+    started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    window = report.get("window") or {}
+    alerts = []
+    for r in failed:
+        labels = {
+            "alertname": "TabloopRequirementFailed",
+            "severity": "warning",
+            "project": report.get("project"),
+            "model": model,
+            "requirement": r["expression"],
+        }
+        interval = ""
+        if r.get("ci_low") is not None and r.get("ci_high") is not None:
+            interval = f", interval {_fmt(r['ci_low'])} to {_fmt(r['ci_high'])}"
+        alerts.append(
+            {
+                "labels": {k: str(v) for k, v in labels.items() if v is not None},
+                "annotations": {
+                    "summary": f"{r['expression']} fails (measured {_fmt(r.get('value'))})",
+                    "description": f"tabloop monitor measured {_fmt(r.get('value'))}"
+                    f"{interval} on {window.get('rows', 'n/a')} rows "
+                    f"({window.get('labelled', 'n/a')} labelled) of {model}.",
+                },
+                "startsAt": started,
+            }
+        )
+    return alerts
+
+
+def send_alert(
+    url: str,
+    payload: Any,
+    *,
+    timeout: float = TIMEOUT_S,
+    attempts: int = ATTEMPTS,
+    backoff: float = BACKOFF_S,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """POST ``payload`` as JSON, retrying as the module docstring says; return ``{"url",
+    "sent", "status", "error", "attempts"}`` and never raise."""
+    out: dict[str, Any] = {"url": url, "sent": False, "status": None, "error": None}
+    for attempt in range(1, attempts + 1):
+        out.update(_post(url, payload, timeout), attempts=attempt)
+        status = out["status"]
+        if out["sent"] or (status is not None and status < 500):
+            break
+        if attempt < attempts:
+            sleep(backoff * 2 ** (attempt - 1))
+    if not out["sent"] and out["attempts"] > 1:
+        out["error"] = f"{out['error']} (after {out['attempts']} attempts)"
+    return out
+
+
+def _post(url: str, payload: Any, timeout: float) -> dict[str, Any]:
     body = json.dumps(payload, default=str).encode()
     request = urllib.request.Request(
         url, data=body, method="POST", headers={"Content-Type": "application/json"}
     )
-    out: dict[str, Any] = {"url": url, "sent": False, "status": None, "error": None}
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            out["status"] = int(response.status)
-            out["sent"] = 200 <= response.status < 300
+            status = int(response.status)
+            return {"status": status, "sent": 200 <= status < 300, "error": None}
     except urllib.error.HTTPError as exc:
-        out["status"], out["error"] = exc.code, f"the webhook answered HTTP {exc.code}"
+        return {"status": exc.code, "sent": False, "error": f"the webhook answered HTTP {exc.code}"}
     except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
-        out["error"] = f"the webhook did not answer: {reason}"
-    return out
+        return {"status": None, "sent": False, "error": f"the webhook did not answer: {reason}"}
 
 
 def _fmt(value: Any) -> str:

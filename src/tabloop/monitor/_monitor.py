@@ -206,7 +206,7 @@ def monitor(
     note = variant_note(config, package, asked=model, variant=variant)
     if note is not None:
         data["notes"].append(note)
-    _alert(data, config.monitor.alert_webhook, set(already_alerted))
+    _alert(data, config.monitor.alert_webhook, set(already_alerted), config.monitor.alert_format)
     return MonitorReport(data)
 
 
@@ -424,7 +424,9 @@ def _report(
 
 
 # -- parts --------------------------------------------------------------------------------
-def _alert(report: dict[str, Any], webhook: str | None, already: set[str]) -> None:
+def _alert(
+    report: dict[str, Any], webhook: str | None, already: set[str], fmt: str = "tabloop"
+) -> None:
     """POST the alert for failures not alerted before (recorded in ``report["alert"]``)."""
     failing = {r["expression"] for r in failed(report["requirements"])}
     if not failing or not webhook:
@@ -440,7 +442,7 @@ def _alert(report: dict[str, Any], webhook: str | None, already: set[str]) -> No
             "skipped": f"already alerted: {', '.join(sorted(failing))}",
         }
         return
-    report["alert"] = send_alert(webhook, alert_payload(report))
+    report["alert"] = send_alert(webhook, alert_payload(report, fmt))
 
 
 def _partitions(

@@ -1,0 +1,163 @@
+"""The alert webhook against real HTTP receivers on 127.0.0.1: retries with backoff on 5xx
+and refused connections (never on 4xx), and the three payload formats."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import pytest
+
+from tabloop.monitor import monitor
+from tabloop.monitor._alerts import ATTEMPTS, alert_payload, send_alert
+from tests.monitor.test_monitor import log_labelled, production, project  # noqa: F401
+
+REPORT = {
+    "project": "stops",
+    "model": {"uri": "models:/stops/3"},
+    "window": {"rows": 1500, "labelled": 700},
+    "requirements": [
+        {
+            "expression": "recall >= 0.99",
+            "status": "fail",
+            "value": 0.61234,
+            "ci_low": 0.58,
+            "ci_high": 0.65,
+        },
+        {"expression": "precision >= 0.5", "status": "pass", "value": 0.7},
+    ],
+}
+
+
+class Receiver:
+    """A real HTTP server answering each POST with the next of ``statuses`` (the last one
+    repeats), keeping the bodies it got."""
+
+    def __init__(self, statuses: list[int]) -> None:
+        self.statuses, self.bodies = statuses, []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the http.server API
+                receiver.bodies.append(
+                    json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                )
+                status = receiver.statuses[min(len(receiver.bodies), len(receiver.statuses)) - 1]
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Any]:
+    servers: list[Receiver] = []
+
+    def start(statuses: list[int]) -> Receiver:
+        r = Receiver(statuses)
+        threading.Thread(target=r.server.serve_forever, daemon=True).start()
+        servers.append(r)
+        return r
+
+    yield start
+    for r in servers:
+        r.server.shutdown()
+        r.server.server_close()
+
+
+def test_a_webhook_failing_twice_gets_the_alertmanager_alert_on_the_third_try(
+    project,  # noqa: F811 - the fixtures of test_monitor
+    stops_model,
+    production,  # noqa: F811
+    receiver,
+):
+    hook = receiver([503, 502, 200])
+    config = project(
+        requirements=["recall >= 0.99"], alert_webhook=hook.url, alert_format="alertmanager"
+    )
+    log_labelled(config, stops_model, production)
+    before = datetime.now(UTC).replace(microsecond=0)
+    data = monitor(config).to_dict()
+    assert data["alert"] == {
+        "url": hook.url,
+        "sent": True,
+        "status": 200,
+        "error": None,
+        "attempts": 3,
+    }
+    assert len(hook.bodies) == 3 and hook.bodies[0] == hook.bodies[2]
+    (alert,) = hook.bodies[2]  # Alertmanager's POST /api/v2/alerts: a list of alerts
+    recall = data["performance"]["metrics"]["recall"]["value"]
+    assert alert["labels"] == {
+        "alertname": "TabloopRequirementFailed",
+        "severity": "warning",
+        "project": data["project"],
+        "model": data["model"]["uri"],
+        "requirement": "recall >= 0.99",
+    }
+    assert alert["annotations"]["summary"] == f"recall >= 0.99 fails (measured {recall:.3g})"
+    assert set(alert) == {"labels", "annotations", "startsAt"}
+    started = datetime.strptime(alert["startsAt"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert before <= started <= datetime.now(UTC)
+
+
+def test_a_4xx_is_not_retried(receiver):
+    hook = receiver([400, 200])
+    out = send_alert(hook.url, alert_payload(REPORT))
+    assert out == {
+        "url": hook.url,
+        "sent": False,
+        "status": 400,
+        "error": "the webhook answered HTTP 400",
+        "attempts": 1,
+    }
+    assert len(hook.bodies) == 1
+
+
+def test_a_webhook_that_never_answers_is_tried_a_bounded_number_of_times_with_backoff():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}/"  # closed after the block: refused
+    waits: list[float] = []
+    out = send_alert(url, alert_payload(REPORT), sleep=waits.append)
+    assert out["sent"] is False and out["attempts"] == ATTEMPTS == 4
+    assert waits == [0.5, 1.0, 2.0]
+    assert out["error"].startswith("the webhook did not answer")
+    assert out["error"].endswith("(after 4 attempts)")
+
+
+def test_a_webhook_answering_5xx_every_time_gives_up_after_the_last_attempt(receiver):
+    hook = receiver([500])
+    out = send_alert(hook.url, alert_payload(REPORT), backoff=0.01)
+    assert out["status"] == 500 and out["attempts"] == 4 and len(hook.bodies) == 4
+    assert out["error"] == "the webhook answered HTTP 500 (after 4 attempts)"
+
+
+def test_slack_and_tabloop_payloads(receiver):
+    hook = receiver([200])
+    assert send_alert(hook.url, alert_payload(REPORT, "slack"))["sent"]
+    assert hook.bodies == [
+        {"text": "tabloop monitor: stops (models:/stops/3) fails recall >= 0.99 (measured 0.612)"}
+    ]
+    own = alert_payload(REPORT)
+    assert own["failed"] == [REPORT["requirements"][0]]
+    assert own["summary"] == "recall >= 0.99 (measured 0.612)"
+    with pytest.raises(ValueError, match="alert format 'teams': use one of tabloop"):
+        alert_payload(REPORT, "teams")
+
+
+def test_the_alert_format_is_checked_when_the_config_loads(project):  # noqa: F811
+    from tabloop.exceptions import ConfigError
+
+    with pytest.raises((ConfigError, ValueError), match="alert_format"):
+        project(alert_format="teams")
