@@ -1,7 +1,12 @@
 """Plotly figure specs as plain dicts (rendered by plotly.js in the page).
 
 Building dicts rather than ``plotly.graph_objects`` keeps report generation fast: no
-figure validation per chart, no plotly import until the page embeds its JavaScript.
+figure validation per chart, and no plotly Python package at all. Only cartesian trace
+types are used (bar, scatter, heatmap, box): the page embeds plotly's cartesian bundle.
+
+Axes grow their margins to fit their tick labels (``automargin``); a category label longer
+than :data:`LABEL_CHARS` is shortened in the middle on the axis and stays whole on hover,
+so a long feature name is neither clipped nor allowed to squeeze the plot away.
 """
 
 from __future__ import annotations
@@ -10,10 +15,35 @@ from typing import Any
 
 Figure = dict[str, Any]
 PALETTE = ["#2f6fdb", "#e07b39", "#3a9d5d", "#c84f7e", "#7a5cc7", "#8c8c8c", "#d4b13a", "#2fb5c9"]
+#: Longest category tick label drawn whole; longer ones keep their start and end around "…".
+LABEL_CHARS = 24
 
 
 def _layout(title: str, **extra: Any) -> dict[str, Any]:
-    return {"title": {"text": title, "x": 0, "font": {"size": 14}}, "colorway": PALETTE, **extra}
+    layout = {"title": {"text": title, "x": 0, "font": {"size": 14}}, "colorway": PALETTE, **extra}
+    for axis in ("xaxis", "yaxis"):
+        layout[axis] = {"automargin": True, **(layout.get(axis) or {})}
+    return layout
+
+
+def short_label(label: str, limit: int = LABEL_CHARS) -> str:
+    """``label`` cut in the middle to ``limit`` characters (names differ at either end).
+
+    >>> short_label("diary_stress_average_over_the_last_four_weeks")
+    'diary_stress_av…ur_weeks'
+    """
+    if len(label) <= limit:
+        return label
+    head = (limit - 1) * 2 // 3
+    return label[:head] + "…" + label[len(label) - (limit - 1 - head) :]
+
+
+def category_axis(labels: list[str], **extra: Any) -> dict[str, Any]:
+    """A category axis for ``labels``, long ones shortened on the ticks (hover keeps them)."""
+    axis: dict[str, Any] = {"type": "category", "automargin": True, **extra}
+    if any(len(label) > LABEL_CHARS for label in labels):
+        axis.update(tickmode="array", tickvals=labels, ticktext=[short_label(v) for v in labels])
+    return axis
 
 
 def bar(
@@ -25,19 +55,41 @@ def bar(
     y_title: str = "",
     horizontal: bool = False,
     reference: float | None = None,
+    interval: tuple[list[float], list[float]] | None = None,
 ) -> Figure:
-    """A bar chart; ``reference`` draws a dashed line (e.g. a cut-off) across the bars."""
+    """A bar chart; ``reference`` draws a dashed line (e.g. a cut-off) across the bars;
+    ``interval`` = ``(lows, highs)`` draws each bar's interval as an error bar."""
     labels = [str(v) for v in labels]
     trace: dict[str, Any] = {"type": "bar", "marker": {"color": PALETTE[0]}}
     if horizontal:
         trace.update(x=values, y=labels, orientation="h")
     else:
         trace.update(x=labels, y=values)
-    layout = _layout(title, xaxis={"title": {"text": x_title}}, yaxis={"title": {"text": y_title}})
-    layout["yaxis" if horizontal else "xaxis"]["type"] = "category"  # "0"/"1" are labels
+    if interval is not None:
+        low, high = interval
+        trace["error_x" if horizontal else "error_y"] = {
+            "type": "data",
+            "symmetric": False,
+            "array": [h - v for v, h in zip(values, high, strict=True)],
+            "arrayminus": [v - lo for v, lo in zip(values, low, strict=True)],
+            "color": "#1d2430",
+            "thickness": 1.2,
+        }
+        trace["customdata"] = [[lo, h] for lo, h in zip(low, high, strict=True)]
+        value = "%{x:.4g}" if horizontal else "%{y:.4g}"
+        name = "%{y}" if horizontal else "%{x}"
+        trace["hovertemplate"] = (
+            f"{name}: {value} [%{{customdata[0]:.4g}}, %{{customdata[1]:.4g}}]<extra></extra>"
+        )
+    value_axis = {"title": {"text": x_title if horizontal else y_title}}
+    label_axis = category_axis(  # "0"/"1" are labels
+        labels, title={"text": y_title if horizontal else x_title}
+    )
     if horizontal:
-        layout["yaxis"]["autorange"] = "reversed"
-        layout["margin"] = {"l": 160}
+        label_axis["autorange"] = "reversed"
+        layout = _layout(title, xaxis=value_axis, yaxis=label_axis)
+    else:
+        layout = _layout(title, xaxis=label_axis, yaxis=value_axis)
     if reference is not None:
         axis = "x" if horizontal else "y"
         layout["shapes"] = [
@@ -92,8 +144,9 @@ def grouped_bar(
     y_title: str = "",
     stacked: bool = False,
 ) -> Figure:
+    labels = [str(c) for c in categories]
     data = [
-        {"type": "bar", "name": str(name), "x": [str(c) for c in categories], "y": values}
+        {"type": "bar", "name": str(name), "x": labels, "y": values}
         for name, values in series.items()
     ]
     return {
@@ -101,7 +154,7 @@ def grouped_bar(
         "layout": _layout(
             title,
             barmode="stack" if stacked else "group",
-            xaxis={"type": "category"},
+            xaxis=category_axis(labels),
             yaxis={"title": {"text": y_title}},
         ),
     }
@@ -157,7 +210,11 @@ def heatmap(
     }
     return {
         "data": [trace],
-        "layout": _layout(title, yaxis={"autorange": "reversed"}, margin={"l": 140, "b": 120}),
+        "layout": _layout(
+            title,
+            xaxis=category_axis(columns),
+            yaxis=category_axis(columns, autorange="reversed"),
+        ),
     }
 
 
@@ -217,12 +274,13 @@ def lines(
 
 
 def scatter(x: list[float], y: list[float], *, title: str, x_title: str, y_title: str) -> Figure:
-    """Points with a y = x reference line (predicted vs actual)."""
+    """Points with a y = x reference line (predicted vs actual); SVG markers (the
+    cartesian bundle has no WebGL), fine for the few thousand points a report samples."""
     low, high = min([*x, *y], default=0), max([*x, *y], default=1)
     return {
         "data": [
             {
-                "type": "scattergl",
+                "type": "scatter",
                 "mode": "markers",
                 "x": x,
                 "y": y,
@@ -257,3 +315,82 @@ def box(series: dict[str, list[float]], *, title: str, y_title: str = "") -> Fig
         "data": data,
         "layout": _layout(title, yaxis={"title": {"text": y_title}}, showlegend=False),
     }
+
+
+def metric_panels(
+    metrics: dict[str, dict[str, tuple[float, float | None, float | None]]],
+    *,
+    title: str,
+    higher_is_better: dict[str, bool],
+    columns: int = 5,
+) -> Figure:
+    """One small bar panel per metric, ``{metric: {series: (value, ci_low, ci_high)}}``.
+
+    Each metric gets its own axis, headed by its direction, and those where higher is
+    better come first: a log loss never shares an axis (nor a scale) with a ROC-AUC, nor an
+    MSE with an MAE. A series keeps its colour in every panel (one legend entry).
+    """
+    names = sorted(metrics, key=lambda n: not higher_is_better.get(n, True))  # stable
+    series = list(dict.fromkeys(s for n in names for s in metrics[n]))
+    columns = max(1, min(columns, len(names)))
+    rows = -(-len(names) // columns)
+    layout = _layout(title, showlegend=True, annotations=[], bargap=0.25)
+    data: list[dict[str, Any]] = []
+    for i, name in enumerate(names):
+        row, col = divmod(i, columns)
+        suffix = "" if i == 0 else str(i + 1)
+        x_domain = [col / columns + 0.03, (col + 1) / columns - 0.03]
+        top = 1 - row / rows - (0.16 / rows)
+        y_domain = [1 - (row + 1) / rows + 0.04, top]
+        layout[f"xaxis{suffix}"] = {
+            "domain": x_domain,
+            "anchor": f"y{suffix}",
+            "showticklabels": False,
+            "type": "category",
+        }
+        layout[f"yaxis{suffix}"] = {"domain": y_domain, "anchor": f"x{suffix}", "automargin": True}
+        better = higher_is_better.get(name)
+        direction = "" if better is None else ("higher is better" if better else "lower is better")
+        layout["annotations"].append(
+            {
+                "text": f"<b>{short_label(name, 20)}</b><br>{direction}",
+                "x": sum(x_domain) / 2,
+                "y": top,
+                "xref": "paper",
+                "yref": "paper",
+                "xanchor": "center",
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"size": 11},
+            }
+        )
+        for j, label in enumerate(series):
+            if label not in metrics[name]:
+                continue
+            value, low, high = metrics[name][label]
+            trace: dict[str, Any] = {
+                "type": "bar",
+                "name": label,
+                "legendgroup": label,
+                "showlegend": i == 0,
+                "x": [label],
+                "y": [value],
+                "xaxis": f"x{suffix}",
+                "yaxis": f"y{suffix}",
+                "marker": {"color": PALETTE[j % len(PALETTE)]},
+                "hovertemplate": f"{name}, {label}: %{{y:.4g}}<extra></extra>",
+            }
+            if low is not None and high is not None:
+                trace["error_y"] = {
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [high - value],
+                    "arrayminus": [value - low],
+                    "color": "#1d2430",
+                    "thickness": 1.2,
+                }
+                trace["hovertemplate"] = (
+                    f"{name}, {label}: %{{y:.4g}} [{low:.4g}, {high:.4g}]<extra></extra>"
+                )
+            data.append(trace)
+    return {"data": data, "layout": layout}

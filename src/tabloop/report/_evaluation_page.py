@@ -287,9 +287,14 @@ def _importance(c: dict[str, Any]) -> Section:
             charts.bar(
                 [r["column"] for r in imp],
                 [r["mean"] for r in imp],
-                title="Permutation importance on the test split (drop in the selection metric)",
+                title="Permutation importance on the test split (drop in the metric, 95% CI)",
                 horizontal=True,
                 reference=0.0,
+                interval=(
+                    ([r["ci_low"] for r in imp], [r["ci_high"] for r in imp])
+                    if all("ci_low" in r for r in imp)
+                    else None
+                ),
             )
         )
     )

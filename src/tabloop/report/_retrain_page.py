@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tabloop.config import HIGHER_IS_BETTER
 from tabloop.report import _charts as charts
 from tabloop.report._page import Chart, Page, Section, Table, Text, render_page
 from tabloop.report._page import fmt as _fmt_number
@@ -75,19 +76,23 @@ def build_retrain_page(data: dict[str, Any]) -> Page:
             [[n, _fmt(champion[n]), _fmt(challenger[n])] for n in names],
         )
     )
-    values = [
-        (n, champion[n]["value"], challenger[n]["value"])
+    shown = {
+        n: {
+            side: (entry["value"], entry.get("ci_low"), entry.get("ci_high"))
+            for side, entry in (("champion", champion[n]), ("challenger", challenger[n]))
+        }
         for n in names
         if champion[n]["value"] is not None and challenger[n]["value"] is not None
-    ]
-    if values:
+    }
+    if shown:
         s.blocks.append(
             Chart(
-                charts.grouped_bar(
-                    [v[0] for v in values],
-                    {"champion": [v[1] for v in values], "challenger": [v[2] for v in values]},
-                    title="Held-out metrics",
-                )
+                charts.metric_panels(
+                    shown,
+                    title="Held-out metrics (95% CI), one axis per metric",
+                    higher_is_better=HIGHER_IS_BETTER,
+                ),
+                wide=True,
             )
         )
     page.sections.append(s)
