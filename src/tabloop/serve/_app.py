@@ -33,6 +33,7 @@ from tabloop.serve._ab_http import (
 )
 from tabloop.serve._errors import ApiError, install_handlers
 from tabloop.serve._middleware import ServiceMiddleware
+from tabloop.serve._openapi import install_openapi
 from tabloop.serve._predict import Prediction, predict_rows
 from tabloop.serve._scoring import cast_outcome
 from tabloop.serve._security import ANY_ROLE, needs
@@ -118,6 +119,7 @@ def create_app(config: ProjectConfig, *, state: ServeState | None = None) -> Fas
     add_dashboard_routes(app, state)
     add_monitor_routes(app, state)
     add_protocol_routes(app, state)
+    install_openapi(app, state)
     return app
 
 

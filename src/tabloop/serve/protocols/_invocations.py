@@ -26,10 +26,8 @@ Columns = dict[str, list[Any]]
 class InvocationsRequest(BaseModel):
     """One of MLflow's four table shapes, with optional ``params`` (accepted, ignored)."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"dataframe_split": {"columns": ["age"], "data": [[41]]}}]},
-    )
+    # no example here: the service's OpenAPI document builds one from the served models
+    model_config = ConfigDict(extra="forbid")
     dataframe_split: DataframeSplit | None = None
     dataframe_records: list[Row] | None = None
     instances: list[Row] | Columns | None = Field(None, description="rows, or column -> list")

@@ -35,12 +35,8 @@ class PredictRequest(BaseModel):
     """Rows to predict: ``records`` (tabloop), or MLflow's ``dataframe_records`` /
     ``dataframe_split`` (exactly one of them)."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"records": [{"age": 41, "course": "sleep", "logins": 12}]}]
-        },
-    )
+    # no example here: the service's OpenAPI document builds one from the served models
+    model_config = ConfigDict(extra="forbid")
     records: list[Row] | None = Field(None, description="one object per row: column -> value")
     dataframe_records: list[Row] | None = Field(None, description="MLflow: same as records")
     dataframe_split: DataframeSplit | None = Field(None, description="MLflow: columns + data")

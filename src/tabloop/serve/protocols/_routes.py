@@ -33,6 +33,7 @@ from fastapi.responses import JSONResponse
 
 from tabloop import __version__
 from tabloop.serve._errors import ApiError
+from tabloop.serve._openapi import KIND_DATATYPES
 from tabloop.serve._predict import Prediction, predict_rows
 from tabloop.serve._security import ANY_ROLE, needs
 from tabloop.serve.protocols._invocations import JSON, InvocationsRequest, invocation_rows
@@ -44,9 +45,6 @@ if TYPE_CHECKING:
     from tabloop.serve._state import ServeState
     from tabloop.serve._variants import Variant
     from tabloop.train import TabloopModel
-
-#: The OIP datatype announced for a column of each schema kind.
-KIND_DATATYPES = {"numeric": "FP64", "boolean": "BOOL"}  # everything else: BYTES
 
 
 def add_protocol_routes(app: FastAPI, state: ServeState) -> None:
