@@ -41,16 +41,24 @@ def unwrap(text: str) -> str:
     return " ".join(text.split())
 
 
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
-    """A failure with exit status 2 and one message on stderr, naming every fragment (a
-    message longer than the terminal wraps at spaces onto more lines: the lines after the
-    first continue it and open no message of their own)."""
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert lines[0].startswith("error: "), result.stderr
+def one_message(stderr: str) -> str:
+    """The one message ``stderr`` holds, unwrapped; fails when a line after the first opens
+    a message of its own (a message longer than the terminal wraps at spaces onto more
+    lines, which only continue it)."""
+    lines = stderr.strip().splitlines()
+    assert lines, "nothing on stderr"
     opening = re.compile(r"(error|warning|note|internal error|Traceback)\b")
-    assert not any(opening.match(line) for line in lines[1:]), result.stderr
-    message = unwrap(result.stderr)
+    assert not any(opening.match(line) for line in lines[1:]), stderr
+    return unwrap(stderr)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    """A failure with exit status 2 and one message on stderr that starts ``error:`` and
+    names every fragment."""
+    assert result.returncode == 2, result.stderr
+    message = one_message(result.stderr)
+    assert message.startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr
     for fragment in fragments:
         assert unwrap(fragment) in message, result.stderr
 
@@ -417,3 +425,26 @@ def test_train_on_a_single_class_target_names_the_target_and_its_value(tmp_path)
     assert_one_line_error(
         run("train", cwd=tmp_path), "Target 'churned' has 1 distinct value, 'yes', in all 30 rows"
     )
+
+
+def test_store_status_and_the_registry_verbs_of_a_new_project_create_nothing(tmp_path, datasets):
+    """A status or a lookup changes nothing: no .tabloop/log.db, no empty MLflow store."""
+    pd.read_csv(datasets / "titanic.csv").to_csv(tmp_path / "titanic.csv", index=False)
+    (tmp_path / "tabloop.yaml").write_text(
+        "name: titanic\ndata: {train: titanic.csv, target: survived}\n"
+    )
+    status = run("store", "status", cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    log = tmp_path / ".tabloop" / "log.db"
+    assert unwrap(status.stdout) == (
+        f"sqlite:///{log}: no log yet — missing (tabloop serve creates it at revision "
+        f"{Store('sqlite:////x.db').head()}); nothing was created."
+    )
+    store = tmp_path / ".tabloop" / "mlflow.db"
+    for verb in (["models"], ["promote", "1"], ["rollback"], ["models", "--json"]):
+        assert_one_line_error(
+            run(*verb, cwd=tmp_path),
+            f"No MLflow store at {store}: nothing was registered for project 'titanic' yet",
+            "Nothing was created.",
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tabloop.yaml", "titanic.csv"]

@@ -250,30 +250,110 @@ def train(
 
 
 @app.command()
-def models(config: ConfigOption = None) -> None:
-    """List the registered versions of the project's model with aliases and test metrics."""
-    from rich.table import Table
-
+def models(
+    metrics: Annotated[
+        str | None,
+        typer.Option(
+            "--metrics",
+            metavar="NAMES",
+            help="'all', or test metrics separated by commas (default: the selection "
+            "metric, train.metric).",
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print every version with all its metrics as JSON.")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """List the registered versions of the project's model: aliases, the selection metric
+    on the test split with its 95% interval, and when each was created."""
+    from tabloop.cli._output import print_models
     from tabloop.config import load_config
     from tabloop.registry import list_versions
 
     project = load_config(config)
-    rows = list_versions(project)
-    keys = sorted({k for r in rows for k in r["metrics"]})[:6]
-    table = Table(title=f"Model {project.model_name}")
-    for col in ("version", "aliases", "created", *keys):
-        table.add_column(col)
+    _refuse_missing_registry(project)
+    versions = _with_intervals(list_versions(project))
+    selection: str | None = project.train.metric or next(
+        (v["selection_metric"] for v in versions if v["selection_metric"]), None
+    )
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {"model": project.model_name, "selection_metric": selection, "versions": versions},
+                indent=2,
+            )
+        )
+        return
+    known: list[str] = sorted({k for v in versions for k in v["metrics"]})
+    first = [selection] if selection is not None else known[:1]
+    shown: list[str]
+    if metrics is None:
+        shown = first
+    elif metrics.strip() == "all":
+        shown = first + [k for k in known if k not in first]
+    else:
+        shown = [m.strip() for m in metrics.split(",") if m.strip()]
+        unknown = [m for m in shown if m not in known]
+        if unknown or not shown:
+            raise typer.BadParameter(
+                f"{', '.join(map(repr, unknown)) or repr(metrics)} is not a test metric of "
+                f"these versions; they have {', '.join(known)} (or 'all').",
+                param_hint="--metrics",
+            )
+    print_models(project.model_name, versions, shown)
+
+
+def _refuse_missing_registry(project) -> None:  # type: ignore[no-untyped-def]
+    """A ModelNotFoundError when the project's MLflow store is a SQLite file that does not
+    exist: looking a model up must not create an empty store."""
+    from tabloop.exceptions import ModelNotFoundError
+    from tabloop.registry import tracking_uri
+
+    uri = tracking_uri(project)
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+        raise ModelNotFoundError(
+            f"No MLflow store at {Path(uri.removeprefix('sqlite:///')).resolve()}: nothing "
+            f"was registered for project {project.name!r} yet (`tabloop train` registers its "
+            "model). Nothing was created."
+        )
+
+
+def _with_intervals(rows: list[dict]) -> list[dict]:  # type: ignore[type-arg]
+    """The versions of :func:`tabloop.registry.list_versions` with each test metric as
+    ``{value, ci_low, ci_high}``, the metric its training selected by, and the creation time
+    as ISO 8601 (the runs are read from the store ``list_versions`` pointed MLflow at)."""
     from datetime import UTC, datetime
 
-    for r in rows:
-        created = datetime.fromtimestamp(r["created"] / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
-        table.add_row(
-            str(r["version"]),
-            ", ".join(r["aliases"]),
-            created,
-            *[f"{r['metrics'][k]:.4f}" if k in r["metrics"] else "" for k in keys],
+    import mlflow
+
+    from tabloop.registry import quiet_mlflow
+
+    client = mlflow.MlflowClient()
+    out = []
+    for row in rows:
+        run = client.get_run(row["run_id"]) if row.get("run_id") else None
+        logged = run.data.metrics if run is not None else {}
+        with quiet_mlflow():
+            selection = run.data.params.get("metric") if run is not None else None
+        metrics = {
+            name: {
+                "value": value,
+                "ci_low": logged.get(f"test_{name}_ci_low"),
+                "ci_high": logged.get(f"test_{name}_ci_high"),
+            }
+            for name, value in sorted(row["metrics"].items())
+        }
+        created = datetime.fromtimestamp(row["created"] / 1000, tz=UTC)
+        out.append(
+            {
+                **row,
+                "created": created.isoformat(timespec="seconds"),
+                "selection_metric": selection,
+                "metrics": metrics,
+            }
         )
-    console.print(table)
+    return out
 
 
 @app.command()
@@ -285,7 +365,9 @@ def promote(
     from tabloop.config import load_config
     from tabloop.registry import promote as run_promote
 
-    info = run_promote(version, load_config(config))
+    project = load_config(config)
+    _refuse_missing_registry(project)
+    info = run_promote(version, project)
     console.print(f"[bold]{info.uri}[/] is now the champion.")
 
 
@@ -295,7 +377,9 @@ def rollback(config: ConfigOption = None) -> None:
     from tabloop.config import load_config
     from tabloop.registry import rollback as run_rollback
 
-    info = run_rollback(load_config(config))
+    project = load_config(config)
+    _refuse_missing_registry(project)
+    info = run_rollback(project)
     console.print(f"[bold]{info.uri}[/] is the champion again.")
 
 

@@ -68,7 +68,7 @@ def log_command(
     if out is not None:
         _check_out(out)
     asked = parse_period(period, name="--period")
-    store = Store(Store.project_url(load_config(config)))
+    store = Store(Store.project_url(load_config(config), create=False))
     try:
         status = store.status()  # reading a log that is not there would create it
         if status.state == "empty":

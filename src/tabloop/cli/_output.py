@@ -113,25 +113,49 @@ def print_profile_summary(data: dict[str, Any]) -> None:
 
 
 def print_schema(schema: Any) -> None:
-    table = Table(title=f"Schema ({schema.n_rows:,} rows)")
-    for col in ("column", "kind", "nullable", "missing %", "distinct", "range / categories"):
-        table.add_column(col)
+    """The schema as a table whose column names are never cut: a name column as wide as
+    the longest name; when that leaves too little room at the console's width, one block
+    per column (its name on a line of its own, the details indented below)."""
+    from rich import box
+
+    rows = []
     for c in schema:
         if c.categories is not None:
-            detail = ", ".join(c.categories[:8]) + (" ..." if len(c.categories) > 8 else "")
+            more = len(c.categories) - 8
+            detail = ", ".join(c.categories[:8]) + (f" (+{more} more)" if more > 0 else "")
         elif c.min is not None:
             detail = f"{c.min} … {c.max}"
         else:
             detail = ""
         role = " (target)" if c.name == schema.target else " (id)" if c.name == schema.id else ""
-        table.add_row(
-            c.name + role,
-            c.kind,
-            "yes" if c.nullable else "no",
-            f"{100 * c.missing_share:.1f}",
-            str(c.n_unique),
-            detail,
-        )
+        nullable, missing = "yes" if c.nullable else "no", f"{100 * c.missing_share:.1f}"
+        rows.append((c.name + role, c.kind, nullable, missing, str(c.n_unique), detail))
+    title = f"Schema ({schema.n_rows:,} rows)"
+    longest = max((len(r[0]) for r in rows), default=6)
+    # kind, nulls, missing %, distinct and the gaps between six columns take ~40 cells
+    if longest + 40 + 16 > console.width:
+        console.print(title, markup=False)
+        for name, kind, nullable, missing, distinct, detail in rows:
+            console.print(name, markup=False)
+            line = f"    {kind}, nullable {nullable}, {missing}% missing, {distinct} distinct"
+            console.print(line + (f"; {detail}" if detail else ""), markup=False)
+        return
+    table = Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column("column", no_wrap=True, min_width=longest)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("nulls", no_wrap=True)
+    table.add_column("missing %", justify="right", no_wrap=True)
+    table.add_column("distinct", justify="right", no_wrap=True)
+    table.add_column("range / categories", ratio=1, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
 
 
@@ -149,3 +173,48 @@ def print_validation(report: Any) -> None:
         style = "red" if p.severity == "error" else "yellow"
         table.add_row(f"[{style}]{p.severity}[/]", p.kind, p.column, str(p.count or ""), p.message)
     console.print(table)
+
+
+def print_models(name: str, versions: list[dict[str, Any]], shown: list[str]) -> None:
+    """The versions of model ``name``, newest first: aliases in full, the ``shown`` test
+    metrics with their 95% intervals, creation time (UTC). One metric: one row per version;
+    more: one row per version and metric, so the table stays within 80 columns."""
+    from rich import box
+
+    if not versions:
+        console.print(f"Model {name} has no registered version.", markup=False)
+        return
+    shown = shown or ["metric"]  # a version logged without test metrics shows a dash
+    one = len(shown) == 1
+    table = Table(
+        title=f"Model {name}",
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+        pad_edge=False,
+        show_edge=False,
+    )
+    table.add_column("version", justify="right", no_wrap=True)
+    table.add_column("aliases", min_width=max(len("challenger"), len("aliases")))
+    if not one:
+        table.add_column("metric", no_wrap=True)
+    table.add_column(f"test {shown[0]} [95% CI]" if one else "test [95% CI]", no_wrap=True)
+    table.add_column("created (UTC)", min_width=10)
+    for v in versions:
+        created = v["created"][:16].replace("T", " ")
+        for number, metric in enumerate(shown):
+            first = number == 0
+            cells = [str(v["version"]) if first else "", ", ".join(v["aliases"]) if first else ""]
+            cells += [] if one else [metric]
+            cells += [_interval(v["metrics"].get(metric)), created if first else ""]
+            table.add_row(*cells, end_section=number == len(shown) - 1 and not one)
+    console.print(table)
+
+
+def _interval(entry: dict[str, Any] | None) -> str:
+    """``0.8118 [0.7659, 0.8499]``; a dash for a metric the version lacks."""
+    if entry is None:
+        return "-"
+    text = f"{entry['value']:.4f}"
+    if entry.get("ci_low") is not None and entry.get("ci_high") is not None:
+        text += f" [{entry['ci_low']:.4f}, {entry['ci_high']:.4f}]"
+    return text

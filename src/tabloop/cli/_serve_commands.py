@@ -70,21 +70,22 @@ def serve(
     )
 
 
-def _store(config: ConfigOption):  # type: ignore[no-untyped-def]
+def _store(config: ConfigOption, *, create: bool = True):  # type: ignore[no-untyped-def]
     from tabloop.config import load_config
     from tabloop.store import Store
 
-    return Store(Store.project_url(load_config(config)))
+    return Store(Store.project_url(load_config(config), create=create))
 
 
 @store_app.command("status")
 def store_status(config: ConfigOption = None) -> None:
-    """Show the log's URL, its schema revision and the one this tabloop needs.
+    """Show the log's URL, its schema revision and the one this tabloop needs; changes
+    nothing (a log that does not exist yet is reported missing, exit 0, and not created).
 
     Exits 1 when the log cannot be used as it is: an older revision (upgrade the log), a
     newer one (upgrade tabloop), or tabloop tables without a version table.
     """
-    store = _store(config)
+    store = _store(config, create=False)
     try:
         status = store.status()
     finally:
@@ -92,6 +93,13 @@ def store_status(config: ConfigOption = None) -> None:
     if status.state in ("newer", "unversioned"):
         console.print(status.problem, markup=False)
         raise typer.Exit(1)
+    if not status.exists:  # a new project's state: exit 0, nothing to fix
+        console.print(
+            f"{store.url}: no log yet — missing (tabloop serve creates it at revision "
+            f"{status.head}); nothing was created.",
+            markup=False,
+        )
+        return
     revision = status.revision or "(none)"
     console.print(f"{store.url}: revision {revision}, needs {status.head} — {status.state}")
     if status.state == "needs upgrade":
@@ -143,7 +151,7 @@ def store_export(
     """
     from tabloop.store import export_log
 
-    store = _store(config)
+    store = _store(config, create=False)  # an export reads: a missing log is not made
     try:
         result = export_log(store, folder, since=since, until=until, overwrite=overwrite)
     finally:

@@ -56,6 +56,9 @@ class SchemaStatus:
     state: SchemaState
     tables: tuple[str, ...] = ()
     problem: str | None = None
+    #: False for a SQLite file that does not exist yet (``state`` is then ``"empty"``):
+    #: reading the status did not create it; :meth:`Store.open` does.
+    exists: bool = True
 
 
 class Store:
@@ -93,9 +96,10 @@ class Store:
         return f"sqlite:///{folder / 'log.db'}"
 
     @classmethod
-    def project_url(cls, config: ProjectConfig) -> str:
+    def project_url(cls, config: ProjectConfig, *, create: bool = True) -> str:
         """The project's log: ``serve.store_url``, else ``TABLOOP_STORE_URL``, else SQLite
-        under the project home (``.tabloop/log.db``)."""
+        under the project home (``.tabloop/log.db``, its folder created unless ``create`` is
+        False: a command that only reads must change nothing)."""
         from tabloop._settings import get_settings
 
         settings = get_settings()
@@ -103,7 +107,9 @@ class Store:
             return config.serve.store_url
         if settings.store_url:
             return settings.store_url
-        return cls.default_url(config.resolve(settings.home))
+        if create:
+            return cls.default_url(config.resolve(settings.home))
+        return f"sqlite:///{Path(config.resolve(settings.home)).resolve() / 'log.db'}"
 
     @property
     def url(self) -> str:
@@ -121,7 +127,10 @@ class Store:
             return _migrate.current(conn)
 
     def status(self) -> SchemaStatus:
-        """Where the database's schema stands against this tabloop; changes nothing."""
+        """Where the database's schema stands against this tabloop; changes nothing (a
+        SQLite file that does not exist is ``"empty"`` with ``exists`` False, not created)."""
+        if self._missing_file() is not None:
+            return SchemaStatus(None, self.head(), "empty", exists=False)
         with self._errors("read the schema revision of"), self._engine_().connect() as conn:
             return self._status(conn)
 
@@ -366,6 +375,13 @@ class Store:
             if self._engine is None:
                 self._engine = make_engine(self._url)
             return self._engine
+
+    def _missing_file(self) -> Path | None:
+        """The SQLite file of this log when it does not exist yet (None otherwise)."""
+        if self._url.get_backend_name() != "sqlite" or not self._url.database:
+            return None
+        path = Path(self._url.database)
+        return None if path.exists() else path
 
     def _in_period(
         self, query: sa.Select[Any], period: Period, conn: sa.Connection
