@@ -55,11 +55,29 @@ def monitor(
         str | None, typer.Option("--every", help="Repeat every '30m', '1h', '1d' until Ctrl-C.")
     ] = None,
     cluster: ClusterOption = None,
+    pushgateway: Annotated[
+        str | None,
+        typer.Option(
+            "--pushgateway",
+            metavar="URL",
+            help="Push the verdicts to this Prometheus Pushgateway (job tabloop_monitor).",
+        ),
+    ] = None,
+    textfile: Annotated[
+        Path | None,
+        typer.Option(
+            "--textfile",
+            metavar="PATH",
+            help="Write the verdicts to PATH (*.prom) for node_exporter's textfile collector.",
+        ),
+    ] = None,
 ) -> None:
     """Drift, production and estimated performance, fairness and requirements.
 
     Writes monitor.html and monitor.json; exits 1 when a requirement fails (after writing
-    them and sending the alert to monitor.alert_webhook, if configured).
+    them and sending the alert to monitor.alert_webhook, if configured). With --pushgateway
+    or --textfile the verdicts also go to Prometheus; a push that fails is one line on
+    stderr and exit 2, after the reports are written (with --every, the runs go on).
     """
     from tabloop.config import load_config
     from tabloop.monitor import monitor as run_monitor
@@ -86,6 +104,8 @@ def monitor(
         paths = report.save(out or project.resolve("reports"))
         _print_monitor(report)
         console.print(f"Report: [bold]{paths['html']}[/]\nJSON:   [bold]{paths['json']}[/]")
+        if pushgateway is not None or textfile is not None:
+            _push(report, pushgateway, textfile, variant, repeating=interval is not None)
         if interval is None:
             break
         console.print(f"Next run in {every.strip()} (Ctrl-C stops).")  # type: ignore[union-attr]
@@ -152,6 +172,32 @@ def variant_model(project: ProjectConfig, variant: str) -> str:
             f"{', '.join(map(repr, variants))}. Give one of them, or the model with --model."
         )
     return variants[variant]
+
+
+def _push(
+    report: MonitorReport,
+    pushgateway: str | None,
+    textfile: Path | None,
+    variant: str | None,
+    *,
+    repeating: bool,
+) -> None:
+    """Push the verdicts; a failure stops a single run (exit 2) and is a line on stderr
+    between repeated runs."""
+    from rich.console import Console
+
+    from tabloop.exceptions import MonitorError
+    from tabloop.monitor import push_verdicts
+
+    try:
+        lines = push_verdicts(report, pushgateway=pushgateway, textfile=textfile, variant=variant)
+    except MonitorError as exc:
+        if not repeating:
+            raise
+        Console(stderr=True, highlight=False).print(f"error: {exc}", markup=False, style="red")
+        return
+    for line in lines:
+        console.print(line, markup=False)
 
 
 def _parse_every(text: str) -> float:

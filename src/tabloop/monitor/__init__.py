@@ -10,6 +10,7 @@ from tabloop.monitor._estimated import estimated_by_chunk, estimated_performance
 from tabloop.monitor._monitor import MonitorReport, monitor
 from tabloop.monitor._multivariate import domain_classifier
 from tabloop.monitor._performance import encode_labels
+from tabloop.monitor._push import push_verdicts
 from tabloop.monitor._requirements import check_production
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "estimated_by_chunk",
     "estimated_performance",
     "monitor",
+    "push_verdicts",
 ]

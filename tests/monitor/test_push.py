@@ -1,0 +1,144 @@
+"""The monitor's verdicts for Prometheus: pushed to a real HTTP server standing for the
+Pushgateway, written as a node_exporter textfile, and `tabloop monitor --pushgateway/--textfile`
+as a user runs it (a bad target is one line and exit 2 after the reports are written)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tabloop.monitor import monitor, push_verdicts
+from tests.cli.test_cli import assert_one_line_error, run
+from tests.cli.test_monitor_cli import write_project
+from tests.monitor.test_monitor import log_labelled, production, project  # noqa: F401
+from tests.stops import fill_log
+
+REQUIREMENTS = ["recall >= 0.99", "precision >= 0.1", "fairness.max_gap <= 0.05"]
+
+
+def values(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+class Gateway:
+    """A real HTTP server on 127.0.0.1 that records what is pushed (method, path, body)."""
+
+    def __init__(self) -> None:
+        self.pushes: list[tuple[str, str, str]] = []
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_PUT(self) -> None:  # noqa: N802 - the http.server API
+                body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+                gateway.pushes.append(("PUT", self.path, body))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.fixture
+def gateway() -> Iterator[Gateway]:
+    g = Gateway()
+    threading.Thread(target=g.server.serve_forever, daemon=True).start()
+    yield g
+    g.server.shutdown()
+    g.server.server_close()
+
+
+def check_verdicts(scraped: dict, data: dict[str, Any], variant: str = "") -> None:
+    common = {"project": "stops", "variant": variant}
+
+    def get(name: str, **labels: str) -> float:
+        return scraped[(name, frozenset({**common, **labels}.items()))]
+
+    statuses = {r["expression"]: r["status"] for r in data["requirements"]}
+    assert statuses["recall >= 0.99"] == "fail"
+    assert get("tabloop_monitor_passed") == 0
+    for expression, status in statuses.items():
+        expected = {"pass": 1, "fail": 0, "unknown": -1}[status]
+        assert get("tabloop_monitor_requirement_status", requirement=expression) == expected
+    recall = data["performance"]["metrics"]["recall"]["value"]
+    assert get("tabloop_monitor_requirement_value", requirement="recall >= 0.99") == recall
+    assert get("tabloop_monitor_metric", metric="recall") == recall
+    assert get("tabloop_monitor_rows") == data["window"]["rows"] == 1500
+    assert get("tabloop_monitor_labelled_rows") == data["window"]["labelled"]
+    assert get("tabloop_monitor_drifted_columns") == len(data["drift"]["drifted_columns"])
+    assert get("tabloop_monitor_drift_share") == data["drift"]["share_drifted"]
+    model = data["model"]
+    assert get("tabloop_monitor_model_info", model=model["uri"], version=model["version"]) == 1
+    assert get("tabloop_monitor_last_run_timestamp_seconds") > 1.7e9
+
+
+def test_verdicts_are_pushed_to_the_gateway_and_written_as_a_textfile(
+    project,  # noqa: F811 - the fixtures of test_monitor
+    stops_model,
+    production,  # noqa: F811
+    gateway,
+    tmp_path,
+):
+    config = project(requirements=REQUIREMENTS)
+    log_labelled(config, stops_model, production)
+    report = monitor(config)
+    textfile = tmp_path / "tabloop.prom"
+    said = push_verdicts(report, pushgateway=gateway.url, textfile=textfile, variant="B")
+    assert said == [
+        f"Verdicts written to {textfile}",
+        f"Verdicts pushed to {gateway.url} (job tabloop_monitor, project stops, variant B)",
+    ]
+    ((method, path, body),) = gateway.pushes
+    assert (method, path) == ("PUT", "/metrics/job/tabloop_monitor/project/stops/variant/B")
+    check_verdicts(values(body), report.to_dict(), variant="B")
+    check_verdicts(values(textfile.read_text()), report.to_dict(), variant="B")
+
+
+@pytest.mark.slow
+def test_monitor_cli_pushes_and_a_bad_target_is_one_line_after_the_reports(
+    tmp_path,
+    stops_model,
+    production,  # noqa: F811 - the fixture of test_monitor
+    gateway,
+):
+    folder = write_project(tmp_path, stops_model, monitor={"requirements": REQUIREMENTS})
+    fill_log(
+        f"sqlite:///{folder / 'log.db'}",
+        stops_model["result"].model,
+        production,
+        labels=production["contraband"],
+    )
+    pushed = run("monitor", "--pushgateway", gateway.url, "--textfile", "v.prom", cwd=folder)
+    assert pushed.returncode == 1, pushed.stderr  # recall >= 0.99 fails; the push succeeded
+    assert f"Verdicts pushed to {gateway.url}" in pushed.stdout
+    data = json.loads((folder / "reports" / "monitor.json").read_text())
+    check_verdicts(values(gateway.pushes[0][2]), data)
+    check_verdicts(values((folder / "v.prom").read_text()), data)
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        nobody = f"http://127.0.0.1:{s.getsockname()[1]}"  # nothing listens after the block
+    cases = [
+        (["--pushgateway", nobody], f"--pushgateway '{nobody}': the push failed"),
+        (["--pushgateway", "not a url"], "--pushgateway 'not a url': the push failed"),
+        (["--textfile", "missing/dir/v.prom"], "--textfile 'missing/dir/v.prom': cannot write"),
+        (["--textfile", "verdicts.txt"], "must end in .prom"),
+    ]
+    for i, (args, message) in enumerate(cases):
+        failed = run("monitor", "--out", f"out{i}", *args, cwd=folder)
+        assert_one_line_error(failed, message, "The report was written.")
+        assert json.loads((folder / f"out{i}" / "monitor.json").read_text())["passed"] is False
