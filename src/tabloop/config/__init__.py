@@ -7,6 +7,13 @@ defined here and the stages import them from here. Reading the training table th
 ``tabloop.workflows.init_project``.
 """
 
+from tabloop.config._extras import (
+    DEFAULT_MODELS,
+    MODEL_EXTRAS,
+    check_extras,
+    extra_warnings,
+    needed_extras,
+)
 from tabloop.config._formula_grammar import (
     FORMULA_BINARY_OPERATORS,
     FORMULA_COMPARISONS,
@@ -56,6 +63,7 @@ from tabloop.config._requirements import (
 __all__ = [
     "CONSTRAINT_METRICS",
     "COST_KEYS",
+    "DEFAULT_MODELS",
     "DRIFT_NAMES",
     "DataConfig",
     "ESTIMATED_METRICS",
@@ -74,6 +82,7 @@ __all__ = [
     "LAG_STATS",
     "METRICS",
     "MODEL_ALIASES",
+    "MODEL_EXTRAS",
     "MODEL_NAMES",
     "Objective",
     "ParsedFormula",
@@ -84,10 +93,13 @@ __all__ = [
     "SqlSource",
     "TEXT_COMPONENTS",
     "check_costs",
+    "check_extras",
     "check_requirement_metrics",
     "config_from_dict",
+    "extra_warnings",
     "find_config",
     "load_config",
+    "needed_extras",
     "parse_formula",
     "parse_objective",
     "parse_requirement",

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from tabloop.config._extras import default_models
 from tabloop.config._formula_grammar import parse_formula
 from tabloop.config._names import (
     FAIRNESS_METRICS,
@@ -267,9 +268,10 @@ class TrainConfig(_Section):
     """Models, cross-validation, tuning, ensembling, thresholds (see ``tabloop.train``)."""
 
     models: list[str] = Field(
-        default_factory=lambda: ["linear", "lightgbm", "catboost"],
+        default_factory=default_models,
         min_length=1,
-        description="zoo names or import paths 'package.module:Class'",
+        description="zoo names or import paths 'package.module:Class'; default: linear, "
+        "lightgbm and catboost (when installed)",
     )
     params: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="fixed hyper-parameters per model"

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from tabloop._extras import require
 from tabloop.config import FAIRNESS_METRICS
 from tabloop.data.frame import category_keys, missing_mask, numeric_array, python_value
 from tabloop.exceptions import DataError
@@ -561,7 +562,8 @@ def compare_threshold_optimizer(
     >>> out["after"]["selection_rate_gap"] < out["before"]["selection_rate_gap"]
     True
     """
-    from fairlearn.postprocessing import ThresholdOptimizer
+    postprocessing = require("fairness", "fairness mitigation", "fairlearn.postprocessing")
+    ThresholdOptimizer = postprocessing.ThresholdOptimizer
 
     y_fit, y_eval = _as_binary(y_fit, "y_fit"), _as_binary(y_eval, "y_eval")
     sensitive_fit = _check_sensitive(sensitive_fit)

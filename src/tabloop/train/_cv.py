@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from tabloop._extras import require
 from tabloop._settings import batch_threads
 from tabloop.exceptions import TrainError
 from tabloop.train._zoo import build_model, model_spec
@@ -50,7 +51,7 @@ def make_pipeline(
     )
     steps = [*prep.steps]
     if imbalance == "smote" and name != "dummy":
-        from imblearn.pipeline import Pipeline as ImbPipeline
+        ImbPipeline = require("imbalanced", "train.imbalance: smote", "imblearn.pipeline").Pipeline
 
         if steps[-1][1].imputation in ("auto", "none"):
             # SMOTE interpolates between neighbours: it needs complete rows.
@@ -85,7 +86,8 @@ class _Smote:
         return self
 
     def fit_resample(self, X: pd.DataFrame, y: Any) -> tuple[Any, Any]:
-        from imblearn.over_sampling import SMOTE, SMOTENC
+        sampling = require("imbalanced", "train.imbalance: smote", "imblearn.over_sampling")
+        SMOTE, SMOTENC = sampling.SMOTE, sampling.SMOTENC
 
         cats = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
         k = int(min(5, max(1, np.bincount(np.asarray(y)).min() - 1)))

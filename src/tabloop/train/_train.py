@@ -29,7 +29,9 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from tabloop._extras import require
 from tabloop._progress import Bars
+from tabloop.config import check_extras, extra_warnings
 from tabloop.exceptions import TrainError
 from tabloop.train._baseline import BaselineCheck, check_against_dummy
 from tabloop.train._cv import (
@@ -155,6 +157,7 @@ def train(
     """
     start = time.monotonic()
     config = _resolve_config(config, df, target)
+    check_extras(config)  # a missing library is named before any data is read
     if config.train.engine == "dask":
         if df is not None:
             raise TrainError(
@@ -194,6 +197,7 @@ def _train(
     budget = time_budget or config.train.time_budget
     deadline = start + budget if budget else None
     source = None
+    left_out_defaults = extra_warnings(config)
     if runner is not None:
         df, whole, source, config, left_out = _read_in_pieces(config, runner)
     else:
@@ -246,7 +250,7 @@ def _train(
         seconds=time.monotonic() - start,
         data_hash=data_hash(df),
         baseline_check=chosen.baseline_check,
-        warnings=chosen.warnings,
+        warnings=[*left_out_defaults, *chosen.warnings],
         sampling=sampling.to_dict(),
         source=source,
     )
@@ -959,7 +963,7 @@ def _tune(
     bars: Bars,
 ) -> dict[str, Any]:
     """Optuna TPE over the model's search space; each trial is a full cross-validation."""
-    import optuna
+    optuna = require("optuna", f"train.trials: {config.train.trials}")
 
     from tabloop.train._zoo import model_spec
 

@@ -22,7 +22,9 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
+from tabloop._extras import require
 from tabloop._settings import batch_threads
+from tabloop.config import DEFAULT_MODELS as DEFAULT_MODELS  # train.models when not set
 from tabloop.exceptions import TrainError
 from tabloop.prepare import FAMILIES
 
@@ -111,7 +113,7 @@ def _lightgbm_space(trial: Any) -> dict[str, Any]:
 
 
 def _xgboost(task: str, params: dict[str, Any], seed: int, balanced: bool) -> Any:
-    import xgboost
+    xgboost = require("xgboost", "train.models: [xgboost]")
 
     base = {
         "n_estimators": 200,
@@ -151,7 +153,7 @@ class CatBoostModel(BaseEstimator):
         self.params = params
 
     def fit(self, X: pd.DataFrame, y: Any, sample_weight: Any = None) -> CatBoostModel:
-        import catboost
+        catboost = require("catboost", "train.models: [catboost]")
 
         cats = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
         params = {
@@ -226,6 +228,7 @@ class _CatBoostRegressor(RegressorMixin, CatBoostModel):
 
 
 def _catboost(task: str, params: dict[str, Any], seed: int, balanced: bool) -> Any:
+    require("catboost", "train.models: [catboost]")  # refused here, not in the first fold
     params = {"random_seed": seed, **params}
     if task == "regression":
         return _CatBoostRegressor(task=task, params=params)
@@ -255,8 +258,6 @@ ZOO: dict[str, ModelSpec] = {
 }
 #: Names a user may write for the same entry.
 ALIASES = {"logistic": "linear", "ridge": "linear", "rf": "random_forest"}
-#: What ``train.models`` means when not set: a fast, strong trio to ensemble.
-DEFAULT_MODELS = ("linear", "lightgbm", "catboost")
 
 
 def model_spec(name: str) -> ModelSpec:
