@@ -21,7 +21,7 @@ import pytest
 
 from tabloop.config import HIGHER_IS_BETTER
 from tabloop.report import Chart, Page, Section, render_page
-from tabloop.report._charts import LABEL_CHARS, bar, metric_panels, short_label
+from tabloop.report._charts import LABEL_CHARS, bar, line_panels, metric_panels, short_label
 from tests.stops import fill_log, stops_config
 
 MAX_BYTES = 1_000_000
@@ -165,20 +165,23 @@ def test_each_report_draws_every_chart_offline(reports, kind):
     if kind == "retrain":  # one axis per metric: never log loss beside ROC-AUC
         panels = next(c for c in charts if c["title"].startswith("Held-out metrics"))
         assert panels["subplots"] >= 2
+    if kind == "monitor":  # the same for the performance per chunk
+        panels = next(c for c in charts if c["title"].startswith("Performance per chunk"))
+        assert panels["subplots"] >= 2
 
 
 LONG = "engagement_minutes_in_the_first_four_weeks_after_sign_up_log"
 
 
 def test_long_labels_are_shortened_on_the_axis_and_whole_on_hover():
-    assert short_label(LONG) == "engagement_minu…n_up_log"
+    assert short_label(LONG) == "engagement_minutes_…ign_up_log"
     assert len(short_label(LONG)) == LABEL_CHARS
     assert short_label("age") == "age"
     figure = bar([LONG, "age"], [0.2, 0.1], title="t", horizontal=True)
     axis = figure["layout"]["yaxis"]
     assert axis["automargin"] is True
     assert axis["tickvals"] == [LONG, "age"]  # the data keeps the whole name (hover shows it)
-    assert axis["ticktext"] == ["engagement_minu…n_up_log", "age"]
+    assert axis["ticktext"] == ["engagement_minutes_…ign_up_log", "age"]
     assert figure["data"][0]["y"] == [LONG, "age"]
 
 
@@ -215,6 +218,32 @@ def test_retrain_panels_never_share_an_axis_across_directions():
     champion = [t for t in figure["data"] if t["name"] == "champion"]
     assert all("error_y" in t for t in champion)
     assert [t["showlegend"] for t in champion] == [True, False, False, False]
+
+
+def test_chunk_panels_give_each_metric_its_axis_and_each_series_one_style():
+    x = ["week 1", "week 2"]
+    values = {
+        name: {"realised": (x, [1.0, 2.0]), "estimated": (x, [1.5, 2.5])}
+        for name in ("mse", "r2", "mae")
+    }
+    figure = line_panels(values, title="t", higher_is_better=HIGHER_IS_BETTER)
+    heads = [a["text"].split("<br>") for a in figure["layout"]["annotations"]]
+    assert heads == [
+        ["<b>r2</b>", "higher is better"],
+        ["<b>mse</b>", "lower is better"],
+        ["<b>mae</b>", "lower is better"],
+    ]
+    axes = [(t["name"], t["yaxis"]) for t in figure["data"]]
+    assert axes == [
+        ("realised", "y"),
+        ("estimated", "y"),
+        ("realised", "y2"),
+        ("estimated", "y2"),
+        ("realised", "y3"),
+        ("estimated", "y3"),
+    ]
+    styles = {(t["name"], t["line"]["color"], t["line"]["dash"]) for t in figure["data"]}
+    assert len(styles) == 2
 
 
 @pytest.mark.slow

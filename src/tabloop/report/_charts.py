@@ -16,7 +16,7 @@ from typing import Any
 Figure = dict[str, Any]
 PALETTE = ["#2f6fdb", "#e07b39", "#3a9d5d", "#c84f7e", "#7a5cc7", "#8c8c8c", "#d4b13a", "#2fb5c9"]
 #: Longest category tick label drawn whole; longer ones keep their start and end around "…".
-LABEL_CHARS = 24
+LABEL_CHARS = 30
 
 
 def _layout(title: str, **extra: Any) -> dict[str, Any]:
@@ -30,7 +30,7 @@ def short_label(label: str, limit: int = LABEL_CHARS) -> str:
     """``label`` cut in the middle to ``limit`` characters (names differ at either end).
 
     >>> short_label("diary_stress_average_over_the_last_four_weeks")
-    'diary_stress_av…ur_weeks'
+    'diary_stress_averag…four_weeks'
     """
     if len(label) <= limit:
         return label
@@ -317,38 +317,27 @@ def box(series: dict[str, list[float]], *, title: str, y_title: str = "") -> Fig
     }
 
 
-def metric_panels(
-    metrics: dict[str, dict[str, tuple[float, float | None, float | None]]],
-    *,
-    title: str,
-    higher_is_better: dict[str, bool],
-    columns: int = 5,
-) -> Figure:
-    """One small bar panel per metric, ``{metric: {series: (value, ci_low, ci_high)}}``.
-
-    Each metric gets its own axis, headed by its direction, and those where higher is
-    better come first: a log loss never shares an axis (nor a scale) with a ROC-AUC, nor an
-    MSE with an MAE. A series keeps its colour in every panel (one legend entry).
-    """
-    names = sorted(metrics, key=lambda n: not higher_is_better.get(n, True))  # stable
-    series = list(dict.fromkeys(s for n in names for s in metrics[n]))
+def _panels(
+    names: list[str], higher_is_better: dict[str, bool], title: str, columns: int
+) -> tuple[list[str], dict[str, Any]]:
+    """A grid layout with one subplot per metric, headed by its name and direction; returns
+    each metric's axis suffix ("", "2", ...) in order."""
     columns = max(1, min(columns, len(names)))
     rows = -(-len(names) // columns)
-    layout = _layout(title, showlegend=True, annotations=[], bargap=0.25)
-    data: list[dict[str, Any]] = []
+    layout = _layout(title, showlegend=True, annotations=[])
+    suffixes = []
     for i, name in enumerate(names):
         row, col = divmod(i, columns)
         suffix = "" if i == 0 else str(i + 1)
+        suffixes.append(suffix)
         x_domain = [col / columns + 0.03, (col + 1) / columns - 0.03]
-        top = 1 - row / rows - (0.16 / rows)
-        y_domain = [1 - (row + 1) / rows + 0.04, top]
-        layout[f"xaxis{suffix}"] = {
-            "domain": x_domain,
-            "anchor": f"y{suffix}",
-            "showticklabels": False,
-            "type": "category",
+        top = 1 - row / rows - 0.16 / rows
+        layout[f"xaxis{suffix}"] = {"domain": x_domain, "anchor": f"y{suffix}", "automargin": True}
+        layout[f"yaxis{suffix}"] = {
+            "domain": [1 - (row + 1) / rows + 0.04, top],
+            "anchor": f"x{suffix}",
+            "automargin": True,
         }
-        layout[f"yaxis{suffix}"] = {"domain": y_domain, "anchor": f"x{suffix}", "automargin": True}
         better = higher_is_better.get(name)
         direction = "" if better is None else ("higher is better" if better else "lower is better")
         layout["annotations"].append(
@@ -364,6 +353,33 @@ def metric_panels(
                 "font": {"size": 11},
             }
         )
+    return suffixes, layout
+
+
+def _by_direction(names: list[str], higher_is_better: dict[str, bool]) -> list[str]:
+    return sorted(names, key=lambda n: not higher_is_better.get(n, True))  # stable
+
+
+def metric_panels(
+    metrics: dict[str, dict[str, tuple[float, float | None, float | None]]],
+    *,
+    title: str,
+    higher_is_better: dict[str, bool],
+    columns: int = 5,
+) -> Figure:
+    """One small bar panel per metric, ``{metric: {series: (value, ci_low, ci_high)}}``.
+
+    Each metric gets its own axis, headed by its direction, and those where higher is
+    better come first: a log loss never shares an axis (nor a scale) with a ROC-AUC, nor an
+    MSE with an MAE. A series keeps its colour in every panel (one legend entry).
+    """
+    names = _by_direction(list(metrics), higher_is_better)
+    series = list(dict.fromkeys(s for n in names for s in metrics[n]))
+    suffixes, layout = _panels(names, higher_is_better, title, columns)
+    layout["bargap"] = 0.25
+    data: list[dict[str, Any]] = []
+    for i, (name, suffix) in enumerate(zip(names, suffixes, strict=True)):
+        layout[f"xaxis{suffix}"].update(type="category", showticklabels=False)
         for j, label in enumerate(series):
             if label not in metrics[name]:
                 continue
@@ -393,4 +409,44 @@ def metric_panels(
                     f"{name}, {label}: %{{y:.4g}} [{low:.4g}, {high:.4g}]<extra></extra>"
                 )
             data.append(trace)
+    return {"data": data, "layout": layout}
+
+
+def line_panels(
+    metrics: dict[str, dict[str, tuple[list[Any], list[float | None]]]],
+    *,
+    title: str,
+    higher_is_better: dict[str, bool],
+    columns: int = 3,
+) -> Figure:
+    """One small line panel per metric, ``{metric: {series: (x, y)}}`` (e.g. realised and
+    estimated per chunk): as :func:`metric_panels`, no two metrics share an axis. A series
+    keeps its colour and dash in every panel (the first solid, the next dashed)."""
+    names = _by_direction(list(metrics), higher_is_better)
+    series = list(dict.fromkeys(s for n in names for s in metrics[n]))
+    suffixes, layout = _panels(names, higher_is_better, title, columns)
+    data: list[dict[str, Any]] = []
+    for i, (name, suffix) in enumerate(zip(names, suffixes, strict=True)):
+        for j, label in enumerate(series):
+            if label not in metrics[name]:
+                continue
+            x, y = metrics[name][label]
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines+markers",
+                    "name": label,
+                    "legendgroup": label,
+                    "showlegend": i == 0,
+                    "x": x,
+                    "y": y,
+                    "xaxis": f"x{suffix}",
+                    "yaxis": f"y{suffix}",
+                    "line": {
+                        "color": PALETTE[j % len(PALETTE)],
+                        "dash": "solid" if j == 0 else "dash",
+                    },
+                    "hovertemplate": f"{name}, {label}, %{{x}}: %{{y:.4g}}<extra></extra>",
+                }
+            )
     return {"data": data, "layout": layout}

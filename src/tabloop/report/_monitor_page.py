@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tabloop.config import HIGHER_IS_BETTER
 from tabloop.report import _charts as charts
 from tabloop.report._evaluation_page import _fairness as fairness_section
 from tabloop.report._page import Chart, Page, Section, Table, Text, render_page
@@ -426,20 +427,29 @@ def _over_time(data: dict[str, Any]) -> Section:
             )
         )
         names = list(judged[0]["metrics"]) or list(judged[0].get("estimated") or {})
-        series = {}
+        panels: dict[str, dict[str, tuple[list[Any], list[Any]]]] = {}
         for name in names[:3]:
-            series[f"{name} (realised)"] = (
-                labels,
-                [(c["metrics"].get(name) or {}).get("value") for c in judged],
-            )
+            panels[name] = {
+                "realised": (
+                    labels,
+                    [(c["metrics"].get(name) or {}).get("value") for c in judged],
+                )
+            }
             if judged[0].get("estimated"):
-                series[f"{name} (estimated)"] = (
+                panels[name]["estimated"] = (
                     labels,
                     [((c.get("estimated") or {}).get(name) or {}).get("value") for c in judged],
                 )
-        if series:
+        if panels:
             s.blocks.append(
-                Chart(charts.lines(series, title="Performance per chunk", markers=True), wide=True)
+                Chart(
+                    charts.line_panels(
+                        panels,
+                        title="Performance per chunk, one axis per metric",
+                        higher_is_better=HIGHER_IS_BETTER,
+                    ),
+                    wide=True,
+                )
             )
     rows = [
         [
