@@ -211,3 +211,38 @@ def test_cli_train_without_catboost_trains_the_other_defaults_and_warns(tmp_path
     report = json.loads((tmp_path / "reports" / "evaluation.json").read_text())
     assert [entry["model"] for entry in report["cv"]] == ["dummy", "linear", "lightgbm"]
     assert any("tabloop[catboost]" in d["message"] for d in report["diagnostics"])
+
+
+def test_an_import_error_of_an_extras_library_becomes_the_pip_command():
+    from tabloop._extras import missing_extra
+
+    deep = ImportError("No module named 'catboost.core'", name="catboost.core")
+    error = missing_extra(deep, "Model 'models:/cb/1'")
+    assert isinstance(error, MissingDependencyError)
+    assert str(error) == (
+        "Model 'models:/cb/1' needs catboost, which is not installed: "
+        "pip install 'tabloop[catboost]'."
+    )
+    own = ImportError("No module named 'spendmodels'", name="spendmodels")
+    assert missing_extra(own, "Model 'models:/spend/1'") is None  # no extra brings it
+
+
+@pytest.mark.slow
+def test_predict_with_a_catboost_model_where_catboost_is_missing_names_the_extra(tmp_path):
+    settings = {"train": {"models": ["catboost"], "params": {"catboost": {"iterations": 30}}}}
+    config = _project(tmp_path, settings)
+    trained = subprocess.run(
+        [sys.executable, "-m", "tabloop", "train", "-c", str(config)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert trained.returncode in (0, 1), trained.stderr[-2000:]
+    done = _cli_without("catboost", "predict", "data.csv", "-o", "scored.csv", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert _one_line(done.stderr) == (
+        "error: Model 'models:/extras/1' needs catboost, which is not installed: "
+        "pip install 'tabloop[catboost]'."
+    )
+    assert not (tmp_path / "scored.csv").exists()

@@ -26,7 +26,15 @@ from types import ModuleType
 
 from tabloop.exceptions import MissingDependencyError
 
-__all__ = ["EXTRAS", "Extra", "install_command", "installed", "require"]
+__all__ = [
+    "EXTRAS",
+    "Extra",
+    "install_command",
+    "installed",
+    "missing_extra",
+    "missing_message",
+    "require",
+]
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,16 @@ def require(extra: str, purpose: str, module: str | None = None) -> ModuleType:
         if exc.name is not None and exc.name.split(".")[0] != spec.module:
             raise  # the library is there but one of its own imports failed: show that
         raise MissingDependencyError(missing_message(extra, purpose)) from None
+
+
+def missing_extra(error: ImportError, purpose: str) -> MissingDependencyError | None:
+    """The :class:`MissingDependencyError` for an ``ImportError`` raised deep inside a library
+    call (unpickling a model that needs CatBoost), or None when the missing module belongs to
+    no extra (a team's own model module, a broken install): then the original error says more.
+    """
+    top = (error.name or "").split(".")[0]
+    extra = next((e.name for e in EXTRAS.values() if e.module == top), None)
+    return None if extra is None else MissingDependencyError(missing_message(extra, purpose))
 
 
 def missing_message(extra: str, purpose: str) -> str:

@@ -12,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tabloop._extras import missing_extra
 from tabloop.exceptions import ModelNotFoundError, RegistryError
 from tabloop.registry._registry import resolve_model_uri
 from tabloop.registry._tracking import (
@@ -82,6 +83,11 @@ def load_pyfunc(uri: str, registry: str = "") -> Any:
             loaded = mlflow.pyfunc.load_model(uri)
     except (MlflowException, OSError) as exc:
         raise ModelNotFoundError(f"Cannot load model {uri!r}: {exc}") from None
+    except ImportError as exc:  # a model trained with an extra this install lacks
+        missing = missing_extra(exc, f"Model {uri!r}")
+        if missing is None:
+            raise
+        raise missing from None
     wrapped = loaded.unwrap_python_model()
     if getattr(wrapped, "model", None) is None:
         raise RegistryError(f"{uri!r} is an MLflow model but not a tabloop one.")
