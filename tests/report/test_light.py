@@ -135,6 +135,9 @@ def drawn_charts(path: Path) -> list[dict[str, Any]]:
                             subplots: el.querySelectorAll("g.cartesianlayer > g.subplot").length,
                             ticks_inside: ticks.every(r => r.left >= box.left - 1
                               && r.right <= box.right + 1),
+                            titles_inside: [...el.querySelectorAll(".gtitle, .g-xtitle text")]
+                              .map(t => t.getBoundingClientRect())
+                              .every(r => r.left >= box.left - 1 && r.right <= box.right + 1),
                             ticktext: [...el.querySelectorAll("g.ytick text")]
                               .map(t => t.textContent),
                             title: (el.querySelector(".gtitle") || {}).textContent || "",
@@ -157,7 +160,7 @@ def test_each_report_draws_every_chart_offline(reports, kind):
     assert charts, f"{kind}.html has no chart"
     empty = [c["title"] for c in charts if c["marks"] == 0]
     assert empty == [], f"charts without marks in {kind}.html: {empty}"
-    clipped = [c["title"] for c in charts if not c["ticks_inside"]]
+    clipped = [c["title"] for c in charts if not (c["ticks_inside"] and c["titles_inside"])]
     assert clipped == [], f"tick labels outside their chart in {kind}.html: {clipped}"
     if kind == "evaluation":  # permutation importance shows its intervals
         importance = next(c for c in charts if c["title"].startswith("Permutation importance"))
@@ -248,6 +251,9 @@ def test_chunk_panels_give_each_metric_its_axis_and_each_series_one_style():
 
 @pytest.mark.slow
 def test_long_feature_names_are_not_clipped_in_a_browser(tmp_path):
+    from tabloop.data import profile
+    from tabloop.examples import treatment_outcomes
+
     names = [LONG, "age", "diary_stress_avg_times_course_weight_for_chronic_pain"]
     page = Page(
         title="long names",
@@ -267,3 +273,13 @@ def test_long_feature_names_are_not_clipped_in_a_browser(tmp_path):
     assert horizontal["ticks_inside"] and vertical["ticks_inside"]
     assert horizontal["ticktext"] == [short_label(n) for n in names]
     assert horizontal["marks"] == vertical["marks"] == 3
+
+    # a profile whose columns have long names: every title and tick stays in its chart
+    df = treatment_outcomes(n=500).rename(
+        columns={"engagement_min": LONG, "course": f"course_{LONG}", "gender": f"gender_{LONG}"}
+    )
+    path = profile(df, target="unsuccessful_outcome", by=f"gender_{LONG}").save(tmp_path)["html"]
+    charts = drawn_charts(path)
+    clipped = [c["title"] for c in charts if not (c["ticks_inside"] and c["titles_inside"])]
+    assert clipped == []
+    assert any(c["title"].startswith(short_label(LONG) + " (numeric") for c in charts)

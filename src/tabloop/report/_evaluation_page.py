@@ -359,7 +359,7 @@ def _imputation(c: dict[str, Any]) -> Section:
                 charts.overlaid_histograms(
                     r["edges"],
                     {"observed": r["observed"], f"imputed ({r['strategy']})": r["imputed"]},
-                    title=f"{r['column']}: {r['missing']} imputed values",
+                    title=f"{charts.short_label(r['column'])}: {r['missing']} imputed values",
                     x_title=r["column"],
                 )
             )

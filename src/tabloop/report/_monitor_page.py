@@ -326,7 +326,7 @@ def _drift(drift: dict[str, Any]) -> Section:
                             "reference": [r.get("reference_share") for r in table],
                             "production": [r.get("current_share") for r in table],
                         },
-                        title=f"{name}: share of rows, reference vs production",
+                        title=f"{charts.short_label(name)}: share of rows, reference vs production",
                         y_title="share",
                     )
                 )
@@ -355,7 +355,7 @@ def _shares_chart(
     centers = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:], strict=True)]
     return charts.lines(
         {"reference": (centers, reference), "production": (centers, current)},
-        title=f"{column}: distribution, reference vs production",
+        title=f"{charts.short_label(column)}: distribution, reference vs production",
         x_title=column,
         y_title="share of rows",
     )

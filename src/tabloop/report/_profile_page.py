@@ -265,11 +265,14 @@ def _columns(columns: list[dict[str, Any]]) -> Section:
         dist = c.get("distribution")
         if not dist:
             continue
-        title = f"{c['name']} ({c['kind']}, {c['missing_pct']}% missing)"
+        # a title does not wrap: a long name is shortened there and whole on the axis
+        title = f"{charts.short_label(c['name'])} ({c['kind']}, {c['missing_pct']}% missing)"
         if dist["type"] == "histogram":
-            fig = charts.histogram(dist["edges"], dist["counts"], title=title)
+            fig = charts.histogram(dist["edges"], dist["counts"], title=title, x_title=c["name"])
         else:
-            fig = charts.bar(dist["values"], dist["counts"], title=title, y_title="rows")
+            fig = charts.bar(
+                dist["values"], dist["counts"], title=title, x_title=c["name"], y_title="rows"
+            )
         s.blocks.append(Chart(fig))
     summaries = [c for c in columns if c.get("summary") and c["kind"] == "numeric"]
     if summaries:
@@ -287,7 +290,7 @@ def _columns(columns: list[dict[str, Any]]) -> Section:
 def _groups(groups: list[dict[str, Any]]) -> Section:
     s = Section(f"By group: {', '.join(sorted({g['by'] for g in groups}))}")
     for g in groups:
-        title = f"{g['column']} by {g['by']}"
+        title = f"{charts.short_label(g['column'])} by {charts.short_label(g['by'])}"
         if "shares" in g:
             series = {grp: shares for grp, shares in g["shares"].items()}
             # one bar group per category, one colour per group value
