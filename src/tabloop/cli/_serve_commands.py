@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -34,6 +35,14 @@ def _within(low: int, high: int) -> Callable[[int | None], int | None]:
     return check
 
 
+def _shipped(value: str | None) -> str | None:
+    from tabloop.serve._ops import OPS_FILES
+
+    if value is not None and value not in OPS_FILES:
+        raise typer.BadParameter(f"must be {' or '.join(OPS_FILES)}; got {value!r}.")
+    return value
+
+
 @app.command()
 def serve(
     config: ConfigOption = None,
@@ -55,11 +64,26 @@ def serve(
     insecure: Annotated[
         bool, typer.Option("--insecure", help="Allow a non-local bind without API keys.")
     ] = False,
+    print_file: Annotated[
+        str | None,
+        typer.Option(
+            "--print",
+            metavar="grafana|rules",
+            callback=_shipped,
+            help="Print the Grafana dashboard (JSON) or the Prometheus alerting rules (YAML) "
+            "for this service, and exit.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the project's model variants over HTTP until Ctrl-C or SIGTERM."""
     from tabloop.config import load_config
     from tabloop.serve import run
 
+    if print_file is not None:  # no project needed: the files are the package's
+        from tabloop.serve import ops_file
+
+        sys.stdout.write(ops_file(print_file))
+        return
     run(
         load_config(config),
         host=host,
