@@ -283,3 +283,15 @@ def test_long_feature_names_are_not_clipped_in_a_browser(tmp_path):
     clipped = [c["title"] for c in charts if not (c["ticks_inside"] and c["titles_inside"])]
     assert clipped == []
     assert any(c["title"].startswith(short_label(LONG) + " (numeric") for c in charts)
+
+
+def test_the_vendored_bundle_is_the_one_its_notice_names():
+    import hashlib
+
+    vendor = resources.files("tabloop.report").joinpath("vendor")
+    bundle = vendor.joinpath("plotly-cartesian.min.js").read_bytes()
+    notice = vendor.joinpath("NOTICE").read_text(encoding="utf-8")
+    version = re.search(rb"plotly\.js \(cartesian - minified\) v([\d.]+)", bundle[:200]).group(1)
+    assert f"plotly.js-cartesian-dist-min {version.decode()} (npm)" in notice
+    assert hashlib.sha256(bundle).hexdigest() in notice
+    assert "MIT License" in vendor.joinpath("LICENSE.plotly.txt").read_text(encoding="utf-8")
