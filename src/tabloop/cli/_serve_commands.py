@@ -36,10 +36,13 @@ def _within(low: int, high: int) -> Callable[[int | None], int | None]:
 
 
 def _shipped(value: str | None) -> str | None:
-    from tabloop.serve._ops import OPS_FILES
+    from tabloop.serve import ops_file
 
-    if value is not None and value not in OPS_FILES:
-        raise typer.BadParameter(f"must be {' or '.join(OPS_FILES)}; got {value!r}.")
+    if value is not None:
+        try:
+            ops_file(value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
     return value
 
 

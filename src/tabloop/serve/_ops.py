@@ -21,5 +21,5 @@ def ops_file(kind: str) -> str:
     'tabloop-service'
     """
     if kind not in OPS_FILES:
-        raise ValueError(f"{kind!r} is not a shipped file; use one of {', '.join(OPS_FILES)}")
+        raise ValueError(f"must be {' or '.join(OPS_FILES)}; got {kind!r}.")
     return (files("tabloop.serve") / "ops" / OPS_FILES[kind]).read_text(encoding="utf-8")
