@@ -35,6 +35,16 @@ from tabloop.serve._errors import ApiError, install_handlers
 from tabloop.serve._middleware import ServiceMiddleware
 from tabloop.serve._openapi import install_openapi
 from tabloop.serve._predict import Prediction, predict_rows
+from tabloop.serve._responses import (
+    ABReport,
+    OutcomesPage,
+    OutcomesStored,
+    Readiness,
+    SegmentReport,
+    Variants,
+    answers,
+    errors,
+)
 from tabloop.serve._scoring import cast_outcome
 from tabloop.serve._security import ANY_ROLE, needs
 from tabloop.serve.protocols import (
@@ -125,13 +135,20 @@ def create_app(config: ProjectConfig, *, state: ServeState | None = None) -> Fas
 
 # -- predict --------------------------------------------------------------------------------
 def _predict_routes(app: FastAPI, state: ServeState) -> None:
-    @app.post("/predict", response_model=PredictResponse, tags=["predict"])
+    @app.post(
+        "/predict", response_model=PredictResponse, tags=["predict"], responses=errors(413, 503)
+    )
     @needs("predict")
     async def predict(body: PredictRequest, request: Request) -> JSONResponse:
         """Predict rows; each is routed to a variant by the traffic split and logged."""
         return _render(await predict_rows(state, request, body.rows()))
 
-    @app.post("/predict/{variant}", response_model=PredictResponse, tags=["predict"])
+    @app.post(
+        "/predict/{variant}",
+        response_model=PredictResponse,
+        tags=["predict"],
+        responses=errors(404, 413, 503),
+    )
     @needs("predict")
     async def predict_variant(variant: str, body: PredictRequest, request: Request) -> JSONResponse:
         """Predict rows with one named variant, whatever the traffic split."""
@@ -145,7 +162,7 @@ def _render(prediction: Prediction) -> JSONResponse:
 
 # -- outcomes and the report ---------------------------------------------------------------
 def _outcome_routes(app: FastAPI, state: ServeState) -> None:
-    @app.post("/outcomes", tags=["outcomes"])
+    @app.post("/outcomes", tags=["outcomes"], **answers(OutcomesStored, 404, 409))
     @needs("feedback")
     def post_outcomes(body: OutcomesRequest, request: Request) -> JSONResponse:
         """Store true values by prediction_id or entity id; idempotent; unknown ids reported."""
@@ -197,7 +214,7 @@ def _outcome_routes(app: FastAPI, state: ServeState) -> None:
         state.metrics.outcomes.inc(result.stored + result.updated)
         return JSONResponse(out)
 
-    @app.get("/outcomes", tags=["outcomes"])
+    @app.get("/outcomes", tags=["outcomes"], **answers(OutcomesPage, 404, 422))
     @needs(ANY_ROLE)
     def get_outcomes(
         request: Request,
@@ -211,7 +228,7 @@ def _outcome_routes(app: FastAPI, state: ServeState) -> None:
         rows, total = state.store.outcomes(period=asked, offset=offset, limit=limit)
         return {"total": total, "offset": offset, "limit": limit, "outcomes": rows}
 
-    @app.get("/report", tags=["report"])
+    @app.get("/report", tags=["report"], **answers(ABReport | SegmentReport, 404, 422))
     @needs(ANY_ROLE)
     def get_report(
         request: Request,
@@ -254,7 +271,7 @@ def _none_matches(state: ServeState, by: str, count: int, first: str) -> str:
 
 # -- admin, health, metrics -----------------------------------------------------------------
 def _admin_routes(app: FastAPI, state: ServeState) -> None:
-    @app.post("/admin/reset", tags=["admin"])
+    @app.post("/admin/reset", tags=["admin"], responses=errors(422))
     @needs("admin")
     def reset(request: Request, note: str | None = Query(None, max_length=500)) -> dict[str, Any]:
         """Start a new experiment period; earlier rows stay queryable by period."""
@@ -269,7 +286,7 @@ def _admin_routes(app: FastAPI, state: ServeState) -> None:
         changed = state.reload()
         return {"changed": changed, "variants": variants_info(state)}
 
-    @app.get("/variants", tags=["admin"])
+    @app.get("/variants", tags=["admin"], **answers(Variants))
     @needs(ANY_ROLE)
     def variants(request: Request) -> dict[str, Any]:
         """The variants served now, their versions and traffic shares."""
@@ -279,7 +296,14 @@ def _admin_routes(app: FastAPI, state: ServeState) -> None:
     async def live() -> dict[str, str]:
         return {"status": "live"}
 
-    @app.get("/health/ready", tags=["health"])
+    @app.get(
+        "/health/ready",
+        tags=["health"],
+        responses={
+            200: {"model": Readiness},
+            503: {"model": Readiness, "description": "Not ready: the problems say why."},
+        },
+    )
     def ready(request: Request) -> JSONResponse:
         problems = state.readiness_problems(detailed=state.guard.accepts(request))
         body = {
@@ -290,7 +314,12 @@ def _admin_routes(app: FastAPI, state: ServeState) -> None:
         }
         return JSONResponse(body, status_code=200 if not problems else 503)
 
-    @app.get("/metrics", tags=["health"], response_class=Response)
+    @app.get(
+        "/metrics",
+        tags=["health"],
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    )
     async def metrics() -> Response:
         """Prometheus metrics."""
         return Response(state.metrics.render(), media_type="text/plain; version=0.0.4")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from tabloop.serve._responses import MonitorReport, errors
 from tabloop.serve._security import ANY_ROLE, needs
 
 if TYPE_CHECKING:
@@ -20,7 +21,15 @@ if TYPE_CHECKING:
 
 
 def add_monitor_routes(app: FastAPI, state: ServeState) -> None:
-    @app.get("/monitor", tags=["report"], response_model=None)
+    @app.get(
+        "/monitor",
+        tags=["report"],
+        response_model=None,
+        responses={
+            200: {"model": MonitorReport, "content": {"text/html": {"schema": {"type": "string"}}}},
+            **errors(404, 422),
+        },
+    )
     @needs(ANY_ROLE)
     def get_monitor(
         request: Request,

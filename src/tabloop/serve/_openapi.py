@@ -37,6 +37,20 @@ if TYPE_CHECKING:
 
 JSON = "application/json"
 REF = "#/components/schemas/"
+#: The two ways :class:`~tabloop.serve._security.Guard` reads a key; either will do.
+SECURITY_SCHEMES: dict[str, Any] = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "Authorization: Bearer <key>; a key of serve.keys with the route's role",
+    },
+    "apiKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "the same key in X-API-Key",
+    },
+}
 #: The OIP datatype announced for a column of each schema kind (everything else: BYTES).
 KIND_DATATYPES = {"numeric": "FP64", "boolean": "BOOL"}
 
@@ -198,7 +212,59 @@ def build_openapi(app: FastAPI, state: ServeState) -> dict[str, Any]:
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
     _add_rows(doc, state)
+    _add_guarded_statuses(doc, app, state)
     return doc
+
+
+def _add_guarded_statuses(doc: dict[str, Any], app: FastAPI, state: ServeState) -> None:
+    """The statuses shared machinery answers, on every route it guards: 401/403 and the
+    security schemes where keys are configured, 400/413/415/422 where FastAPI reads a JSON
+    body; FastAPI's own 422 schema replaced by the body the service sends."""
+    from fastapi.routing import APIRoute
+
+    from tabloop.serve._responses import STATUS_MEANING, ErrorBody
+    from tabloop.serve._security import ANY_ROLE
+
+    components = doc.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    body = ErrorBody.model_json_schema(ref_template=REF + "{model}")
+    schemas.update(body.pop("$defs", {}))
+    schemas["ErrorBody"] = body
+    keyed = bool(state.guard.keys)
+    if keyed:
+        components["securitySchemes"] = SECURITY_SCHEMES
+
+    def error(status: int) -> dict[str, Any]:
+        content = {JSON: {"schema": {"$ref": f"{REF}ErrorBody"}}}
+        return {"description": STATUS_MEANING[status], "content": content}
+
+    for route in app.routes:
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
+            continue
+        role = getattr(route.endpoint, "tabloop_role", None)
+        for method in route.methods or ():
+            operation = doc["paths"].get(route.path_format, {}).get(method.lower())
+            if operation is None:
+                continue
+            responses = operation.setdefault("responses", {})
+            statuses = []
+            if role is not None and keyed:
+                statuses += [401] if role == ANY_ROLE else [401, 403]
+                operation["security"] = [{name: []} for name in SECURITY_SCHEMES]
+                who = "any valid key" if role == ANY_ROLE else f"a key with the role {role!r}"
+                text = operation.get("description", "")
+                operation["description"] = f"{text}\n\nNeeds {who} (admin may do all).".strip()
+            if route.body_field is not None:  # a JSON body read by StrictJSONRoute
+                statuses += [400, 413, 415, 422]
+            for status in statuses:
+                responses.setdefault(str(status), error(status))
+            for status, response in responses.items():
+                media = response.get("content", {}).get(JSON, {})
+                if media.get("schema") == {"$ref": f"{REF}HTTPValidationError"}:
+                    responses[status] = error(int(status))
+            operation["responses"] = dict(sorted(responses.items()))
 
 
 def _add_rows(doc: dict[str, Any], state: ServeState) -> None:

@@ -35,6 +35,17 @@ from tabloop import __version__
 from tabloop.serve._errors import ApiError
 from tabloop.serve._openapi import KIND_DATATYPES
 from tabloop.serve._predict import Prediction, predict_rows
+from tabloop.serve._responses import (
+    InferResponse,
+    InvocationsAnswer,
+    ModelMetadata,
+    ModelReady,
+    ServerLive,
+    ServerMetadata,
+    ServerReady,
+    answers,
+    errors,
+)
 from tabloop.serve._security import ANY_ROLE, needs
 from tabloop.serve.protocols._invocations import JSON, InvocationsRequest, invocation_rows
 from tabloop.serve.protocols._tensors import InferRequest, read_infer_request, tensor_rows
@@ -47,6 +58,10 @@ if TYPE_CHECKING:
     from tabloop.train import TabloopModel
 
 
+#: What an infer request can fail with (the body is read by the route, not FastAPI).
+INFER_ERRORS = (400, 404, 413, 422, 503)
+
+
 def add_protocol_routes(app: FastAPI, state: ServeState) -> None:
     """Add MLflow's ``/invocations``, ``/ping``, ``/health``, ``/version`` and OIP's ``/v2``."""
     _mlflow_routes(app, state)
@@ -55,7 +70,12 @@ def add_protocol_routes(app: FastAPI, state: ServeState) -> None:
 
 # -- MLflow scoring protocol -----------------------------------------------------------------
 def _mlflow_routes(app: FastAPI, state: ServeState) -> None:
-    @app.post("/invocations", tags=["mlflow"], openapi_extra=_body(InvocationsRequest))
+    @app.post(
+        "/invocations",
+        tags=["mlflow"],
+        openapi_extra=_body(InvocationsRequest),
+        **answers(InvocationsAnswer, 400, 413, 415, 422, 503),
+    )
     @needs("predict")
     async def invocations(request: Request) -> JSONResponse:
         """MLflow's scoring protocol: ``dataframe_split``, ``dataframe_records``,
@@ -76,8 +96,8 @@ def _mlflow_routes(app: FastAPI, state: ServeState) -> None:
             raise ApiError(503, "not_ready", f"Not ready: {'; '.join(problems)}.")
         return {"status": "ready"}
 
-    app.get("/ping", tags=["mlflow"])(ping)
-    app.get("/health", tags=["mlflow"])(ping)
+    app.get("/ping", tags=["mlflow"], responses=errors(503))(ping)
+    app.get("/health", tags=["mlflow"], responses=errors(503))(ping)
 
     @app.get("/version", tags=["mlflow"])
     async def version() -> dict[str, str]:
@@ -102,16 +122,16 @@ def _mlflow_record(row: dict[str, Any], answer: dict[str, Any], task: str) -> di
 
 # -- Open Inference Protocol v2 --------------------------------------------------------------
 def _oip_routes(app: FastAPI, state: ServeState) -> None:
-    @app.get("/v2", tags=["v2"])
+    @app.get("/v2", tags=["v2"], **answers(ServerMetadata))
     async def server_metadata() -> dict[str, Any]:
         """Server metadata: name, version, extensions."""
         return {"name": "tabloop", "version": __version__, "extensions": []}
 
-    @app.get("/v2/health/live", tags=["v2"])
+    @app.get("/v2/health/live", tags=["v2"], **answers(ServerLive))
     async def live() -> dict[str, bool]:
         return {"live": True}
 
-    @app.get("/v2/health/ready", tags=["v2"])
+    @app.get("/v2/health/ready", tags=["v2"], **answers(ServerReady, 503))
     def ready(request: Request) -> dict[str, bool]:
         problems = state.readiness_problems(detailed=state.guard.accepts(request))
         if problems:
@@ -121,25 +141,25 @@ def _oip_routes(app: FastAPI, state: ServeState) -> None:
     def metadata(request: Request, name: str, version: str | None) -> dict[str, Any]:
         return model_metadata(state, name, _resolve(state, name, version)[1])
 
-    @app.get("/v2/models/{name}", tags=["v2"])
+    @app.get("/v2/models/{name}", tags=["v2"], **answers(ModelMetadata, 404))
     @needs(ANY_ROLE)
     async def model(request: Request, name: str) -> dict[str, Any]:
         """Model metadata: one input tensor per column, the output tensors."""
         return metadata(request, name, None)
 
-    @app.get("/v2/models/{name}/versions/{version}", tags=["v2"])
+    @app.get("/v2/models/{name}/versions/{version}", tags=["v2"], **answers(ModelMetadata, 404))
     @needs(ANY_ROLE)
     async def model_version(request: Request, name: str, version: str) -> dict[str, Any]:
         """The metadata of the variant serving ``version``."""
         return metadata(request, name, version)
 
-    @app.get("/v2/models/{name}/ready", tags=["v2"])
+    @app.get("/v2/models/{name}/ready", tags=["v2"], **answers(ModelReady, 404))
     async def model_ready(name: str) -> dict[str, Any]:
         """200 when the model is loaded; 404 for a name this service does not serve."""
         _resolve(state, name, None)
         return {"name": name, "ready": True}
 
-    @app.get("/v2/models/{name}/versions/{version}/ready", tags=["v2"])
+    @app.get("/v2/models/{name}/versions/{version}/ready", tags=["v2"], **answers(ModelReady, 404))
     async def version_ready(name: str, version: str) -> dict[str, Any]:
         _resolve(state, name, version)
         return {"name": name, "version": version, "ready": True}
@@ -166,7 +186,12 @@ def _oip_routes(app: FastAPI, state: ServeState) -> None:
         out = infer_response(model, name, body.id, prediction, wanted)
         return JSONResponse(out, headers=prediction.headers())
 
-    @app.post("/v2/models/{name}/infer", tags=["v2"], openapi_extra=_body(InferRequest))
+    @app.post(
+        "/v2/models/{name}/infer",
+        tags=["v2"],
+        openapi_extra=_body(InferRequest),
+        **answers(InferResponse, *INFER_ERRORS),
+    )
     @needs("predict")
     async def model_infer(request: Request, name: str) -> JSONResponse:
         """Predict one tensor per column (JSON data or Triton's binary tensor data); the
@@ -177,6 +202,7 @@ def _oip_routes(app: FastAPI, state: ServeState) -> None:
         "/v2/models/{name}/versions/{version}/infer",
         tags=["v2"],
         openapi_extra=_body(InferRequest),
+        **answers(InferResponse, *INFER_ERRORS),
     )
     @needs("predict")
     async def version_infer(request: Request, name: str, version: str) -> JSONResponse:
