@@ -4,6 +4,8 @@ buckets chosen for a regression's scores."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -85,3 +87,41 @@ def test_classifier_scores_use_probability_buckets_and_a_regression_its_target_q
     assert list(score_buckets("regression", np.append(spend, np.nan))) == expected
     # no training target known: prometheus_client's default buckets
     assert score_buckets("regression")[:3] == (0.005, 0.01, 0.025)
+
+
+def test_a_served_regression_buckets_its_scores_at_the_training_target_quantiles(tmp_path, load):
+    from tabloop.config import config_from_dict
+    from tabloop.registry import load_package, register
+    from tabloop.train import train
+
+    target = "m2_price"
+    df = load("apartments").rename(columns={"Unnamed: 0": "apartment"})
+    raw = {
+        "name": "prices",
+        "data": {"train": "(memory)", "target": target, "id": "apartment"},
+        "train": {"models": ["linear"], "folds": 3, "learning_curve": False, "ensemble": False},
+        "evaluate": {"bootstrap": 0, "importance": False},
+        "registry": {"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}"},
+        "serve": {"store_url": f"sqlite:///{tmp_path / 'log.db'}"},
+    }
+    config = config_from_dict(raw)
+    config._root = tmp_path
+    register(train(df, config=config), config=config)
+    reference = load_package("models:/prices/1", config=config).reference_sample()
+    known = reference[target].to_numpy(dtype=float)
+    edges = [float(f"{q:.4g}") for q in np.quantile(known, REGRESSION_QUANTILES)]
+    assert edges[0] < edges[-1]
+    rows = json.loads(df.drop(columns=target).head(100).to_json(orient="records"))
+    with TestClient(create_app(config)) as http:
+        answers = http.post("/predict", json={"records": rows}).json()["predictions"]
+        scraped = samples(http.get("/metrics").text)
+    predicted = np.array([a["prediction"] for a in answers])
+    buckets = {
+        float(dict(k[1])["le"]): v
+        for k, v in scraped.items()
+        if k[0] == "tabloop_score_bucket" and ("variant", "champion") in k[1]
+    }
+    assert sorted(buckets) == [*edges, float("inf")]
+    for edge in edges:
+        assert buckets[edge] == int((predicted <= edge).sum())
+    assert value(scraped, "tabloop_score_sum", variant="champion") == pytest.approx(predicted.sum())
