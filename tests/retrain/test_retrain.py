@@ -165,6 +165,19 @@ def test_retrain_promotes_a_proven_better_challenger_and_says_why(
     assert {"reports/retrain.json", "reports/retrain.html"} <= attached
     logged = mlflow.artifacts.load_dict(f"runs:/{run_id}/reports/retrain.json")
     assert logged["challenger"] == "models:/stops/2" and logged["decision"]["promoted"]
+    # ... as the run's name, tags and metrics, which MLflow's UI compares across runs
+    run = client.get_run(run_id)
+    assert run.info.run_name == "retrain stops v2"
+    assert run.data.tags["tabloop.kind"] == "retrain"
+    assert run.data.tags["tabloop.champion"] == "models:/stops/1"
+    metrics = run.data.metrics
+    assert metrics["champion_f1"] == pytest.approx(diff["value_a"])
+    assert metrics["challenger_f1"] == pytest.approx(diff["value_b"])
+    assert metrics["retrain_improvement"] == pytest.approx(diff["improvement"])
+    assert metrics["retrain_improvement_ci_low"] == pytest.approx(diff["ci_low"])
+    assert metrics["retrain_rows"] == len(held)
+    flags = ("better", "requirements_met", "beats_dummy", "promoted")
+    assert {f: metrics[f"retrain_{f}"] for f in flags} == dict.fromkeys(flags, 1.0)
 
 
 @pytest.mark.slow

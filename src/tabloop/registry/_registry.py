@@ -43,53 +43,54 @@ def register(
     *,
     reports: list[Path] | None = None,
     config: ProjectConfig | None = None,
+    kind: str = "train",
 ) -> RegisteredVersion:
     """Log ``result`` (a :class:`~tabloop.train.TrainResult`) as an MLflow run and register it.
 
-    Returns the new version with its alias: ``champion`` if the name had no champion yet,
-    else ``challenger``; none when the model does not beat the dummy baseline.
+    The run is named ``<kind> <project>`` (``train treatment``; a retrain's run becomes
+    ``retrain stops v2`` once its version is known) and tagged with tabloop's version and
+    ``tabloop.kind``; the train and test splits are its dataset inputs; the model carries
+    a signature, an input example and the requirements of its own pickle; the version a
+    description and tags. Returns the new version with its alias: ``champion`` if the name
+    had no champion yet, else ``challenger``; none when the model does not beat the dummy
+    baseline.
     """
     import mlflow
 
-    from tabloop.registry._pyfunc import TabloopPyfunc, user_code, write_artifacts
+    from tabloop.registry._pyfunc import user_code, write_artifacts
 
     config = config or result.config
     uri = connect(tracking_uri(config))
     name = config.model_name
     experiment = _experiment(mlflow, config.name, uri)
+    useful = bool(getattr(result, "beats_dummy", True))
     with (
         quiet_mlflow(),
         tempfile.TemporaryDirectory() as tmp,
-        mlflow.start_run(experiment_id=experiment) as run,
+        mlflow.start_run(experiment_id=experiment, run_name=f"{kind} {config.name}") as run,
     ):
         mlflow.log_params(_params(result))
         mlflow.log_metrics(_metrics(result, evaluation))
-        useful = bool(getattr(result, "beats_dummy", True))
         mlflow.set_tags(
             {
+                **run_tags(kind, config.name),
                 "tabloop.task": result.task,
                 "tabloop.data_hash": result.data_hash,
                 "tabloop.beats_dummy": str(useful).lower(),
             }
         )
+        log_datasets(result, config)
         mlflow.log_dict(result.config.model_dump(mode="json"), "config/tabloop.json")
         for path in reports or []:
             mlflow.log_artifact(str(path), artifact_path="reports")
         artifacts = write_artifacts(Path(tmp) / "package", result, evaluation)
         code = [str(path) for path in user_code(result)]  # a team's own model module(s)
-        # MLflow prints "Successfully registered ..." on stderr; we report the version ourselves
-        with contextlib.redirect_stderr(io.StringIO()):
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=TabloopPyfunc(),
-                artifacts=artifacts,
-                code_paths=code or None,
-                pip_requirements=_requirements(),
-                registered_model_name=name,
-                metadata={"tabloop_task": result.task},
-            )
+        info = _log_model(result, artifacts, code, name)
     client = mlflow.MlflowClient()
     version = int(info.registered_model_version)
+    _describe_version(client, name, version, result, evaluation, kind)
+    if kind == "retrain":  # the challenger's run says which version it became
+        client.update_run(run.info.run_id, name=f"{kind} {config.name} v{version}")
     if not useful:
         return RegisteredVersion(name, version, (), run.info.run_id, f"models:/{name}/{version}")
     alias = CHALLENGER if _alias_version(client, name, CHAMPION) is not None else CHAMPION
@@ -97,6 +98,50 @@ def register(
     if alias == CHAMPION:
         _push_history(client, name, version)
     return RegisteredVersion(name, version, (alias,), run.info.run_id, f"models:/{name}/{version}")
+
+
+def _log_model(result: Any, artifacts: dict[str, str], code: list[str], name: str) -> Any:
+    """Log and register the pyfunc package in the active run, with its signature and input
+    example; a model whose example MLflow finds at odds with the signature (a column type
+    this mapping did not foresee) is logged without them rather than not at all, and the
+    run's ``tabloop.signature`` tag says why."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from tabloop.registry._pyfunc import TabloopPyfunc
+    from tabloop.registry._requirements import model_requirements
+    from tabloop.registry._signature import input_example, model_signature
+
+    described: dict[str, Any] = {
+        "signature": model_signature(result.model, result.train),
+        "input_example": input_example(result.model, result.train),
+    }
+    for attempt in (described, {}):
+        # MLflow prints "Successfully registered ..." on stderr; we report the version
+        with contextlib.redirect_stderr(io.StringIO()):
+            try:
+                return mlflow.pyfunc.log_model(
+                    name="model",
+                    python_model=TabloopPyfunc(),
+                    artifacts=artifacts,
+                    code_paths=code or None,
+                    pip_requirements=model_requirements(result.model),
+                    registered_model_name=name,
+                    metadata={"tabloop_task": result.task},
+                    **attempt,
+                )
+            except MlflowException as exc:
+                if not attempt or "input example" not in str(exc).lower():
+                    raise
+                mlflow.set_tag("tabloop.signature", f"not logged: {str(exc)[:400]}")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def run_tags(kind: str, project: str) -> dict[str, str]:
+    """The tags every tabloop run carries: its kind, the project, tabloop's version."""
+    from tabloop import __version__
+
+    return {"tabloop.kind": kind, "tabloop.project": project, "tabloop.version": __version__}
 
 
 def list_versions(
@@ -189,11 +234,20 @@ def _name(config: ProjectConfig | None) -> str:
     return config.model_name
 
 
+#: MLflow 3's experiment tag that picks the UI's layout; tabloop's runs are classic ML.
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
+
+
 def _experiment(mlflow: Any, name: str, uri: str) -> str:
+    """The project's experiment (created with its artifacts beside an embedded store),
+    tagged so the MLflow UI opens on its classic ML view (runs, metrics, models)."""
     found = mlflow.get_experiment_by_name(name)
-    if found is not None:
-        return str(found.experiment_id)
-    return str(mlflow.create_experiment(name, artifact_location=artifact_root(uri)))
+    if found is None:
+        tags = dict([EXPERIMENT_KIND])
+        return str(mlflow.create_experiment(name, artifact_location=artifact_root(uri), tags=tags))
+    if found.tags.get(EXPERIMENT_KIND[0]) != EXPERIMENT_KIND[1]:  # made by an older tabloop
+        mlflow.MlflowClient().set_experiment_tag(found.experiment_id, *EXPERIMENT_KIND)
+    return str(found.experiment_id)
 
 
 def _versions(client: Any, name: str) -> list[Any]:
@@ -274,25 +328,70 @@ def _metrics(result: Any, evaluation: dict[str, Any] | None) -> dict[str, float]
     return out
 
 
-def _requirements() -> list[str]:
-    """The package's pip requirements, pinned to what trained it (no slow inference)."""
-    from importlib.metadata import version
+def log_datasets(result: Any, config: ProjectConfig) -> None:
+    """The train and test splits as the active run's dataset inputs (MLflow's digest,
+    schema and row count; the rows stay where they are), with the data file as source."""
+    import mlflow
+    from mlflow.data.pandas_dataset import from_pandas
+    from mlflow.exceptions import MlflowException
 
-    names = [
-        "tabloop",
-        "mlflow",
-        "scikit-learn",
-        "pandas",
-        "numpy",
-        "lightgbm",
-        "catboost",
-        "xgboost-cpu",
-        "imbalanced-learn",
-    ]
-    out = []
-    for n in names:
+    source = config.resolve(config.data.train) if config.data.train else None
+    target = config.data.target
+    for context, frame in (("training", result.train), ("testing", result.test)):
+        if frame is None or not len(frame):
+            continue
         try:
-            out.append(f"{n}=={version(n)}")
-        except Exception:
-            out.append(n)
-    return out
+            dataset = from_pandas(
+                frame,
+                source=str(source) if source is not None else None,  # type: ignore[arg-type]
+                name=f"{config.name} {context}",
+                targets=target if target in frame.columns else None,
+            )
+            mlflow.log_input(dataset, context=context)
+        except (MlflowException, TypeError, ValueError):  # a column MLflow cannot type
+            continue
+
+
+def _describe_version(
+    client: Any,
+    name: str,
+    version: int,
+    result: Any,
+    evaluation: dict[str, Any] | None,
+    kind: str,
+) -> None:
+    """A version's description (one sentence a person reads in the registry) and tags."""
+    from tabloop import __version__
+
+    metric = result.metric
+    entry = ((evaluation or {}).get("metrics") or {}).get(metric) or {}
+    value = entry.get("value") if isinstance(entry, dict) else None
+    score = "" if value is None else f", test {metric} {value:.4f}"
+    if value is not None and entry.get("ci_low") is not None:
+        score += f" [{entry['ci_low']:.4f}, {entry['ci_high']:.4f}]"
+    models = ", ".join(m.name for m in result.model.members)
+    rows = _training_rows(result)
+    verdict = "" if getattr(result, "beats_dummy", True) else "; does not beat the dummy"
+    description = (
+        f"{result.task} model of {result.config.name} ({models}) by tabloop {kind}"
+        f"{score}; {rows:,} training rows, data {result.data_hash[:12]}{verdict}."
+    )
+    client.update_model_version(name, str(version), description=description)
+    tags = {
+        "project": result.config.name,
+        "task": result.task,
+        "metric": metric,
+        "training_rows": str(rows),
+        "kind": kind,
+        "tabloop_version": __version__,
+    }
+    if value is not None:
+        tags[f"test_{metric}"] = f"{value:.6g}"
+    for key, text in tags.items():
+        client.set_model_version_tag(name, str(version), key, text)
+
+
+def _training_rows(result: Any) -> int:
+    """Training rows: all of them when the table was read in pieces, else the frame's."""
+    source = getattr(result, "source", None)
+    return int(getattr(source, "train_rows", None) or len(result.train))

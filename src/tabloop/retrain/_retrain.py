@@ -140,6 +140,7 @@ def retrain(
         run.evaluation.to_dict(),
         reports=[*run.reports.values(), *paths.values()],
         config=config,
+        kind="retrain",
     )
     report["challenger"] = version.uri
     if (
@@ -155,12 +156,13 @@ def retrain(
         decision["reason"] += f"; version {version.version} stays challenger"
     elif not decision["beats_dummy"]:
         decision["reason"] += f"; version {version.version} is registered without an alias"
-    _attach(version.run_id, result.save(out))
+    _attach(version.run_id, result.save(out), report)
     return result
 
 
-def _attach(run_id: str, paths: dict[str, Path]) -> None:
-    """Replace the run's retrain report with the final one (version and decision filled in)."""
+def _attach(run_id: str, paths: dict[str, Path], report: dict[str, Any]) -> None:
+    """Replace the run's retrain report with the final one (version and decision filled
+    in) and log the comparison as the run's metrics (:func:`comparison_metrics`)."""
     import mlflow
 
     from tabloop.registry import quiet_mlflow
@@ -169,6 +171,33 @@ def _attach(run_id: str, paths: dict[str, Path]) -> None:
         client = mlflow.MlflowClient()
         for path in paths.values():
             client.log_artifact(run_id, str(path), artifact_path="reports")
+        for key, value in comparison_metrics(report).items():
+            client.log_metric(run_id, key, value)
+        client.set_tag(run_id, "tabloop.champion", report["champion"])
+        client.set_tag(run_id, "tabloop.retrain_metric", report["comparison"]["metric"])
+        client.set_tag(run_id, "tabloop.decision", report["decision"]["reason"][:5000])
+
+
+def comparison_metrics(report: dict[str, Any]) -> dict[str, float]:
+    """Challenger vs champion as MLflow metrics: ``retrain_rows`` compared on, the paired
+    ``retrain_improvement`` of the decision metric with its interval, every metric of
+    each model on those rows (``champion_f1``, ``challenger_f1``) and the decision as 0/1
+    (``retrain_better``, ``retrain_requirements_met``, ``retrain_beats_dummy``,
+    ``retrain_promoted``)."""
+    comparison, decision = report["comparison"], report["decision"]
+    diff = comparison["difference"]
+    out: dict[str, float] = {"retrain_rows": float(comparison["rows"])}
+    for key, name in (("improvement", ""), ("ci_low", "_ci_low"), ("ci_high", "_ci_high")):
+        if diff.get(key) is not None:
+            out[f"retrain_improvement{name}"] = float(diff[key])
+    for model, scores in comparison["metrics"].items():
+        for metric, entry in scores.items():
+            value = entry.get("value") if isinstance(entry, dict) else None
+            if value is not None and np.isfinite(value):
+                out[f"{model}_{metric}"] = float(value)
+    for flag in ("better", "requirements_met", "beats_dummy", "promoted"):
+        out[f"retrain_{flag}"] = float(bool(decision.get(flag)))
+    return out
 
 
 def compare(
