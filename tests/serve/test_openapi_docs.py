@@ -63,5 +63,15 @@ def test_swagger_ui_renders_the_operations_with_the_network_off(
             expect(page.locator(".opblock-summary-path[data-path='/predict']")).to_have_count(1)
             assert page.locator(".opblock").count() >= 20  # every operation is listed
             assert outside == [] and problems == []
+
+            # "Try it out" on POST /predict sends the documented example: the model answers
+            operation = page.locator("#operations-predict-predict_predict_post")
+            operation.locator(".opblock-summary").click()
+            operation.get_by_role("button", name="Try it out").click()
+            operation.get_by_role("button", name="Execute").click()
+            status = operation.locator(".live-responses-table .response .response-col_status")
+            expect(status.first).to_have_text("200", timeout=20_000)
+            expect(operation.locator(".live-responses-table")).to_contain_text("prediction_id")
+            assert outside == [] and problems == []
         finally:
             browser.close()
