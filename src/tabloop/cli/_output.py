@@ -124,7 +124,7 @@ def print_schema(schema: Any) -> None:
             more = len(c.categories) - 8
             detail = ", ".join(c.categories[:8]) + (f" (+{more} more)" if more > 0 else "")
         elif c.min is not None:
-            detail = f"{c.min} … {c.max}"
+            detail = f"{c.min} to {c.max}"
         else:
             detail = ""
         role = " (target)" if c.name == schema.target else " (id)" if c.name == schema.id else ""

@@ -192,14 +192,12 @@ def dropped_lines(dropped: dict[str, str]) -> list[str]:
     """One line per column an automatic step dropped (id-like, constant, text, leakage,
     correlation) with its reason, then how to keep one; the columns the user dropped or left
     out of ``features.include`` are not repeated. The full reasons are in evaluation.json."""
-    from tabloop.report import TERMINAL_WIDTH
-
     lines, keepable = [], False
     for column, reason in dropped.items():
         if reason.startswith(_USER_DROPS):
             continue
-        line = f"dropped {column!r}: {reason.split('; ')[0]}"
-        lines.append(line if len(line) <= TERMINAL_WIDTH else line[: TERMINAL_WIDTH - 1] + "…")
+        # whole: the terminal wraps it at spaces (a cut line could cut the column's name)
+        lines.append(f"dropped {column!r}: {reason.split('; ')[0]}")
         # free text is kept by prepare.text (its reason says so), never by features.include
         keepable = keepable or not reason.startswith("free text")
     if keepable:
