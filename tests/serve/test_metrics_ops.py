@@ -204,6 +204,23 @@ def test_the_rules_fire_on_the_series_they_watch(rules_file, tmp_path):
     assert "SUCCESS" in result.stdout
 
 
+def test_every_dashboard_query_is_valid_promql(tmp_path):
+    """promtool parses each query as a recording rule, with Grafana's variables replaced by
+    what Grafana sends (a range for $__rate_interval, a regex for $job and $variant)."""
+    grafana = {"$__rate_interval": "1m", "$job": ".*", "$variant": ".*"}
+    rules = []
+    for i, query in enumerate(q for q in dashboard_queries() if not q.startswith("label_values")):
+        for variable, value in grafana.items():
+            query = query.replace(variable, value)
+        assert "$" not in query, query
+        rules.append({"record": f"tabloop:dashboard_query_{i}", "expr": query})
+    path = tmp_path / "dashboard-queries.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
+    result = promtool("check", "rules", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(rules)} rules found" in result.stdout and len(rules) > 20
+
+
 def test_the_dashboard_is_importable_with_the_datasource_as_a_variable():
     board = dashboard()
     assert board["uid"] == "tabloop-service" and board["id"] is None
