@@ -81,6 +81,7 @@ def monitor(
     """
     from tabloop.config import load_config
     from tabloop.monitor import monitor as run_monitor
+    from tabloop.registry import log_monitor  # the verdicts as MLflow metrics too
 
     project = load_config(config)
     if variant is not None and model is None and data is None:
@@ -102,6 +103,7 @@ def monitor(
         # a lasting failure is alerted once; one that clears and comes back is alerted again
         alerted = {r["expression"] for r in report.requirements if r["status"] == "fail"}
         paths = report.save(out or project.resolve("reports"))
+        log_monitor(report.to_dict(), project, reports=list(paths.values()), variant=variant)
         _print_monitor(report)
         console.print(f"Report: [bold]{paths['html']}[/]\nJSON:   [bold]{paths['json']}[/]")
         if pushgateway is not None or textfile is not None:

@@ -1,6 +1,7 @@
 """Register trained models in MLflow, move aliases, and predict with a registered model."""
 
 from tabloop.registry._batch import predict_file
+from tabloop.registry._monitor_run import log_monitor, monitor_metrics
 from tabloop.registry._package import ModelPackage, load_package
 from tabloop.registry._predict import load_model, predict
 from tabloop.registry._registry import (
@@ -23,6 +24,8 @@ __all__ = [
     "list_versions",
     "load_model",
     "load_package",
+    "log_monitor",
+    "monitor_metrics",
     "predict",
     "predict_file",
     "promote",
