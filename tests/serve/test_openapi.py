@@ -76,3 +76,64 @@ def test_row_schema_is_the_models_columns_with_their_types_and_categories(make_c
     assert doc["components"]["schemas"]["PredictRequest"]["examples"] == [
         body_example(doc, "/predict")
     ]
+
+
+def test_example_of_a_regression_model_with_codes_flags_dates_and_gaps_is_answered_200(
+    tmp_path,
+):
+    """Columns whose values a guessed example gets wrong: categories that look like numbers
+    ("01" must stay text), 0/1-like integers, true/false, dates, missing values."""
+    import numpy as np
+    import pandas as pd
+
+    from tabloop.config import config_from_dict
+    from tabloop.registry import register
+    from tabloop.train import train
+
+    rng = np.random.default_rng(0)
+    n = 300
+    df = pd.DataFrame(
+        {
+            "store": rng.choice(["01", "02", "10"], n),
+            "tier": rng.choice([1, 2, 3], n).astype(str),
+            "member": rng.choice([True, False], n),
+            "opened": pd.date_range("2020-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
+            "visits": rng.poisson(4, n).astype(float),
+        }
+    )
+    df["spend"] = (
+        5 * df["visits"] + 10 * (df["store"] == "01") + 20 * df["member"] + rng.normal(0, 1, n)
+    )
+    df.loc[::7, "visits"] = np.nan
+    raw = {
+        "name": "spend",
+        "data": {"train": "(memory)", "target": "spend"},
+        "train": {"models": ["linear"], "folds": 3, "learning_curve": False, "ensemble": False},
+        "evaluate": {"bootstrap": 0, "importance": False},
+        "prepare": {"unseen_categories": "error"},
+        "features": {"categorical": ["store", "tier"]},  # codes, not quantities
+        "registry": {"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}"},
+        "serve": {"store_url": f"sqlite:///{tmp_path / 'log.db'}"},
+    }
+    config = config_from_dict(raw)
+    config._root = tmp_path
+    register(train(df, config=config), config=config)
+    with live_server(create_app(config)) as base, httpx.Client(base_url=base) as http:
+        doc = http.get("/openapi.json").json()
+        predict = body_example(doc, "/predict")
+        answer = http.post("/predict", json=predict)
+        invocations = http.post("/invocations", json=body_example(doc, "/invocations"))
+        other = {**predict["records"][0], "store": 10, "tier": "3"}  # the enum's other forms
+        also = http.post("/predict", json={"records": [other]})
+    assert answer.status_code == 200, (predict, answer.text)
+    assert also.status_code == 200, also.text
+    assert invocations.status_code == 200, invocations.text
+    row = predict["records"][0]
+    properties = doc["components"]["schemas"]["Row"]["properties"]
+    assert row["store"] in ("01", "02", "10")  # text that looks like a number stays text
+    # categories are compared by key: 10 and "10" are one category, "01" is not 1
+    assert properties["store"]["enum"] == ["01", "02", 10, "10"]
+    assert properties["tier"]["enum"] == [1, "1", 2, "2", 3, "3"]
+    assert properties["member"]["type"] == "boolean"
+    assert row_validator(doc).is_valid(row)
+    assert "null" in properties["visits"]["type"]  # missing in training: null is allowed

@@ -66,7 +66,10 @@ def _columns(variants: list[Variant]) -> dict[str, list[tuple[Variant, ColumnSch
 
 
 def _category_value(key: str) -> Any:
-    """A category key as a client sends it: ``"3"`` as 3, ``"true"`` as true, else text."""
+    """A category key (:func:`~tabloop.data.frame.category_key`) as the value a client most
+    likely sends: ``"3"`` as 3, ``"true"`` as true, ``"01"`` and other text as it is."""
+    from tabloop.data.frame import category_key
+
     if key in ("true", "false"):
         return key == "true"
     try:
@@ -75,7 +78,18 @@ def _category_value(key: str) -> Any:
         return key
     if not math.isfinite(number):
         return key
-    return int(number) if number == int(number) and "." not in key else number
+    value: Any = int(number) if number.is_integer() else number
+    return value if category_key(value) == key else key  # "01" or "1e3" stay text
+
+
+def _category_values(keys: list[str]) -> list[Any]:
+    """Every value that matches ``keys``: the typed value, and the key's text where it
+    differs (the service compares categories by key, so 3 and "3" are the same)."""
+    out: list[Any] = []
+    for key in keys:
+        value = _category_value(key)
+        out.extend([value] if value == key else [value, key])
+    return out
 
 
 def column_schema(readers: list[tuple[Variant, ColumnSchema]]) -> dict[str, Any]:
@@ -90,7 +104,7 @@ def column_schema(readers: list[tuple[Variant, ColumnSchema]]) -> dict[str, Any]
         schema = {"type": "boolean"}
     elif column.kind == "categorical":
         keys = _shared_categories(readers)
-        values = [_category_value(k) for k in keys]
+        values = _category_values(keys)
         refused = any(v.model.unseen == "error" for v, _ in readers)
         schema = {"enum": values} if refused else {"type": ["string", "number", "boolean"]}
         if not refused:
