@@ -5,7 +5,9 @@ as a user runs it (a bad target is one line and exit 2 after the reports are wri
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -15,7 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tabloop.monitor import monitor, push_verdicts
-from tests.cli.test_cli import assert_one_line_error, run
+from tests.cli.test_cli import TABLOOP, assert_one_line_error, run
 from tests.cli.test_monitor_cli import write_project
 from tests.monitor.test_monitor import log_labelled, production, project  # noqa: F401
 from tests.stops import fill_log
@@ -142,3 +144,25 @@ def test_monitor_cli_pushes_and_a_bad_target_is_one_line_after_the_reports(
         failed = run("monitor", "--out", f"out{i}", *args, cwd=folder)
         assert_one_line_error(failed, message, "The report was written.")
         assert json.loads((folder / f"out{i}" / "monitor.json").read_text())["passed"] is False
+
+    # with --every a refused push is a line on stderr and the runs go on
+    every = subprocess.Popen(
+        [*TABLOOP, "monitor", "--every", "1s", "--textfile", "missing/v.prom", "--out", "every"],
+        cwd=folder,
+        env={**os.environ, "COLUMNS": "200", "TABLOOP_PROGRESS": "0"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        seen = []
+        for line in every.stdout:  # type: ignore[union-attr]
+            seen.append(line)
+            if sum("Next run in 1s" in x for x in seen) == 2:  # a second run began and ended
+                break
+    finally:
+        every.kill()
+        every.communicate()
+    text = "".join(seen)
+    assert text.count("error: --textfile 'missing/v.prom': cannot write") == 2, text
+    assert (folder / "every" / "monitor.json").exists()
