@@ -78,17 +78,14 @@ def test_row_schema_is_the_models_columns_with_their_types_and_categories(make_c
     ]
 
 
-def test_example_of_a_regression_model_with_codes_flags_dates_and_gaps_is_answered_200(
-    tmp_path,
-):
-    """Columns whose values a guessed example gets wrong: categories that look like numbers
-    ("01" must stay text), 0/1-like integers, true/false, dates, missing values."""
+def spend_project(tmp_path: Any, **features: Any) -> tuple[Any, Any]:
+    """A regression project whose columns a guessed example gets wrong: categories that
+    look like numbers ("01" must stay text), digit codes, true/false, dates, missing values;
+    its config and data."""
     import numpy as np
     import pandas as pd
 
     from tabloop.config import config_from_dict
-    from tabloop.registry import register
-    from tabloop.train import train
 
     rng = np.random.default_rng(0)
     n = 300
@@ -111,12 +108,22 @@ def test_example_of_a_regression_model_with_codes_flags_dates_and_gaps_is_answer
         "train": {"models": ["linear"], "folds": 3, "learning_curve": False, "ensemble": False},
         "evaluate": {"bootstrap": 0, "importance": False},
         "prepare": {"unseen_categories": "error"},
-        "features": {"categorical": ["store", "tier"]},  # codes, not quantities
+        "features": {"categorical": ["store", "tier"], **features},  # codes, not quantities
         "registry": {"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}"},
         "serve": {"store_url": f"sqlite:///{tmp_path / 'log.db'}"},
     }
     config = config_from_dict(raw)
     config._root = tmp_path
+    return config, df
+
+
+def test_example_of_a_regression_model_with_codes_flags_dates_and_gaps_is_answered_200(
+    tmp_path,
+):
+    from tabloop.registry import register
+    from tabloop.train import train
+
+    config, df = spend_project(tmp_path)
     register(train(df, config=config), config=config)
     with live_server(create_app(config)) as base, httpx.Client(base_url=base) as http:
         doc = http.get("/openapi.json").json()
@@ -137,3 +144,24 @@ def test_example_of_a_regression_model_with_codes_flags_dates_and_gaps_is_answer
     assert properties["member"]["type"] == "boolean"
     assert row_validator(doc).is_valid(row)
     assert "null" in properties["visits"]["type"]  # missing in training: null is allowed
+
+
+def test_the_document_follows_a_reload_that_swaps_the_model(tmp_path):
+    from tabloop.registry import promote, register
+    from tabloop.train import train
+
+    config, df = spend_project(tmp_path)
+    register(train(df, config=config), config=config)
+    with live_server(create_app(config)) as base, httpx.Client(base_url=base) as http:
+        before = http.get("/openapi.json").json()
+        smaller, _ = spend_project(tmp_path, drop=["tier", "opened"])
+        register(train(df, config=smaller), config=smaller)  # version 2, the challenger
+        promote(2, config)
+        assert http.post("/admin/reload").json()["changed"]
+        after = http.get("/openapi.json").json()
+        answer = http.post("/predict", json=body_example(after, "/predict"))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["predictions"][0]["model_version"] == "2"
+    assert "tier" in before["components"]["schemas"]["Row"]["required"]
+    assert after["components"]["schemas"]["Row"]["required"] == ["store", "member", "visits"]
+    assert "tier" not in body_example(after, "/predict")["records"][0]
