@@ -13,6 +13,7 @@ from sklearn import metrics as skm
 from tabloop.config import config_from_dict
 from tabloop.evaluate import evaluate
 from tabloop.train import train
+from tests.report.test_html import chart_specs
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +117,7 @@ def test_report_is_self_contained_html_with_charts(arrests, tmp_path):
     html = paths["html"].read_text()
     assert len(html.encode()) <= 1_000_000  # plotly.js embedded gzipped (tests/report)
     assert not re.search(r"<(script|link|img)[^>]+(src|href)=", html)
+    html += json.dumps(chart_specs(html))  # the chart specs travel gzipped too
     for title in (
         "ROC (test)",
         "Precision-recall (test)",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import gzip
+import json
 import re
 import shutil
 from importlib import resources
@@ -295,3 +296,25 @@ def test_the_vendored_bundle_is_the_one_its_notice_names():
     assert f"plotly.js-cartesian-dist-min {version.decode()} (npm)" in notice
     assert hashlib.sha256(bundle).hexdigest() in notice
     assert "MIT License" in vendor.joinpath("LICENSE.plotly.txt").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_a_profile_of_150_numeric_columns_stays_under_1_mb():
+    import numpy as np
+    import pandas as pd
+
+    from tabloop.data import profile
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(size=(1000, 150)), columns=[f"feature_{i}" for i in range(150)])
+    df["y"] = rng.integers(0, 2, len(df))
+    html = profile(df, target="y").to_html()
+    assert len(html.encode()) <= MAX_BYTES
+    # its correlation matrices are there in full: 150 × 150 values each
+    specs = json.loads(
+        gzip.decompress(
+            base64.b64decode(re.search(r'id="tabloop-charts"[^>]*>([^<]*)<', html).group(1))
+        )
+    )
+    heatmaps = [s["data"][0] for s in specs if s["data"][0]["type"] == "heatmap"]
+    assert heatmaps and all(len(h["z"]) == len(h["z"][0]) == 150 for h in heatmaps)

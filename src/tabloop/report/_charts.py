@@ -194,8 +194,7 @@ def heatmap(
     zmin: float = -1,
     zmax: float = 1,
 ) -> Figure:
-    text = [["" if v is None else f"{v:.2f}" for v in row] for row in values]
-    trace = {
+    trace: dict[str, Any] = {
         "type": "heatmap",
         "x": columns,
         "y": columns,
@@ -204,10 +203,11 @@ def heatmap(
         "zmax": zmax,
         "colorscale": "RdBu" if zmin < 0 else "Blues",
         "reversescale": True,  # RdBu: +1 blue, -1 red; Blues: 1 dark
-        "text": text,
-        "texttemplate": "%{text}" if len(columns) <= 15 else "",
         "hovertemplate": "%{y} × %{x}: %{z:.3f}<extra></extra>",
     }
+    if len(columns) <= 15:  # values written in the cells; beyond, on hover only
+        trace["text"] = [["" if v is None else f"{v:.2f}" for v in row] for row in values]
+        trace["texttemplate"] = "%{text}"
     return {
         "data": [trace],
         "layout": _layout(
