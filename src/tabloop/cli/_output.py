@@ -160,19 +160,20 @@ def print_schema(schema: Any) -> None:
 
 
 def print_validation(report: Any) -> None:
+    """The problems as a list, one bullet each (severity, kind, rows, message), wrapped at
+    spaces: a table of five columns would split long column names and messages mid-word."""
     if not report.problems:
         console.print(f"[green]OK[/]: {report.n_rows:,} rows match the schema.")
         return
-    table = Table(
-        title=f"{len(report.errors)} error(s), {len(report.warnings)} warning(s) "
-        f"in {report.n_rows:,} rows"
+    console.print(
+        f"{len(report.errors)} error(s), {len(report.warnings)} warning(s) "
+        f"in {report.n_rows:,} rows:",
+        markup=False,
     )
-    for col in ("severity", "kind", "column", "rows", "message"):
-        table.add_column(col, overflow="fold")
     for p in report.problems:
         style = "red" if p.severity == "error" else "yellow"
-        table.add_row(f"[{style}]{p.severity}[/]", p.kind, p.column, str(p.count or ""), p.message)
-    console.print(table)
+        rows = f", {p.count:,} row(s)" if p.count else ""
+        console.print(f"  • [{style}]{p.severity}[/] ({escape(p.kind)}{rows}): {escape(p.message)}")
 
 
 def print_models(name: str, versions: list[dict[str, Any]], shown: list[str]) -> None:
