@@ -14,11 +14,24 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 # -- the error body --------------------------------------------------------------------------
+def _absent_not_null(schema: dict[str, Any]) -> None:
+    """Optional keys of an error are left out, never null: document them so."""
+    for name, field in schema.get("properties", {}).items():
+        if name in schema.get("required", ()):
+            continue
+        field.pop("default", None)
+        kinds = [k for k in field.pop("anyOf", []) if k != {"type": "null"}]
+        if len(kinds) == 1:
+            field.update(kinds[0])
+        elif kinds:
+            field["anyOf"] = kinds
+
+
 class ErrorProblem(BaseModel):
     """One offending field; schema errors add ``message``, ``row`` and ``value``, outcome
     conflicts ``id``, ``stored`` and ``received``."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", json_schema_extra=_absent_not_null)
     field: str | None = Field(description="the field, column or id at fault")
     problem: str = Field(description="what is wrong with it, e.g. wrong_type, unknown")
     message: str | None = None
@@ -26,12 +39,33 @@ class ErrorProblem(BaseModel):
     value: Any = Field(None, description="the offending value, shortened")
 
 
+def _error_body_schema(schema: dict[str, Any]) -> None:
+    _absent_not_null(schema)
+    schema["examples"] = [
+        {
+            "error": "schema_error",
+            "message": "Input does not match the model's schema: Column 'age' must be "
+            "numeric; got 'forty' in row 0.",
+            "field": "age",
+            "problems": [
+                {
+                    "field": "age",
+                    "problem": "wrong_type",
+                    "message": "Column 'age' must be numeric; got 'forty' in row 0.",
+                    "row": 0,
+                    "value": "forty",
+                }
+            ],
+        }
+    ]
+
+
 class ErrorBody(BaseModel):
     """Every 4xx/5xx answer. Under ``/v2`` (Open Inference Protocol) ``error`` holds the
     message and the stable code is in ``code``; ``/invocations`` adds MLflow's
     ``error_code``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_error_body_schema)
     error: str = Field(description="a stable code for programs, e.g. schema_error")
     message: str = Field(description="names the field, column or value and what was expected")
     field: str | None = Field(None, description="the first offending field")
