@@ -22,8 +22,10 @@ TABLOOP = [sys.executable, "-m", "tabloop"]
 HUNG_AFTER_S = 2400
 
 
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200", "TABLOOP_PROGRESS": "0"}
+def run(
+    *args: str, cwd: Path | None = None, columns: int = 200
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": str(columns), "TABLOOP_PROGRESS": "0"}
     return subprocess.run(
         [*TABLOOP, *map(str, args)],
         cwd=cwd,
@@ -215,13 +217,19 @@ def test_usage_error_exits_2():
 @pytest.mark.slow
 @pytest.mark.timeout(HUNG_AFTER_S + 60)
 def test_demo_runs_the_loop_and_says_where_to_look(tmp_path):
-    result = run("demo", "--dir", tmp_path / "ws")
+    """The demo, read in a terminal 80 columns wide (as every verb: test_terminal_80)."""
+    from tests.cli.test_terminal_80 import assert_reads_at_80
+
+    result = run("demo", "--dir", tmp_path / "ws", columns=80)
     assert result.returncode == 0, result.stderr
+    assert_reads_at_80(result.stdout)
+    assert_reads_at_80(result.stderr)
+    said = unwrap(result.stdout)
     reports = tmp_path / "ws" / "reports"
     for name in ("profile.html", "profile.json", "schema.json", "validation.json",
                  "evaluation.html", "evaluation.json", "predictions.csv"):  # fmt: skip
         assert (reports / name).exists()
-        assert name in result.stdout
+        assert name in said
     evaluation = json.loads((reports / "evaluation.json").read_text())
     assert evaluation["metrics"]["roc_auc"]["value"] > 0.75
     assert set(evaluation["ensemble"]) <= {"linear", "lightgbm", "catboost"}
@@ -254,7 +262,7 @@ def test_demo_runs_the_loop_and_says_where_to_look(tmp_path):
     assert by_name["A"]["metrics"]["roc_auc"]["value"] == pytest.approx(
         roc_auc_score(a["outcome"].astype(int), a["score"])
     )
-    assert "verdict:" in result.stdout and "ab_report.json" in result.stdout
+    assert "verdict:" in said and "ab_report.json" in said
 
     # situation 2: two teams' own models (spendmodels.py) registered and served as an A/B
     # test sticky by customer; the report agrees with sklearn on the service's log
@@ -273,7 +281,7 @@ def test_demo_runs_the_loop_and_says_where_to_look(tmp_path):
     n_test = trend["n_test"]
     assert len(log) == n_test + 100 and log["outcome"].notna().sum() == n_test
     assert (log.groupby("entity_id")["variant"].nunique() == 1).all()  # sticky by customer
-    assert "100 of 100 asking again got the same variant" in result.stdout
+    assert "100 of 100 asking again got the same variant" in said
     for v in spend_ab["variants"]:
         rows = log[(log["variant"] == v["name"]) & log["outcome"].notna()]
         assert v["labelled"] == len(rows) > 0 and len(v["batches"]) == 2
@@ -298,20 +306,20 @@ def test_demo_runs_the_loop_and_says_where_to_look(tmp_path):
     # production reaches the suspicious stops: fewer unsearched ('N') ones than in training
     shares = {r["value"]: r for r in monitor["drift"]["population"]["search_authorization"]}
     assert shares["N"]["current_share"] < shares["N"]["reference_share"] - 0.05
-    assert "search_authorization (training → production): N" in result.stdout
+    assert "search_authorization (training → production): N" in said
     assert monitor["fairness"]["human"] is not None
     retrain = json.loads((stops / "reports" / "retrain.json").read_text())
     assert retrain["data"]["holdout"] > 0 and retrain["data"]["production_train"] > 0
     for name in ("monitor.html", "retrain.html", "monitoring report", "retraining report"):
-        assert name in result.stdout
+        assert name in said
     # seeded data: the searched-stops challenger is proven better and served after a reload
     assert retrain["decision"]["promoted"] is True
-    assert "now the champion" in result.stdout and "champion → version 2" in result.stdout
+    assert "now the champion" in said and "champion → version 2" in said
     # its train step shows the summary up to the first test metric, then the registration
     stops_evaluation = json.loads((stops / "reports" / "evaluation.json").read_text())
     first, entry = next(iter(stops_evaluation["metrics"].items()))
     assert f"  {first:<18} {entry['value']:.4f}" in result.stdout
-    assert "registered models:/stops/1 as champion" in result.stdout
+    assert "registered models:/stops/1 as champion" in said
     # one count over the three situations: 1/15 ... 15/15
     steps = re.findall(r"^(\d+)/(\d+) ", result.stdout, flags=re.MULTILINE)
     assert steps == [(str(i), "15") for i in range(1, 16)]
