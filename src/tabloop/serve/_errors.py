@@ -3,7 +3,8 @@
 Every error body is ``{"error": code, "message": text, "field": name?, "problems": [...]}``:
 ``code`` is stable for programs, ``message`` names the field, column or value and what was
 expected, ``problems`` lists every offending field when there are several. Nothing from the
-request is echoed beyond the offending value itself, and never an API key.
+request is echoed beyond the offending value itself, and never an API key. The OpenAPI
+document describes it as ``ErrorBody`` (:mod:`tabloop.serve._responses`): change both.
 
 Two protocols read other keys, so their paths get a superset of that shape
 (:func:`protocol_body`): the Open Inference Protocol (``/v2/...``) says an error is

@@ -9,12 +9,14 @@ rebuilds it):
 
 - ``Row``: one property per column of the served models (the union over the variants, as
   a routed row may reach any of them), typed by the column's kind; categories as an
-  ``enum`` where an unseen category is refused; the id, sticky and context columns and
+  ``enum`` where an unseen category is refused (each in every form the service matches
+  by key: ``10`` and ``"10"``, but ``"01"`` only as text); the id, sticky and context columns and
   the columns a model ignores as optional properties; nothing else (the service answers
   an unknown column with a 422). ``/predict``, ``/invocations`` and ``/v2/.../infer``
   carry an example row built from the schema that every variant accepts.
-- Errors: every status a route can answer, each with the one body
-  :class:`ErrorBody` (:mod:`tabloop.serve._errors`); routes declare their own statuses
+- Errors: every status a route can answer, each with the one body of
+  :mod:`tabloop.serve._errors`, described by :class:`~tabloop.serve._responses.ErrorBody`
+  (a test validates real error answers against it); routes declare their own statuses
   (``responses=errors(404, 422)``), and the statuses that shared machinery adds (the key
   check, the JSON body reader, the body-size cap) are added here for every route it
   guards.

@@ -83,9 +83,10 @@ def _mlflow_routes(app: FastAPI, state: ServeState) -> None:
         Parquet body; answers ``{"predictions": [...]}``, one record per row."""
         rows, field = invocation_rows(await request.body(), request.headers.get("content-type"))
         prediction = await predict_rows(state, request, rows, field=field)
-        task = state.first.model.task
+        task, variants = state.first.model.task, state.variants
         records = [
-            _mlflow_record(r, a, task) for r, a in zip(rows, prediction.answers, strict=True)
+            _mlflow_record(r, a, task, variants.get(a["variant"]))
+            for r, a in zip(rows, prediction.answers, strict=True)
         ]
         return JSONResponse({"predictions": records}, headers=prediction.headers())
 
@@ -105,9 +106,15 @@ def _mlflow_routes(app: FastAPI, state: ServeState) -> None:
         return {"tabloop": __version__, "mlflow": package_version("mlflow")}
 
 
-def _mlflow_record(row: dict[str, Any], answer: dict[str, Any], task: str) -> dict[str, Any]:
-    """The row as ``mlflow models serve`` answers it for a tabloop model, plus tabloop's ids."""
-    record = {**row, "prediction": answer["prediction"]}
+def _mlflow_record(
+    row: dict[str, Any], answer: dict[str, Any], task: str, variant: Variant | None
+) -> dict[str, Any]:
+    """The row as ``mlflow models serve`` answers it for a tabloop model, plus tabloop's ids:
+    MLflow's pyfunc keeps the columns of the model's signature (its input schema, in that
+    order) and drops the others (an id, a context column) before the model sees them."""
+    names = variant.model.inputs if variant is not None else list(row)
+    record = {name: row.get(name) for name in names}
+    record["prediction"] = answer["prediction"]
     if task == "binary":
         record["probability"] = answer["probability"]
     elif task == "multiclass":
