@@ -129,6 +129,13 @@ def test_bad_requests_get_the_documented_status_and_error_body(served, registere
         ("get", "/report", 404, http.get("/report", params={"period": 99}, headers=as_admin)),
         ("get", "/report", 422, http.get("/report", params={"period": "soon"}, headers=as_admin)),
         ("get", "/outcomes", 404, http.get("/outcomes", params={"period": 99}, headers=as_admin)),
+        (
+            "get",
+            "/dashboard/data",
+            404,
+            http.get("/dashboard/data", params={"period": 99}, headers=as_admin),
+        ),
+        ("get", "/dashboard", 404, http.get("/dashboard", params={"period": 99}, headers=as_admin)),
         ("get", "/monitor", 404, http.get("/monitor", params={"variant": "Z"}, headers=as_admin)),
         (
             "post",

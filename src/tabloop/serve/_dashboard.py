@@ -65,6 +65,7 @@ from tabloop.serve._dashboard_cells import (
     variant_cells,
 )
 from tabloop.serve._dashboard_segments import segments_view
+from tabloop.serve._responses import errors
 from tabloop.serve._security import ANY_ROLE, needs
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ RECENT = 20
 def add_dashboard_routes(app: FastAPI, state: ServeState) -> None:
     """Add ``GET /dashboard`` (HTML) and ``GET /dashboard/data`` (JSON) to ``app``."""
 
-    @app.get("/dashboard", tags=["report"], response_class=HTMLResponse)
+    @app.get("/dashboard", tags=["report"], response_class=HTMLResponse, responses=errors(404, 422))
     @needs(ANY_ROLE)
     def dashboard(
         request: Request,
@@ -94,7 +95,7 @@ def add_dashboard_routes(app: FastAPI, state: ServeState) -> None:
         html = render_dashboard(data, refresh=refresh, data_url=data_url, nonce=nonce)
         return HTMLResponse(html, headers=_headers(nonce))
 
-    @app.get("/dashboard/data", tags=["report"])
+    @app.get("/dashboard/data", tags=["report"], responses=errors(404, 422))
     @needs(ANY_ROLE)
     def dashboard_json(
         request: Request,

@@ -256,6 +256,7 @@ def _add_guarded_statuses(doc: dict[str, Any], app: FastAPI, state: ServeState) 
         content = {JSON: {"schema": {"$ref": f"{REF}ErrorBody"}}}
         return {"description": STATUS_MEANING[status], "content": content}
 
+    error_shapes = [{"$ref": f"{REF}{name}"} for name in ("HTTPValidationError", "ErrorBody")]
     for route in app.routes:
         if not isinstance(route, APIRoute) or not route.include_in_schema:
             continue
@@ -277,8 +278,10 @@ def _add_guarded_statuses(doc: dict[str, Any], app: FastAPI, state: ServeState) 
             for status in statuses:
                 responses.setdefault(str(status), error(status))
             for status, response in responses.items():
-                media = response.get("content", {}).get(JSON, {})
-                if media.get("schema") == {"$ref": f"{REF}HTTPValidationError"}:
+                # FastAPI's 422 shape is not what the service sends, and an error of an HTML
+                # route is still JSON (FastAPI files it under the route's media type)
+                shapes = [m.get("schema") for m in response.get("content", {}).values()]
+                if any(s in shapes for s in error_shapes) and status.isdigit():
                     responses[status] = error(int(status))
             operation["responses"] = dict(sorted(responses.items()))
 
