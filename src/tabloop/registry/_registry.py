@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tabloop.exceptions import ModelNotFoundError, RegistryError
+from tabloop.registry._datasets import log_datasets
 from tabloop.registry._tracking import artifact_root, connect, quiet_mlflow, tracking_uri
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ def register(
                 "tabloop.beats_dummy": str(useful).lower(),
             }
         )
-        log_datasets(result, config)
+        log_datasets(run.info.run_id, result, config)
         mlflow.log_dict(result.config.model_dump(mode="json"), "config/tabloop.json")
         for path in reports or []:
             mlflow.log_artifact(str(path), artifact_path="reports")
@@ -326,30 +327,6 @@ def _metrics(result: Any, evaluation: dict[str, Any] | None) -> dict[str, float]
                 out[f"test_{name}{suffix}"] = float(entry[key])
     out["train_seconds"] = result.seconds
     return out
-
-
-def log_datasets(result: Any, config: ProjectConfig) -> None:
-    """The train and test splits as the active run's dataset inputs (MLflow's digest,
-    schema and row count; the rows stay where they are), with the data file as source."""
-    import mlflow
-    from mlflow.data.pandas_dataset import from_pandas
-    from mlflow.exceptions import MlflowException
-
-    source = config.resolve(config.data.train) if config.data.train else None
-    target = config.data.target
-    for context, frame in (("training", result.train), ("testing", result.test)):
-        if frame is None or not len(frame):
-            continue
-        try:
-            dataset = from_pandas(
-                frame,
-                source=str(source) if source is not None else None,  # type: ignore[arg-type]
-                name=f"{config.name} {context}",
-                targets=target if target in frame.columns else None,
-            )
-            mlflow.log_input(dataset, context=context)
-        except (MlflowException, TypeError, ValueError):  # a column MLflow cannot type
-            continue
 
 
 def _describe_version(
