@@ -4,6 +4,7 @@ PROMETHEUS_MULTIPROC_DIR do not add to the counts."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -24,28 +25,45 @@ REQUESTS = 60
 
 
 def start(folder: Path, port: int, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    """The server in a session of its own, its output in ``folder/server.log`` (a pipe would
+    stay open as long as any worker lives); :func:`stop` ends every process of it."""
+    log = (folder / "server.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "tabloop", "serve", "--port", str(port), *args],
         cwd=folder,
         env={**os.environ, "TABLOOP_PROGRESS": "0", **env},
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,
     )
-    deadline = time.monotonic() + 120
+    log.close()
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            output, _ = process.communicate()
-            raise AssertionError(f"server exited early:\n{output}")
+            stop(process)
+            raise AssertionError(f"server exited early:\n{(folder / 'server.log').read_text()}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200:
                 return process
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    process.kill()
-    output, _ = process.communicate()
-    raise AssertionError(f"server did not become ready in 120 s:\n{output}")
+    stop(process)
+    raise AssertionError(f"server not ready in 180 s:\n{(folder / 'server.log').read_text()}")
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    """SIGTERM to the server (a graceful stop), then SIGKILL to whatever of its session is
+    left, workers included."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def earlier_run(folder: Path) -> None:
@@ -77,8 +95,8 @@ def test_two_workers_count_every_request_once(tmp_path, registered):
         pids = {p.name.rsplit("_", 1)[-1] for p in multiproc.glob("counter_*.db")}
         scrapes = [samples(httpx.get(f"{base}/metrics", timeout=30).text) for _ in range(6)]
     finally:
-        server.send_signal(signal.SIGTERM)
-        output, _ = server.communicate(timeout=60)
+        stop(server)
+        output = (tmp_path / "server.log").read_text()
     assert len(pids) >= 2, f"one worker took every request: {sorted(pids)}\n{output}"
     for scraped in scrapes:
         predicted = {
