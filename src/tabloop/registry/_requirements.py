@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import io
 import pickle
+import sys
+from collections.abc import Mapping
 from importlib import metadata
 from typing import Any
 
@@ -22,17 +24,33 @@ BASE = ("tabloop", "pandas")
 PREFERRED = ("xgboost-cpu",)
 
 
+#: Modules of tabloop's model zoo whose distribution has another name; any other module
+#: is looked up by its own name, then among every installed distribution (slower: seconds).
+KNOWN = {"sklearn": ["scikit-learn"], "imblearn": ["imbalanced-learn"]}
+
+
 def model_requirements(model: Any) -> list[str]:
     """``name==version`` for tabloop, MLflow and every distribution ``model``'s pickle
     imports, sorted; a distribution without a version is listed by name."""
-    owners = metadata.packages_distributions()
     names: set[str] = set()
-    for module in sorted(pickled_modules(model)):
-        found = owners.get(module, [])
+    everything: Mapping[str, list[str]] | None = None
+    for module in sorted(pickled_modules(model) - set(sys.stdlib_module_names)):
+        found = KNOWN.get(module) or _own_name(module)
+        if not found:
+            if everything is None:
+                everything = metadata.packages_distributions()
+            found = everything.get(module, [])
         if found:
             names.add(_pick(module, found))
     names.update(_base())
     return sorted({_pinned(name) for name in names}, key=str.lower)
+
+
+def _own_name(module: str) -> list[str]:
+    """Distributions named like ``module`` (``lightgbm``), plus this project's preferred
+    variants of it (``xgboost-cpu``)."""
+    found = [n for n in (module, *(p for p in PREFERRED if p.startswith(module))) if _version(n)]
+    return found
 
 
 def pickled_modules(model: Any) -> set[str]:
