@@ -107,7 +107,8 @@ def column_schema(readers: list[tuple[Variant, ColumnSchema]]) -> dict[str, Any]
     elif column.kind == "categorical":
         keys = _shared_categories(readers)
         values = _category_values(keys)
-        refused = any(v.model.unseen == "error" for v, _ in readers)
+        # an enum only of known categories (a column with too many keeps none stored)
+        refused = bool(keys) and any(v.model.unseen == "error" for v, _ in readers)
         schema = {"enum": values} if refused else {"type": ["string", "number", "boolean"]}
         if not refused:
             shown = ", ".join(map(str, keys[:20])) + (" …" if len(keys) > 20 else "")
@@ -149,9 +150,10 @@ def row_schema(state: ServeState) -> dict[str, Any]:
             properties[name] = {**properties[name], "description": note}
     for name in cfg.serve.context:
         properties.setdefault(name, {"description": "context: logged, never fed to a model"})
-    for variant in variants:
+    for variant in variants:  # a column some model ignores, if no variant refuses it
         for name in variant.model.ignored:
-            properties.setdefault(name, {"description": "accepted, not read by the model"})
+            if all(name in v.model.inputs or name in v.model.ignored for v in variants):
+                properties.setdefault(name, {"description": "accepted, not read by a model"})
     required = [*columns, *([cfg.serve.sticky_by] if cfg.serve.sticky_by else [])]
     return {
         "title": "Row",
