@@ -2,7 +2,12 @@
 
 Every training is one MLflow run (params, metrics with their confidence intervals, the
 reports, the resolved config, a hash of the data) whose pyfunc model is registered under
-the project's name. The first version becomes ``champion``; later ones ``challenger``. A
+the project's name, laid out as MLflow users expect: a named run (``train treatment``)
+tagged with tabloop's version and kind, its splits as dataset inputs (:mod:`._datasets`),
+a signature and input example (:mod:`._signature`), the model's own requirements
+(:mod:`._requirements`), a described and tagged version, and an experiment tagged for
+MLflow's classic ML view. The first version becomes ``champion``; later ones
+``challenger``. A
 model that does not beat the dummy baseline (``result.beats_dummy`` is False) is registered
 with no alias, so nothing serves it unless someone promotes it by hand.
 Promotions are remembered in a registered-model tag, so ``rollback`` can walk back.
