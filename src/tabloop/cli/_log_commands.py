@@ -232,7 +232,8 @@ def _print_table(
     more = "" if len(rows) < shown else "; --limit N shows more, -o FILE saves all"
     console.print(f"{len(rows):,} most recent of {where}{more}:", markup=False)
     scored = _score_adds(rows)
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    # collapsed padding: two spaces between columns keep every header whole at 80 columns
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
     columns = ["time (UTC)", "variant", "entity", "prediction"]
     columns += ["score"] if scored else []
     columns += ["outcome", "batch"]

@@ -123,8 +123,8 @@ def print_schema(schema: Any) -> None:
         if c.categories is not None:
             more = len(c.categories) - 8
             detail = ", ".join(c.categories[:8]) + (f" (+{more} more)" if more > 0 else "")
-        elif c.min is not None:
-            detail = f"{c.min} to {c.max}"
+        elif c.min is not None:  # a datetime at midnight reads as its date
+            detail = f"{c.min} to {c.max}".replace("T00:00:00", "")
         else:
             detail = ""
         role = " (target)" if c.name == schema.target else " (id)" if c.name == schema.id else ""
@@ -132,8 +132,11 @@ def print_schema(schema: Any) -> None:
         rows.append((c.name + role, c.kind, nullable, missing, str(c.n_unique), detail))
     title = f"Schema ({schema.n_rows:,} rows)"
     longest = max((len(r[0]) for r in rows), default=6)
-    # kind, nulls, missing %, distinct and the gaps between six columns take ~40 cells
-    if longest + 40 + 16 > console.width:
+    # the longest category or bound: the values column is never narrower, so none folds
+    token = max((len(word) for r in rows for word in r[5].split()), default=0)
+    values = max(token, len("range/categories"))
+    # kind, nulls, missing %, distinct (11 + 5 + 9 + 8) and five gaps of 2 take 43 cells
+    if longest + 43 + values > console.width:
         console.print(title, markup=False)
         for name, kind, nullable, missing, distinct, detail in rows:
             console.print(name, markup=False)
@@ -153,7 +156,7 @@ def print_schema(schema: Any) -> None:
     table.add_column("nulls", no_wrap=True)
     table.add_column("missing %", justify="right", no_wrap=True)
     table.add_column("distinct", justify="right", no_wrap=True)
-    table.add_column("range / categories", ratio=1, overflow="fold")
+    table.add_column("range/categories", ratio=1, min_width=values)
     for row in rows:
         table.add_row(*row)
     console.print(table)
