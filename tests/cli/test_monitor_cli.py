@@ -94,10 +94,10 @@ def test_retrain_registers_a_challenger_and_promotes_it_when_better(
     result = run("retrain", "--promote-if-better", cwd=folder)
     assert result.returncode == 0, result.stderr
     assert "Retraining data:" in result.stdout and "is now the champion" in result.stdout
-    models = run("models", cwd=folder)
+    models = run("models", "--json", cwd=folder)
     assert models.returncode == 0
-    line = next(row for row in models.stdout.splitlines() if row.strip().startswith("│ 2"))
-    assert "champion" in line
+    aliases = {v["version"]: v["aliases"] for v in json.loads(models.stdout)["versions"]}
+    assert "champion" in aliases[2] and "champion" not in aliases[1]
     report = json.loads((folder / "reports" / "retrain.json").read_text())
     assert report["decision"]["promoted"] is True
     assert report["challenger"] == "models:/stops/2"

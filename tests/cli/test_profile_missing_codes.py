@@ -5,7 +5,7 @@ import shutil
 
 import pandas as pd
 
-from tests.cli.test_cli import run
+from tests.cli.test_cli import run, unwrap
 
 
 def test_a_projects_profile_counts_declared_codes_as_missing_and_stops_flagging_them(
@@ -26,4 +26,4 @@ def test_a_projects_profile_counts_declared_codes_as_missing_and_stops_flagging_
     assert missing["saving_accounts"] == int((df["saving_accounts"] == "not_known").sum())
     flagged = {w["column"] for w in data["warnings"] if w["kind"] == "missing_code"}
     assert flagged == {"checking_account"}  # declared: no longer a suggestion
-    assert "prepare.missing_values: {checking_account: [not_known]}" in done.stdout
+    assert "prepare.missing_values: {checking_account: [not_known]}" in unwrap(done.stdout)

@@ -12,7 +12,7 @@ import yaml
 from tabloop.store import Store
 from tabloop.store._migrate import upgrade
 from tabloop.store._tables import VERSION_TABLE
-from tests.cli.test_cli import assert_one_line_error, run
+from tests.cli.test_cli import assert_one_line_error, run, unwrap
 
 
 def write_project(folder: Path, **serve: object) -> Path:
@@ -98,7 +98,7 @@ def test_store_status_of_tables_without_a_version_table_names_them(tmp_path):
     assert status.returncode == 1, status.stderr
     tables = "tabloop_outcome_batches, tabloop_outcomes, tabloop_periods, tabloop_predictions"
     expected = f"not created by tabloop, or its version table is missing: {tables}"
-    assert expected in status.stdout and "empty" not in status.stdout
+    assert expected in unwrap(status.stdout) and "empty" not in status.stdout
     assert_one_line_error(run("store", "upgrade", cwd=folder), expected)
     store = Store(f"sqlite:///{folder / 'log.db'}")
     assert store.revision() is None  # upgrade created nothing over the tables
