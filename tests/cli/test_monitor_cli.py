@@ -74,6 +74,11 @@ def test_monitor_bad_input_is_one_line_and_exit_2(tmp_path, stops_model, product
     every = run("monitor", "--every", "often", cwd=folder)
     assert every.returncode == 2 and "--every 'often'" in every.stderr
     assert_one_line_error(run("monitor", "--data", "missing.csv", cwd=folder), "missing.csv")
+    # rows without the model's predictions: the file is named, its rows are not printed
+    production.head(50).drop(columns=["contraband"]).to_csv(folder / "new.csv", index=False)
+    unscored = run("monitor", "--data", "new.csv", cwd=folder)
+    assert_one_line_error(unscored, "new.csv: no column 'prediction'")
+    assert len(unscored.stderr.splitlines()) <= 3
 
 
 @pytest.mark.slow

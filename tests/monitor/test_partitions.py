@@ -424,7 +424,7 @@ def test_the_log_read_in_time_ranges_gives_the_whole_window_report(
     fill_log(config.serve.store_url, stops_model["result"].model, rows, labels=rows["contraband"])
     package = load_package(None, config=config)
     profile = package.reference_profile()
-    plan = _plan(config, package, profile, "1d", None, None, False, 0)
+    plan = _plan(config, package, profile, "1d", None, None, False, 0, "the log")
     url = config.serve.store_url
     ranges = log_partitions(url, since=None, until=None, variant=None, rows=200)
     assert len(ranges) >= 4 and all(isinstance(r, LogPiece) for r in ranges)

@@ -179,7 +179,7 @@ def monitor(
         )
     chunk = chunk or settings.chunk
     items, source, normalise = _partitions(config, package, data, partitions, variant, start, end)
-    plan = _plan(config, package, profile, chunk, start, end, normalise, seed)
+    plan = _plan(config, package, profile, chunk, start, end, normalise, seed, source)
     from tabloop._progress import Bars
 
     with Bars() as bars, _runner(map, cluster, config) as runner:
@@ -266,6 +266,7 @@ def _plan(
     end: pd.Timestamp | None,
     normalise: bool,
     seed: int,
+    source: str,
 ) -> Plan:
     settings, model = config.monitor, package.model
     if chunk is not None and not _ROWS.match(chunk):
@@ -289,6 +290,7 @@ def _plan(
         time=config.data.time,
         sample_columns=tuple(model.inputs) if settings.drift.multivariate else (),
         seed=seed,
+        source=source,
     )
 
 

@@ -86,6 +86,7 @@ class Plan:
     log_model: tuple[str, str] | None = None  # log rows: keep this (model name, version)
     outcome: str | None = None
     time: str | None = None
+    source: str = "the data"  # what the rows come from, named in errors
     sample_columns: tuple[str, ...] = ()
     sample_rows: int = SAMPLE_ROWS
     seed: int = 0
@@ -169,7 +170,7 @@ def load(plan: Plan, item: Any) -> tuple[pd.DataFrame, dict[str, int]]:
         )
     versions: dict[str, int] = {}
     if plan.normalise:
-        frame = prod.from_file(frame, outcome=plan.outcome, time=plan.time)
+        frame = prod.from_file(frame, outcome=plan.outcome, time=plan.time, source=plan.source)
     elif plan.log_model is not None:
         log, frame = frame, prod.from_log(frame)
         frame = select(frame, time=prod.TIME, since=plan.since, until=plan.until)

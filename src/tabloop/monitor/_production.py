@@ -102,7 +102,11 @@ def from_log(log: pd.DataFrame) -> pd.DataFrame:
 
 
 def from_file(
-    path: str | Path | pd.DataFrame, *, outcome: str | None, time: str | None
+    path: str | Path | pd.DataFrame,
+    *,
+    outcome: str | None,
+    time: str | None,
+    source: str | None = None,
 ) -> pd.DataFrame:
     """A CSV or Parquet file (or a frame) of production rows: features, context,
     ``prediction``, the outcome (column ``outcome`` or the project's target) and optionally
@@ -112,13 +116,13 @@ def from_file(
     from tabloop.data import load_data
 
     df = path.copy() if isinstance(path, pd.DataFrame) else load_data(path)
+    # a frame is named by its source (never printed whole: that is the frame's repr)
+    where = source or ("The frame" if isinstance(path, pd.DataFrame) else str(path))
     if len(df) == 0:
-        raise MonitorError(
-            f"{'The frame' if isinstance(path, pd.DataFrame) else path} has no rows."
-        )
+        raise MonitorError(f"{where} has no rows.")
     if PREDICTION not in df.columns:
         raise MonitorError(
-            f"{path}: no column 'prediction'. A file to monitor holds the model's inputs, "
+            f"{where}: no column 'prediction'. A file to monitor holds the model's inputs, "
             "the 'prediction' made for each row and, when known, the outcome."
         )
     if SCORE not in df.columns and "probability" in df.columns:
