@@ -111,6 +111,7 @@ def drawn_charts(path: Path) -> list[dict[str, Any]]:
         try:
             context = browser.new_context(viewport={"width": 1400, "height": 900}, offline=True)
             page = context.new_page()
+            page.set_default_timeout(300_000)  # a guard against a hang only
             problems: list[str] = []
             requests: list[str] = []
             page.on("pageerror", lambda e: problems.append(str(e)))
@@ -122,7 +123,7 @@ def drawn_charts(path: Path) -> list[dict[str, Any]]:
             for i in range(charts.count()):
                 chart = charts.nth(i)
                 chart.scroll_into_view_if_needed()  # charts are drawn as they come into view
-                chart.locator("svg.main-svg").first.wait_for(timeout=60_000)
+                chart.locator("svg.main-svg").first.wait_for(timeout=300_000)
                 found.append(
                     chart.evaluate(
                         """(el, marks) => {
