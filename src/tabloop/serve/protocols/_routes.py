@@ -24,7 +24,6 @@ serves it. Errors under ``/v2`` carry the message in ``error`` as OIP says (see
 
 from __future__ import annotations
 
-from importlib.metadata import version as package_version
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -102,8 +101,11 @@ def _mlflow_routes(app: FastAPI, state: ServeState) -> None:
 
     @app.get("/version", tags=["mlflow"])
     async def version() -> dict[str, str]:
-        """tabloop's version and the MLflow version it reads models with."""
-        return {"tabloop": __version__, "mlflow": package_version("mlflow")}
+        """tabloop's version and the MLflow version it reads models with (the module's own:
+        the base install has ``mlflow-skinny``, whose distribution is not named ``mlflow``)."""
+        import mlflow
+
+        return {"tabloop": __version__, "mlflow": mlflow.__version__}
 
 
 def _mlflow_record(
