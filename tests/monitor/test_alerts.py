@@ -7,14 +7,14 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
 
 from tabloop.monitor import monitor
-from tabloop.monitor._alerts import ATTEMPTS, alert_payload, send_alert
+from tabloop.monitor._alerts import ALERT_LASTS_S, ATTEMPTS, alert_payload, send_alert
 from tests.monitor.test_monitor import log_labelled, production, project  # noqa: F401
 
 REPORT = {
@@ -99,16 +99,49 @@ def test_a_webhook_failing_twice_gets_the_alertmanager_alert_on_the_third_try(
     (alert,) = hook.bodies[2]  # Alertmanager's POST /api/v2/alerts: a list of alerts
     recall = data["performance"]["metrics"]["recall"]["value"]
     assert alert["labels"] == {
-        "alertname": "TabloopRequirementFailed",
+        "alertname": "TabloopMonitorRequirementFailed",
         "severity": "warning",
         "project": data["project"],
         "model": data["model"]["uri"],
         "requirement": "recall >= 0.99",
     }
     assert alert["annotations"]["summary"] == f"recall >= 0.99 fails (measured {recall:.3g})"
-    assert set(alert) == {"labels", "annotations", "startsAt"}
+    assert set(alert) == {"labels", "annotations", "startsAt", "endsAt"}
     started = datetime.strptime(alert["startsAt"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     assert before <= started <= datetime.now(UTC)
+    ends = datetime.strptime(alert["endsAt"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert ends - started == timedelta(hours=25) == timedelta(seconds=ALERT_LASTS_S)
+    # Alertmanager forgets an alert not sent again: a lasting failure is sent on every run
+    again = monitor(config, already_alerted={"recall >= 0.99"}).to_dict()
+    assert again["alert"]["sent"] is True and "skipped" not in again["alert"]
+    assert len(hook.bodies) == 4
+    assert hook.bodies[3][0]["labels"] == alert["labels"]
+
+
+def test_alertmanager_resolves_a_requirement_that_passes_in_the_same_post():
+    firing, resolved = alert_payload(REPORT, "alertmanager")
+    assert firing["labels"]["requirement"] == "recall >= 0.99"
+    assert resolved["labels"]["requirement"] == "precision >= 0.5"
+    assert resolved["endsAt"] == resolved["startsAt"]  # ended now: Alertmanager resolves it
+    assert resolved["annotations"]["summary"] == "precision >= 0.5 holds (measured 0.7)"
+    assert firing["endsAt"] > firing["startsAt"]
+    unknown = {**REPORT, "requirements": [{"expression": "f1 >= 0.9", "status": "unknown"}]}
+    assert alert_payload(unknown, "alertmanager") == []  # nothing judged: nothing to say
+
+
+@pytest.mark.parametrize("url", ["htp://127.0.0.1/hook", "alertmanager:9093/api/v2/alerts"])
+def test_a_malformed_webhook_url_is_tried_once(url):
+    waits: list[float] = []
+    out = send_alert(url, alert_payload(REPORT), sleep=waits.append)
+    assert out == {
+        "url": url,
+        "sent": False,
+        "status": None,
+        "error": f"the webhook URL {url!r} is not an http:// or https:// URL, e.g. "
+        "http://alertmanager:9093/api/v2/alerts",
+        "attempts": 1,
+    }
+    assert waits == []
 
 
 def test_a_4xx_is_not_retried(receiver):

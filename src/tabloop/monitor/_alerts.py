@@ -5,17 +5,23 @@
 - ``tabloop``: one JSON object (``source``, ``project``, ``model``, ``window``, ``failed``
   with each requirement's value, interval and status, ``summary``);
 - ``alertmanager``: a JSON list of alerts as Alertmanager's ``POST /api/v2/alerts`` takes
-  them, one per failed requirement (``labels`` with ``alertname: TabloopRequirementFailed``,
-  ``severity``, ``project``, ``model``, ``requirement``; ``annotations`` with ``summary`` and
-  ``description``; ``startsAt``);
+  them, one per requirement judged (``labels`` with ``alertname:
+  TabloopMonitorRequirementFailed``, ``severity``, ``project``, ``model``, ``requirement``;
+  ``annotations`` with ``summary`` and ``description``; ``startsAt`` and ``endsAt``). A
+  failing requirement ends :data:`ALERT_LASTS_S` after the run, a passing one now (resolved).
+  Alertmanager expects a firing alert to be sent again until it clears, so this format is
+  sent on every run that judged a requirement, never deduplicated: the alert fires as long
+  as the runs fail, and the first run that passes resolves it, whatever the schedule (the
+  name differs from the shipped Prometheus rule ``TabloopRequirementFailed``, which fires
+  from the pushed verdicts);
 - ``slack``: ``{"text": ...}`` as a Slack (or Mattermost, Rocket.Chat) incoming webhook takes.
 
 Delivery is retried with exponential backoff (:data:`BACKOFF_S`, doubled each time, at most
 :data:`ATTEMPTS` tries) when the webhook cannot be reached, times out or answers 5xx; a 4xx
-is final (the request itself is wrong, sending it again changes nothing). Delivery never
-decides the monitor's outcome: a webhook that is down, slow or answers an error is recorded
-in the report (``alert.error``, ``alert.attempts``), and the monitor still writes its
-reports and exits with the requirements' status.
+or a malformed URL is final (the request itself is wrong, sending it again changes nothing).
+Delivery never decides the monitor's outcome: a webhook that is down, slow or answers an
+error is recorded in the report (``alert.error``, ``alert.attempts``), and the monitor still
+writes its reports and exits with the requirements' status.
 """
 
 from __future__ import annotations
@@ -23,9 +29,10 @@ from __future__ import annotations
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 #: Seconds to wait for the webhook to answer, per attempt.
@@ -34,7 +41,12 @@ TIMEOUT_S = 5.0
 ATTEMPTS = 4
 #: Seconds before the first retry; doubled before each next one (0.5, 1, 2).
 BACKOFF_S = 0.5
+#: Seconds an Alertmanager alert of a failing requirement lasts unless a later run sends it
+#: again (it fails still) or resolves it (it passes): longer than a daily schedule.
+ALERT_LASTS_S = 25 * 3600
+ALERTNAME = "TabloopMonitorRequirementFailed"
 FORMATS = ("tabloop", "alertmanager", "slack")
+PASS_FAIL = ("pass", "fail")
 
 
 def alert_payload(report: dict[str, Any], fmt: str = "tabloop") -> Any:
@@ -43,7 +55,8 @@ def alert_payload(report: dict[str, Any], fmt: str = "tabloop") -> Any:
     model = report.get("model", {}).get("uri")
     summary = "; ".join(f"{r['expression']} (measured {_fmt(r.get('value'))})" for r in failed)
     if fmt == "alertmanager":
-        return _alertmanager(report, failed, model)
+        judged = [r for r in report.get("requirements", []) if r.get("status") in PASS_FAIL]
+        return _alertmanager(report, judged, model)
     if fmt == "slack":
         project = report.get("project") or "tabloop"
         return {"text": f"tabloop monitor: {project} ({model}) fails {summary}"}
@@ -60,14 +73,16 @@ def alert_payload(report: dict[str, Any], fmt: str = "tabloop") -> Any:
 
 
 def _alertmanager(
-    report: dict[str, Any], failed: list[dict[str, Any]], model: str | None
+    report: dict[str, Any], judged: list[dict[str, Any]], model: str | None
 ) -> list[dict[str, Any]]:
-    started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = datetime.now(UTC)
+    started = _iso(now)
     window = report.get("window") or {}
     alerts = []
-    for r in failed:
+    for r in judged:
+        failing = r["status"] == "fail"
         labels = {
-            "alertname": "TabloopRequirementFailed",
+            "alertname": ALERTNAME,
             "severity": "warning",
             "project": report.get("project"),
             "model": model,
@@ -80,12 +95,14 @@ def _alertmanager(
             {
                 "labels": {k: str(v) for k, v in labels.items() if v is not None},
                 "annotations": {
-                    "summary": f"{r['expression']} fails (measured {_fmt(r.get('value'))})",
+                    "summary": f"{r['expression']} "
+                    f"{'fails' if failing else 'holds'} (measured {_fmt(r.get('value'))})",
                     "description": f"tabloop monitor measured {_fmt(r.get('value'))}"
                     f"{interval} on {window.get('rows', 'n/a')} rows "
                     f"({window.get('labelled', 'n/a')} labelled) of {model}.",
                 },
                 "startsAt": started,
+                "endsAt": _iso(now + timedelta(seconds=ALERT_LASTS_S)) if failing else started,
             }
         )
     return alerts
@@ -103,6 +120,10 @@ def send_alert(
     """POST ``payload`` as JSON, retrying as the module docstring says; return ``{"url",
     "sent", "status", "error", "attempts"}`` and never raise."""
     out: dict[str, Any] = {"url": url, "sent": False, "status": None, "error": None}
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:  # trying again is futile
+        expected = "an http:// or https:// URL, e.g. http://alertmanager:9093/api/v2/alerts"
+        return {**out, "error": f"the webhook URL {url!r} is not {expected}", "attempts": 1}
     for attempt in range(1, attempts + 1):
         out.update(_post(url, payload, timeout), attempts=attempt)
         status = out["status"]
@@ -129,6 +150,10 @@ def _post(url: str, payload: Any, timeout: float) -> dict[str, Any]:
     except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         return {"status": None, "sent": False, "error": f"the webhook did not answer: {reason}"}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _fmt(value: Any) -> str:

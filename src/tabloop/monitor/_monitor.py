@@ -429,13 +429,16 @@ def _report(
 def _alert(
     report: dict[str, Any], webhook: str | None, already: set[str], fmt: str = "tabloop"
 ) -> None:
-    """POST the alert for failures not alerted before (recorded in ``report["alert"]``)."""
+    """POST the alert for failures not alerted before (recorded in ``report["alert"]``);
+    Alertmanager's on every run that judged a requirement (it fires or resolves each)."""
     failing = {r["expression"] for r in failed(report["requirements"])}
-    if not failing or not webhook:
+    judged = any(r["status"] in ("pass", "fail") for r in report["requirements"])
+    every_run = fmt == "alertmanager" and judged  # Alertmanager wants firing alerts re-sent
+    if not webhook or not (failing or every_run):
         return
     from tabloop.monitor._alerts import alert_payload, send_alert
 
-    if failing <= already:
+    if not every_run and failing <= already:
         report["alert"] = {
             "url": webhook,
             "sent": False,
