@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tabloop.exceptions import MonitorError
 from tabloop.monitor import monitor, push_verdicts
 from tests.cli.test_cli import TABLOOP, assert_one_line_error, run
 from tests.cli.test_monitor_cli import write_project
@@ -110,6 +111,44 @@ def test_verdicts_are_pushed_to_the_gateway_and_written_as_a_textfile(
     check_verdicts(values(textfile.read_text()), report.to_dict(), variant="B")
 
 
+def test_a_textfile_that_fails_does_not_stop_the_push_and_every_failure_is_one_line(
+    gateway, tmp_path
+):
+    report = {
+        "project": "stops",
+        "model": {"uri": "models:/stops/3", "version": "3"},
+        "requirements": [{"expression": "recall >= 0.99", "status": "fail", "value": 0.6}],
+    }
+    with pytest.raises(MonitorError) as caught:
+        push_verdicts(report, pushgateway=gateway.url, textfile=tmp_path / "no" / "v.prom")
+    message = str(caught.value)
+    assert message.startswith(f"--textfile '{tmp_path / 'no' / 'v.prom'}': cannot write it")
+    assert message.endswith(
+        f". Verdicts pushed to {gateway.url} (job tabloop_monitor, project stops). "
+        "The report was written."
+    )
+    assert "\n" not in message
+    ((method, path, body),) = gateway.pushes
+    assert path == "/metrics/job/tabloop_monitor/project/stops"
+    assert (
+        values(body)[
+            (
+                "tabloop_monitor_requirement_status",
+                frozenset(
+                    {"project": "stops", "variant": "", "requirement": "recall >= 0.99"}.items()
+                ),
+            )
+        ]
+        == 0
+    )
+
+    with pytest.raises(MonitorError) as both:
+        push_verdicts(report, pushgateway="not a url", textfile=tmp_path / "v.txt")
+    assert str(both.value).startswith(f"--textfile '{tmp_path / 'v.txt'}' must end in .prom")
+    assert "; --pushgateway 'not a url': the push failed" in str(both.value)
+    assert str(both.value).endswith("http://localhost:9091. The report was written.")
+
+
 @pytest.mark.slow
 def test_monitor_cli_pushes_and_a_bad_target_is_one_line_after_the_reports(
     tmp_path,
@@ -138,12 +177,22 @@ def test_monitor_cli_pushes_and_a_bad_target_is_one_line_after_the_reports(
         (["--pushgateway", nobody], f"--pushgateway '{nobody}': the push failed"),
         (["--pushgateway", "not a url"], "--pushgateway 'not a url': the push failed"),
         (["--textfile", "missing/dir/v.prom"], "--textfile 'missing/dir/v.prom': cannot write"),
-        (["--textfile", "verdicts.txt"], "must end in .prom"),
+        (
+            ["--textfile", "missing/v.prom", "--pushgateway", gateway.url],
+            "--textfile 'missing/v.prom': cannot write",
+            f"Verdicts pushed to {gateway.url}",
+        ),
     ]
-    for i, (args, message) in enumerate(cases):
+    for i, (args, *messages) in enumerate(cases):
         failed = run("monitor", "--out", f"out{i}", *args, cwd=folder)
-        assert_one_line_error(failed, message, "The report was written.")
+        assert_one_line_error(failed, *messages, "The report was written.")
         assert json.loads((folder / f"out{i}" / "monitor.json").read_text())["passed"] is False
+    assert len(gateway.pushes) == 2  # the textfile that failed did not stop the push
+
+    # a textfile node_exporter would not read is refused before the monitor runs
+    refused = run("monitor", "--out", "txt", "--textfile", "verdicts.txt", cwd=folder)
+    assert_one_line_error(refused, "--textfile 'verdicts.txt' must end in .prom")
+    assert not (folder / "txt").exists()
 
     # with --every a refused push is a line on stderr and the runs go on
     every = subprocess.Popen(

@@ -69,6 +69,7 @@ def monitor(
             "--textfile",
             metavar="PATH",
             help="Write the verdicts to PATH (*.prom) for node_exporter's textfile collector.",
+            callback=_prom_suffix,
         ),
     ] = None,
 ) -> None:
@@ -176,6 +177,18 @@ def variant_model(project: ProjectConfig, variant: str) -> str:
     return variants[variant]
 
 
+def _prom_suffix(value: Path | None) -> Path | None:
+    """Refuse a --textfile node_exporter would never read, before the monitor runs."""
+    from tabloop.exceptions import MonitorError
+
+    if value is not None and value.suffix != ".prom":
+        raise MonitorError(
+            f"--textfile {str(value)!r} must end in .prom: node_exporter's textfile collector "
+            "reads only *.prom files."
+        )
+    return value
+
+
 def _push(
     report: MonitorReport,
     pushgateway: str | None,
@@ -186,8 +199,7 @@ def _push(
 ) -> None:
     """Push the verdicts; a failure stops a single run (exit 2) and is a line on stderr
     between repeated runs."""
-    from rich.console import Console
-
+    from tabloop.cli._output import err_console
     from tabloop.exceptions import MonitorError
     from tabloop.monitor import push_verdicts
 
@@ -196,7 +208,7 @@ def _push(
     except MonitorError as exc:
         if not repeating:
             raise
-        Console(stderr=True, highlight=False).print(f"error: {exc}", markup=False, style="red")
+        err_console.print(f"error: {exc}", markup=False, style="red")
         return
     for line in lines:
         console.print(line, markup=False)

@@ -10,6 +10,7 @@ the Pushgateway groups them under ``job="tabloop_monitor"``, ``project`` and, wh
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -115,18 +116,29 @@ def push_verdicts(
     variant: str | None = None,
 ) -> list[str]:
     """Push ``report``'s verdicts to ``pushgateway`` and/or write them to ``textfile``; say
-    where, one line each. A target that refuses is a :class:`MonitorError` naming it.
+    where, one line each. Both are tried; a target that refuses is a :class:`MonitorError`
+    naming every failure in one line (and what was done).
 
     Example
     -------
     >>> push_verdicts(report, textfile="/var/lib/node_exporter/tabloop.prom")  # doctest: +SKIP
     """
     registry = verdict_registry(report, variant=variant)
-    done = []
+    done: list[str] = []
+    failures: list[str] = []
+    targets: list[Callable[[], str]] = []
     if textfile is not None:
-        done.append(_write(registry, Path(textfile)))
+        targets.append(lambda: _write(registry, Path(textfile)))
     if pushgateway is not None:
-        done.append(_push(registry, pushgateway, report, variant))
+        targets.append(lambda: _push(registry, pushgateway, report, variant))
+    for target in targets:
+        try:
+            done.append(target())
+        except MonitorError as exc:
+            failures.append(str(exc))
+    if failures:
+        also = "".join(f" {line}." for line in done)
+        raise MonitorError(f"{'; '.join(failures)}.{also} The report was written.")
     return done
 
 
@@ -136,15 +148,14 @@ def _write(registry: CollectorRegistry, path: Path) -> str:
     if path.suffix != ".prom":
         raise MonitorError(
             f"--textfile {str(path)!r} must end in .prom: node_exporter's textfile collector "
-            "reads only *.prom files. The report was written."
+            "reads only *.prom files"
         )
     try:
         write_to_textfile(str(path), registry)  # a temporary file renamed: never half-read
     except OSError as exc:
         raise MonitorError(
             f"--textfile {str(path)!r}: cannot write it ({exc.strerror or exc}); give a file "
-            "in an existing, writable folder (node_exporter's --collector.textfile.directory)."
-            " The report was written."
+            "in an existing, writable folder (node_exporter's --collector.textfile.directory)"
         ) from None
     return f"Verdicts written to {path}"
 
@@ -167,6 +178,6 @@ def _push(
         reason = getattr(exc, "reason", None) or exc
         raise MonitorError(
             f"--pushgateway {url!r}: the push failed ({reason}); give the Pushgateway's "
-            "address, e.g. http://localhost:9091. The report was written."
+            "address, e.g. http://localhost:9091"
         ) from None
     return f"Verdicts pushed to {url} (job {JOB}, {', '.join(f'{k} {v}' for k, v in key.items())})"
