@@ -9,7 +9,7 @@ import mlflow
 import pytest
 
 from tabloop.registry import monitor_metrics
-from tests.cli.test_cli import run
+from tests.cli.test_cli import run, unwrap
 from tests.cli.test_monitor_cli import write_project
 from tests.stops import fill_log
 
@@ -111,3 +111,45 @@ def test_each_monitor_adds_a_point_to_the_run_of_the_version_it_monitored(
     assert found.data.metrics["requirement/precision ge 0.5"] == (1.0 if passed else 0.0)
     attached = {a.path for a in client.list_artifacts(found.info.run_id, "reports")}
     assert attached == {"reports/monitor.json", "reports/monitor.html"}
+
+
+@pytest.mark.slow
+def test_a_store_that_cannot_take_the_verdicts_is_a_warning_not_the_monitors_exit(
+    tmp_path, stops_model, production
+):
+    """Logging to MLflow comes after the monitor's own outputs: an MLflow store another
+    process holds a write lock on still lets the monitor print its verdicts and exit with
+    its own code (1: a requirement fails), with one warning saying what was not logged."""
+    import sqlite3
+
+    folder = write_project(
+        tmp_path, stops_model, monitor={"requirements": ["recall >= 0.99"], "bootstrap": 100}
+    )
+    model = stops_model["result"].model
+    fill_log(f"sqlite:///{folder / 'log.db'}", model, production, labels=production["contraband"])
+    first = run("monitor", "--out", "first", cwd=folder)  # re-points the copied store's paths
+    assert first.returncode == 1, first.stderr
+    assert "warning" not in first.stderr
+
+    holder = sqlite3.connect(folder / "mlflow.db", isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # a writer elsewhere: reads work, writes wait
+        locked = run("monitor", "--out", "second", cwd=folder)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert locked.returncode == 1, locked.stderr
+    assert "recall >= 0.99" in locked.stdout and "fail" in locked.stdout
+    assert "second" in locked.stdout and (folder / "second" / "monitor.json").exists()
+    assert unwrap(locked.stderr) == (
+        "warning: the verdicts were not logged to MLflow: the store "
+        f"sqlite:///{folder / 'mlflow.db'} refused them (database is locked)"
+    )
+
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    experiment = client.get_experiment_by_name("stops")
+    (found,) = client.search_runs(
+        [experiment.experiment_id], filter_string="tags.`tabloop.kind` = 'monitor'"
+    )
+    assert len(client.get_metric_history(found.info.run_id, "monitor_passed")) == 1

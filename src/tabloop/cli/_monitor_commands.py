@@ -82,7 +82,6 @@ def monitor(
     """
     from tabloop.config import load_config
     from tabloop.monitor import monitor as run_monitor
-    from tabloop.registry import log_monitor  # the verdicts as MLflow metrics too
 
     project = load_config(config)
     if variant is not None and model is None and data is None:
@@ -104,9 +103,9 @@ def monitor(
         # a lasting failure is alerted once; one that clears and comes back is alerted again
         alerted = {r["expression"] for r in report.requirements if r["status"] == "fail"}
         paths = report.save(out or project.resolve("reports"))
-        log_monitor(report.to_dict(), project, reports=list(paths.values()), variant=variant)
         _print_monitor(report)
         console.print(f"Report: [bold]{paths['html']}[/]\nJSON:   [bold]{paths['json']}[/]")
+        _log_to_mlflow(report, project, list(paths.values()), variant)
         if pushgateway is not None or textfile is not None:
             _push(report, pushgateway, textfile, variant, repeating=interval is not None)
         if interval is None:
@@ -161,6 +160,23 @@ def retrain(
             style="bold red",
         )
         raise typer.Exit(1)
+
+
+def _log_to_mlflow(
+    report: MonitorReport, project: ProjectConfig, reports: list[Path], variant: str | None
+) -> None:
+    """The verdicts as MLflow metrics too; a store that cannot take them (a server down, a
+    locked SQLite file) is one warning: the monitor's reports, exit code and --every stand."""
+    from tabloop.cli._output import err_console
+    from tabloop.exceptions import TabloopError
+    from tabloop.registry import log_monitor
+
+    try:
+        log_monitor(report.to_dict(), project, reports=reports, variant=variant)
+    except TabloopError as exc:
+        err_console.print(
+            f"warning: the verdicts were not logged to MLflow: {exc}", markup=False, style="yellow"
+        )
 
 
 def variant_model(project: ProjectConfig, variant: str) -> str:

@@ -10,11 +10,15 @@ report is read as plain data: this stage sits below the monitor.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tabloop.exceptions import RegistryError
 from tabloop.registry._registry import _experiment, run_tags
 from tabloop.registry._tracking import connect, quiet_mlflow, tracking_uri
 
@@ -76,22 +80,26 @@ def log_monitor(
     rather than a registry (``--model path/``) is not logged (None): it has no store."""
     import mlflow
     from mlflow.entities import Metric
+    from mlflow.exceptions import MlflowException
 
     model = data.get("model") or {}
     model_uri, version = str(model.get("uri") or ""), str(model.get("version") or "")
     if not model_uri.startswith("models:/"):
         return None
     uri = connect(tracking_uri(config))
-    with quiet_mlflow():
-        client = mlflow.MlflowClient()
-        experiment = _experiment(mlflow, config.name, uri)
-        run_id = _monitor_run(client, experiment, config.name, model_uri, version, variant)
-        step = len(client.get_metric_history(run_id, "monitor_passed"))
-        now = int(time.time() * 1000)
-        metrics = [Metric(k, v, now, step) for k, v in monitor_metrics(data).items()]
-        client.log_batch(run_id, metrics=metrics)
-        for path in reports or []:
-            client.log_artifact(run_id, str(path), artifact_path="reports")
+    try:
+        with quiet_mlflow(), _silent_mlflow_logs():
+            client = mlflow.MlflowClient()
+            experiment = _experiment(mlflow, config.name, uri)
+            run_id = _monitor_run(client, experiment, config.name, model_uri, version, variant)
+            step = len(client.get_metric_history(run_id, "monitor_passed"))
+            now = int(time.time() * 1000)
+            metrics = [Metric(k, v, now, step) for k, v in monitor_metrics(data).items()]
+            client.log_batch(run_id, metrics=metrics)
+            for path in reports or []:
+                client.log_artifact(run_id, str(path), artifact_path="reports")
+    except (MlflowException, OSError) as exc:  # a locked SQLite file, a full disk, a 5xx
+        raise RegistryError(f"the store {uri} refused them ({_root_cause(exc)})") from exc
     return run_id
 
 
@@ -121,6 +129,30 @@ def _monitor_run(
     run = client.create_run(experiment, tags=tags, run_name=name)
     client.set_terminated(run.info.run_id)
     return str(run.info.run_id)
+
+
+@contextmanager
+def _silent_mlflow_logs() -> Iterator[None]:
+    """MLflow logs a failed database write with its whole traceback before raising; the
+    raised error becomes a :class:`RegistryError` naming the cause, so the log is noise."""
+    logger = logging.getLogger("mlflow")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The first line of the innermost error behind ``exc`` (``database is locked``), not
+    MLflow's wrapping of it with the SQL and its parameters."""
+    seen = {id(exc)}
+    while (inner := exc.__cause__ or exc.__context__) is not None and id(inner) not in seen:
+        seen.add(id(inner))
+        exc = inner
+    lines = str(exc).strip().splitlines()
+    return f"{lines[0] if lines else type(exc).__name__}"[:200]
 
 
 def _key(expression: str) -> str:
