@@ -4,7 +4,8 @@ as in tests, do not share counters).
 Maintainer note: workers
 ------------------------
 With ``--workers`` above 1, ``tabloop serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at a
-fresh folder before the workers start (:func:`prepare_multiprocess_dir`); prometheus_client
+fresh folder before the workers start (:func:`prepare_multiprocess_dir`; a folder the user
+set is created and emptied, and then one worker counts the same way); prometheus_client
 then keeps every counter and histogram in a memory-mapped file per process, and a scrape,
 whichever worker answers it, sums the files of all workers (``MultiProcessCollector``), so
 counts are whole. The log backlog is a ``livesum`` gauge each worker refreshes every second;
@@ -133,6 +134,7 @@ class ServiceMetrics:
             registry=self.registry,
         )
         self._backlog = backlog
+        self._stop = threading.Event()
         self._backlog_gauge = Gauge(
             "tabloop_log_backlog",
             "Predictions not yet in the log database (queued or spooled)",
@@ -168,6 +170,11 @@ class ServiceMetrics:
         registry.register(_ModelInfo(self))
         return generate_latest(registry)
 
+    def close(self) -> None:
+        """Stop refreshing the backlog gauge (a process that will serve nothing, such as the
+        parent of ``tabloop serve``'s workers)."""
+        self._stop.set()
+
     def _start_backlog_refresh(self) -> None:
         def refresh() -> None:
             while not stop.wait(BACKLOG_REFRESH_S):
@@ -176,7 +183,7 @@ class ServiceMetrics:
                 except Exception:  # a closing writer: the next refresh or the exit settles it
                     continue
 
-        stop = threading.Event()
+        stop = self._stop
         atexit.register(stop.set)
         threading.Thread(target=refresh, name="tabloop-metrics-backlog", daemon=True).start()
 

@@ -2,7 +2,9 @@
 
 With ``--workers`` above 1 each worker builds its own app from the project file, and their
 Prometheus metrics are summed through ``PROMETHEUS_MULTIPROC_DIR`` (a fresh temporary folder,
-or the user's, emptied of earlier runs' files at start).
+or the user's, emptied of earlier runs' files at start). A ``PROMETHEUS_MULTIPROC_DIR`` the
+user set puts prometheus_client in multiprocess mode when it is imported, even for one
+worker, so that folder is created and emptied before anything builds a metric.
 
 Uvicorn turns SIGTERM and Ctrl-C into a graceful shutdown: in-flight requests finish, then
 the app's lifespan closes the log writer, which flushes every acknowledged prediction.
@@ -48,6 +50,9 @@ def run(
     port = port or config.serve.port
     workers = workers or config.serve.workers
     note = check_bind(host, load_keys(config), insecure=insecure)
+    user_folder = os.environ.get(MULTIPROC_VARIABLE)
+    if user_folder:  # prometheus_client is in multiprocess mode, even for one worker:
+        prepare_multiprocess_dir(user_folder)  # the folder must exist, with no stale counts
     state = build_state(config)  # load models and open the log now: fail before binding
     if note:
         say(note)  # type: ignore[operator]
@@ -67,9 +72,11 @@ def run(
     if config.source is None:
         raise ConfigError("--workers above 1 needs a project file (each worker reads it).")
     state.store.close()
+    state.metrics.close()  # this process serves nothing: no backlog refresh of its own
     os.environ[_CONFIG_VARIABLE] = str(config.source)
-    # each worker keeps its metrics in files there; a scrape sums them (tabloop.serve._metrics)
-    folder, ours = prepare_multiprocess_dir(os.environ.get(MULTIPROC_VARIABLE))
+    # each worker keeps its metrics in files there; a scrape sums them (tabloop.serve._metrics);
+    # emptied again: the files this process wrote while checking the setup are not a worker's
+    folder, ours = prepare_multiprocess_dir(user_folder)
     os.environ[MULTIPROC_VARIABLE] = str(folder)
     try:
         uvicorn.run(
