@@ -151,7 +151,8 @@ def monitor(
     variant : only rows served by this A/B variant (log only).
     already_alerted : requirements whose failure was alerted before (a scheduled run passes
         the previous run's failures): the webhook is called only when a requirement fails
-        that is not among them, so a lasting failure is one alert, not one per run.
+        that is not among them, so a lasting failure is one alert, not one per run
+        (``alertmanager`` format: sent every run, as Alertmanager expects).
 
     Examples
     --------
