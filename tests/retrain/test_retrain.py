@@ -170,6 +170,8 @@ def test_retrain_promotes_a_proven_better_challenger_and_says_why(
     assert run.info.run_name == "retrain stops v2"
     assert run.data.tags["tabloop.kind"] == "retrain"
     assert run.data.tags["tabloop.champion"] == "models:/stops/1"
+    assert run.data.tags["tabloop.retrain_metric"] == "f1"
+    assert run.data.tags["tabloop.decision"] == data["decision"]["reason"]
     metrics = run.data.metrics
     assert metrics["champion_f1"] == pytest.approx(diff["value_a"])
     assert metrics["challenger_f1"] == pytest.approx(diff["value_b"])

@@ -163,19 +163,28 @@ def retrain(
 def _attach(run_id: str, paths: dict[str, Path], report: dict[str, Any]) -> None:
     """Replace the run's retrain report with the final one (version and decision filled
     in) and log the comparison as the run's metrics (:func:`comparison_metrics`)."""
+    import time
+
     import mlflow
+    from mlflow.entities import Metric, RunTag
 
     from tabloop.registry import quiet_mlflow
 
+    now = int(time.time() * 1000)
+    tags = {
+        "tabloop.champion": report["champion"],
+        "tabloop.retrain_metric": report["comparison"]["metric"],
+        "tabloop.decision": report["decision"]["reason"][:5000],
+    }
     with quiet_mlflow():
         client = mlflow.MlflowClient()
         for path in paths.values():
             client.log_artifact(run_id, str(path), artifact_path="reports")
-        for key, value in comparison_metrics(report).items():
-            client.log_metric(run_id, key, value)
-        client.set_tag(run_id, "tabloop.champion", report["champion"])
-        client.set_tag(run_id, "tabloop.retrain_metric", report["comparison"]["metric"])
-        client.set_tag(run_id, "tabloop.decision", report["decision"]["reason"][:5000])
+        client.log_batch(  # one request (one transaction) rather than one per figure
+            run_id,
+            metrics=[Metric(k, v, now, 0) for k, v in comparison_metrics(report).items()],
+            tags=[RunTag(k, str(v)) for k, v in tags.items()],
+        )
 
 
 def comparison_metrics(report: dict[str, Any]) -> dict[str, float]:
