@@ -171,3 +171,21 @@ def test_the_version_has_a_description_and_tags(registered):
         "kind": "train",
         "tabloop_version": __version__,
     }
+
+
+def test_an_example_at_odds_with_the_signature_is_left_out_with_the_reason(stops_model):
+    """The signature and example are checked against each other before logging (not by
+    matching the words of MLflow's error), so a column type the mapping did not foresee
+    logs the model without them rather than failing the registration."""
+    from tabloop.registry._signature import described
+
+    result = stops_model["result"]
+    fields, reason = described(result.model, result.train)
+    assert reason is None and set(fields) == {"signature", "input_example"}
+
+    column = next(c.name for c in result.model.schema if c.kind == "numeric")
+    train = result.train.copy()
+    train[column] = train[column].map(lambda v: f"{v} units").astype(object)  # text, typed double
+    fields, reason = described(result.model, train)
+    assert fields == {}
+    assert reason is not None and f"column {column}" in reason

@@ -108,39 +108,29 @@ def register(
 
 def _log_model(result: Any, artifacts: dict[str, str], code: list[str], name: str) -> Any:
     """Log and register the pyfunc package in the active run, with its signature and input
-    example; a model whose example MLflow finds at odds with the signature (a column type
-    this mapping did not foresee) is logged without them rather than not at all, and the
+    example when they agree (:func:`~._signature.described`); else without them, and the
     run's ``tabloop.signature`` tag says why."""
     import mlflow
-    from mlflow.exceptions import MlflowException
 
     from tabloop.registry._pyfunc import TabloopPyfunc
     from tabloop.registry._requirements import model_requirements
-    from tabloop.registry._signature import input_example, model_signature
+    from tabloop.registry._signature import described
 
-    described: dict[str, Any] = {
-        "signature": model_signature(result.model, result.train),
-        "input_example": input_example(result.model, result.train),
-    }
-    for attempt in (described, {}):
-        # MLflow prints "Successfully registered ..." on stderr; we report the version
-        with contextlib.redirect_stderr(io.StringIO()):
-            try:
-                return mlflow.pyfunc.log_model(
-                    name="model",
-                    python_model=TabloopPyfunc(),
-                    artifacts=artifacts,
-                    code_paths=code or None,
-                    pip_requirements=model_requirements(result.model),
-                    registered_model_name=name,
-                    metadata={"tabloop_task": result.task},
-                    **attempt,
-                )
-            except MlflowException as exc:
-                if not attempt or "input example" not in str(exc).lower():
-                    raise
-                mlflow.set_tag("tabloop.signature", f"not logged: {str(exc)[:400]}")
-    raise AssertionError("unreachable")  # pragma: no cover
+    fields, reason = described(result.model, result.train)
+    if reason is not None:
+        mlflow.set_tag("tabloop.signature", f"not logged: {reason}")
+    # MLflow prints "Successfully registered ..." on stderr; we report the version
+    with contextlib.redirect_stderr(io.StringIO()):
+        return mlflow.pyfunc.log_model(
+            name="model",
+            python_model=TabloopPyfunc(),
+            artifacts=artifacts,
+            code_paths=code or None,
+            pip_requirements=model_requirements(result.model),
+            registered_model_name=name,
+            metadata={"tabloop_task": result.task},
+            **fields,
+        )
 
 
 def run_tags(kind: str, project: str) -> dict[str, str]:

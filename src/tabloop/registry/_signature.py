@@ -45,6 +45,23 @@ def model_signature(model: TabloopModel, train: pd.DataFrame) -> Any:
     return ModelSignature(inputs=Schema(inputs), outputs=Schema(_outputs(model)))
 
 
+def described(model: TabloopModel, train: pd.DataFrame) -> tuple[dict[str, Any], str | None]:
+    """``log_model``'s ``signature`` and ``input_example`` for ``model``, checked against each
+    other before logging; when the example is at odds with the signature (a column type the
+    mapping did not foresee), nothing and the reason: the model is logged without them rather
+    than not at all."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.models import validate_schema
+
+    signature = model_signature(model, train)
+    example = input_example(model, train)
+    try:
+        validate_schema(example, signature.inputs)
+    except (MlflowException, TypeError, ValueError) as exc:
+        return {}, str(exc)[:400]
+    return {"signature": signature, "input_example": example}, None
+
+
 def input_example(model: TabloopModel, train: pd.DataFrame) -> pd.DataFrame:
     """A few real training rows, the model's input columns only (no target)."""
     columns = [c for c in model.inputs if c in train.columns]
