@@ -59,6 +59,8 @@ def test_row_schema_is_the_models_columns_with_their_types_and_categories(make_c
         example = body_example(doc, "/predict")["records"][0]
         unknown = http.post("/predict", json={"records": [{**example, "colour": "red"}]})
         wrong = http.post("/predict", json={"records": [{**example, "age": "forty"}]})
+        fractional = http.post("/predict", json={"records": [{**example, "sibsp": 41.5}]})
+        missing = http.post("/predict", json={"records": [{**example, "age": None}]})
     features = [c for c in registered["df"].columns if c not in ("survived", "passenger")]
     assert list(row["properties"]) == [*features, "passenger"]
     assert row["required"] == features  # the id is optional; every model column is needed
@@ -70,9 +72,16 @@ def test_row_schema_is_the_models_columns_with_their_types_and_categories(make_c
     gender = row["properties"]["gender"]
     # version 1 refuses unseen categories: the documented values are exactly the trained ones
     assert sorted(v for v in gender["enum"] if v is not None) == sorted(df["gender"].unique())
-    assert row["properties"]["sibsp"]["type"] == "integer"
-    assert row["properties"]["age"]["type"] == "number"  # age: a float, never missing
-    assert row["properties"]["class"]["enum"] == sorted(df["class"].unique())
+    # sibsp trained as whole numbers: documented as any number, as the service takes 41.5
+    assert row["properties"]["sibsp"]["type"] == ["number", "null"]
+    assert "whole numbers in training" in row["properties"]["sibsp"]["description"]
+    assert row_validator(doc).is_valid({**example, "sibsp": 41.5})
+    assert fractional.status_code == 200, fractional.text
+    # age: a float, never missing in training; one row's missing value is still answered
+    assert row["properties"]["age"]["type"] == ["number", "null"]
+    assert row_validator(doc).is_valid({**example, "age": None})
+    assert missing.status_code == 200, missing.text
+    assert row["properties"]["class"]["enum"] == [*sorted(df["class"].unique()), None]
     assert doc["components"]["schemas"]["PredictRequest"]["examples"] == [
         body_example(doc, "/predict")
     ]
@@ -132,16 +141,18 @@ def test_example_of_a_regression_model_with_codes_flags_dates_and_gaps_is_answer
         invocations = http.post("/invocations", json=body_example(doc, "/invocations"))
         other = {**predict["records"][0], "store": 10, "tier": "3"}  # the enum's other forms
         also = http.post("/predict", json={"records": [other]})
+        gap = http.post("/predict", json={"records": [{**other, "store": None}]})
     assert answer.status_code == 200, (predict, answer.text)
     assert also.status_code == 200, also.text
+    assert gap.status_code == 200, gap.text  # a missing category is not an unseen one
     assert invocations.status_code == 200, invocations.text
     row = predict["records"][0]
     properties = doc["components"]["schemas"]["Row"]["properties"]
     assert row["store"] in ("01", "02", "10")  # text that looks like a number stays text
     # categories are compared by key: 10 and "10" are one category, "01" is not 1
-    assert properties["store"]["enum"] == ["01", "02", 10, "10"]
-    assert properties["tier"]["enum"] == [1, "1", 2, "2", 3, "3"]
-    assert properties["member"]["type"] == "boolean"
+    assert properties["store"]["enum"] == ["01", "02", 10, "10", None]
+    assert properties["tier"]["enum"] == [1, "1", 2, "2", 3, "3", None]
+    assert properties["member"]["type"] == ["boolean", "null"]
     assert row_validator(doc).is_valid(row)
     assert "null" in properties["visits"]["type"]  # missing in training: null is allowed
 

@@ -1,14 +1,15 @@
 """The MLflow signature and input example of a tabloop model, from its input schema.
 
 MLflow shows them on the model's page ("Inputs (7) / Outputs (2)") and checks every
-``mlflow.pyfunc`` prediction against the signature before tabloop's own validation runs, so
-its types are chosen not to refuse what tabloop accepts:
+``mlflow.pyfunc`` prediction against the signature before tabloop's own validation runs.
+The types follow the training data, and in two ways refuse what tabloop accepts:
 
-- a numeric column is ``long`` only when the training rows held it as whole numbers with
-  none missing, else ``double``: MLflow lets ints into ``long``, floats (and NaN) into
-  ``double``, and reads JSON numbers of either into both. It refuses a pandas ``int64``
-  column for a ``double`` one (unless every value is 0 or 1), a rule of MLflow's that no
-  column type avoids: cast such a frame with ``df.astype({"age": float})``.
+- a numeric column is ``long`` when the training rows held it as whole numbers with none
+  missing, else ``double``. MLflow lets ints into ``long``, floats (and NaN) into
+  ``double``, and reads JSON numbers of either into both; but it refuses 41.5 or NaN in a
+  ``long`` column, which tabloop's ``predict`` and service accept (used, imputed). And it
+  refuses a pandas ``int64`` column for a ``double`` one (unless every value is 0 or 1),
+  which no column type avoids: cast such a frame with ``df.astype({"age": float})``.
 - categorical, text and id columns keep the type they had in training (``string`` for
   text, ``long`` for integer codes), booleans ``boolean``, dates ``datetime`` when they were
   parsed, else ``string``.

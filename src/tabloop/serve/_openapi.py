@@ -8,7 +8,8 @@ the variants being served, once per set of served versions (a reload that swaps 
 rebuilds it):
 
 - ``Row``: one property per column of the served models (the union over the variants, as
-  a routed row may reach any of them), typed by the column's kind; categories as an
+  a routed row may reach any of them), typed by the column's kind as the service reads it
+  (``number`` even where training held integers, ``null`` everywhere); categories as an
   ``enum`` where an unseen category is refused (each in every form the service matches
   by key: ``10`` and ``"10"``, but ``"01"`` only as text); the id, sticky and context columns and
   the columns a model ignores as optional properties; nothing else (the service answers
@@ -99,9 +100,14 @@ def column_schema(readers: list[tuple[Variant, ColumnSchema]]) -> dict[str, Any]
     column = readers[0][1]
     schema: dict[str, Any]
     if column.kind == "numeric":
-        schema = {"type": "integer" if all(c.integer for _, c in readers) else "number"}
+        # "number" even when training held whole numbers: the service takes 41.5 there too
+        schema = {"type": "number"}
+        notes = ["numeric"]
+        if all(c.integer for _, c in readers):
+            notes.append("whole numbers in training")
         if column.min is not None and column.max is not None:
-            schema["description"] = f"numeric; seen in training: {column.min:g} to {column.max:g}"
+            notes.append(f"seen in training: {column.min:g} to {column.max:g}")
+        schema["description"] = "; ".join(notes)
     elif column.kind == "boolean":
         schema = {"type": "boolean"}
     elif column.kind == "categorical":
@@ -117,12 +123,14 @@ def column_schema(readers: list[tuple[Variant, ColumnSchema]]) -> dict[str, Any]
         schema = {"type": "string", "description": "an ISO date or date and time"}
     else:  # text, id
         schema = {"type": "string"}
-    if any(c.nullable for _, c in readers):
-        if "enum" in schema:
-            schema["enum"] = [*schema["enum"], None]
-        else:
-            kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-            schema["type"] = [*kinds, "null"]
+    # null in every column: the service answers a row with a missing value (imputed, a
+    # warning where training had none); only a batch whose column is all missing, where
+    # training had none, is refused, which a schema of one row cannot say
+    if "enum" in schema:
+        schema["enum"] = [*schema["enum"], None]
+    else:
+        kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        schema["type"] = [*kinds, "null"]
     return schema
 
 
@@ -157,8 +165,9 @@ def row_schema(state: ServeState) -> dict[str, Any]:
     required = [*columns, *([cfg.serve.sticky_by] if cfg.serve.sticky_by else [])]
     return {
         "title": "Row",
-        "description": "One row: column -> value (null for a missing value where allowed). "
-        "Other columns are refused (422).",
+        "description": "One row: column -> value (null for a missing value: a row may miss "
+        "any value; a batch of several rows whose column has no value at all is refused "
+        "(422) where training had none missing). Other columns are refused (422).",
         "type": "object",
         "properties": properties,
         "required": list(dict.fromkeys(required)),
