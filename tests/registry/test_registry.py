@@ -91,7 +91,8 @@ def test_models_lists_versions_with_aliases_and_test_metrics(store):
     rows = list_versions(store["config"])
     assert [(r["version"], r["aliases"]) for r in rows] == [(2, ["challenger"]), (1, ["champion"])]
     expected = store["runs"][1].evaluation.metrics["f1"]["value"]
-    assert rows[0]["metrics"]["f1"] == pytest.approx(expected)
+    assert rows[0]["metrics"]["f1"]["value"] == pytest.approx(expected)
+    assert rows[0]["metrics"]["f1"]["ci_low"] < rows[0]["metrics"]["f1"]["value"]
 
 
 def test_promote_and_rollback_move_the_champion(store):
@@ -244,3 +245,27 @@ def test_same_version_uri_in_two_registries_loads_two_models(store, tmp_path, lo
     assert [m.name for m in second.members] == ["dummy"]
     assert "dummy" not in [m.name for m in first.members]
     assert again is first
+
+
+def test_the_python_api_refuses_a_missing_store_and_creates_nothing(tmp_path):
+    """list_versions, promote and rollback look a store up: a missing SQLite file is a
+    ModelNotFoundError naming it, and no empty store appears (the CLI adds nothing)."""
+    config = config_from_dict(
+        {
+            "name": "titanic",
+            "data": {"train": "titanic.csv", "target": "survived"},
+            "registry": {"tracking_uri": f"sqlite:///{tmp_path / 'none' / 'mlflow.db'}"},
+        }
+    )
+    for call in (
+        lambda: list_versions(config),
+        lambda: promote(1, config),
+        lambda: rollback(config),
+    ):
+        with pytest.raises(ModelNotFoundError) as raised:
+            call()
+        assert str(raised.value) == (
+            f"No MLflow store at {tmp_path / 'none' / 'mlflow.db'}: nothing was registered for "
+            "project 'titanic' yet (`tabloop train` registers its model). Nothing was created."
+        )
+    assert list(tmp_path.iterdir()) == []

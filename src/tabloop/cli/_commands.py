@@ -272,8 +272,7 @@ def models(
     from tabloop.registry import list_versions
 
     project = load_config(config)
-    _refuse_missing_registry(project)
-    versions = _with_intervals(list_versions(project))
+    versions = list_versions(project)
     selection: str | None = project.train.metric or next(
         (v["selection_metric"] for v in versions if v["selection_metric"]), None
     )
@@ -304,58 +303,6 @@ def models(
     print_models(project.model_name, versions, shown)
 
 
-def _refuse_missing_registry(project) -> None:  # type: ignore[no-untyped-def]
-    """A ModelNotFoundError when the project's MLflow store is a SQLite file that does not
-    exist: looking a model up must not create an empty store."""
-    from tabloop.exceptions import ModelNotFoundError
-    from tabloop.registry import tracking_uri
-
-    uri = tracking_uri(project)
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
-        raise ModelNotFoundError(
-            f"No MLflow store at {Path(uri.removeprefix('sqlite:///')).resolve()}: nothing "
-            f"was registered for project {project.name!r} yet (`tabloop train` registers its "
-            "model). Nothing was created."
-        )
-
-
-def _with_intervals(rows: list[dict]) -> list[dict]:  # type: ignore[type-arg]
-    """The versions of :func:`tabloop.registry.list_versions` with each test metric as
-    ``{value, ci_low, ci_high}``, the metric its training selected by, and the creation time
-    as ISO 8601 (the runs are read from the store ``list_versions`` pointed MLflow at)."""
-    from datetime import UTC, datetime
-
-    import mlflow
-
-    from tabloop.registry import quiet_mlflow
-
-    client = mlflow.MlflowClient()
-    out = []
-    for row in rows:
-        run = client.get_run(row["run_id"]) if row.get("run_id") else None
-        logged = run.data.metrics if run is not None else {}
-        with quiet_mlflow():
-            selection = run.data.params.get("metric") if run is not None else None
-        metrics = {
-            name: {
-                "value": value,
-                "ci_low": logged.get(f"test_{name}_ci_low"),
-                "ci_high": logged.get(f"test_{name}_ci_high"),
-            }
-            for name, value in sorted(row["metrics"].items())
-        }
-        created = datetime.fromtimestamp(row["created"] / 1000, tz=UTC)
-        out.append(
-            {
-                **row,
-                "created": created.isoformat(timespec="seconds"),
-                "selection_metric": selection,
-                "metrics": metrics,
-            }
-        )
-    return out
-
-
 @app.command()
 def promote(
     version: Annotated[int, typer.Argument(help="Model version to make the champion.")],
@@ -366,7 +313,6 @@ def promote(
     from tabloop.registry import promote as run_promote
 
     project = load_config(config)
-    _refuse_missing_registry(project)
     info = run_promote(version, project)
     console.print(f"[bold]{info.uri}[/] is now the champion.")
 
@@ -378,7 +324,6 @@ def rollback(config: ConfigOption = None) -> None:
     from tabloop.registry import rollback as run_rollback
 
     project = load_config(config)
-    _refuse_missing_registry(project)
     info = run_rollback(project)
     console.print(f"[bold]{info.uri}[/] is the champion again.")
 

@@ -25,7 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 from tabloop.exceptions import ModelNotFoundError, RegistryError
 from tabloop.registry._datasets import log_datasets
-from tabloop.registry._tracking import artifact_root, connect, quiet_mlflow, tracking_uri
+from tabloop.registry._tracking import (
+    artifact_root,
+    connect,
+    missing_store,
+    quiet_mlflow,
+    tracking_uri,
+)
 
 if TYPE_CHECKING:
     from tabloop.config import ProjectConfig
@@ -143,11 +149,16 @@ def run_tags(kind: str, project: str) -> dict[str, str]:
 def list_versions(
     config: ProjectConfig | None = None, *, name: str | None = None
 ) -> list[dict[str, Any]]:
-    """Every version of the model: number, aliases, creation time, run and key test metrics."""
+    """Every version of the model, newest first: ``version``, ``aliases``, ``created`` (ISO
+    8601, UTC), ``run_id``, ``selection_metric`` (the metric its training selected by) and
+    each test metric as ``{value, ci_low, ci_high}`` (95% interval). A missing SQLite store
+    is a :class:`ModelNotFoundError` (a lookup creates no empty store)."""
+    from datetime import UTC, datetime
+
     import mlflow
 
-    connect(tracking_uri(config))
     name = name or _name(config)
+    _connect_existing(config, name)
     client = mlflow.MlflowClient()
     versions = _versions(client, name)
     rows = []
@@ -155,21 +166,24 @@ def list_versions(
         # search results leave aliases out on some stores; the version itself has them
         v = client.get_model_version(name, found.version)
         run = client.get_run(v.run_id) if v.run_id else None
-        metrics = (
-            {}
-            if run is None
-            else {
-                k.removeprefix("test_"): val
-                for k, val in run.data.metrics.items()
-                if k.startswith("test_") and not k.endswith(("_ci_low", "_ci_high"))
+        logged = run.data.metrics if run is not None else {}
+        metrics = {
+            k.removeprefix("test_"): {
+                "value": value,
+                "ci_low": logged.get(f"{k}_ci_low"),
+                "ci_high": logged.get(f"{k}_ci_high"),
             }
-        )
+            for k, value in sorted(logged.items())
+            if k.startswith("test_") and not k.endswith(("_ci_low", "_ci_high"))
+        }
+        created = datetime.fromtimestamp(v.creation_timestamp / 1000, tz=UTC)
         rows.append(
             {
                 "version": int(v.version),
                 "aliases": sorted(v.aliases),
-                "created": v.creation_timestamp,
+                "created": created.isoformat(timespec="seconds"),
                 "run_id": v.run_id,
+                "selection_metric": run.data.params.get("metric") if run is not None else None,
                 "metrics": metrics,
             }
         )
@@ -182,8 +196,8 @@ def promote(
     """Make ``version`` the champion; the previous champion is remembered for rollback."""
     import mlflow
 
-    connect(tracking_uri(config))
     name = name or _name(config)
+    _connect_existing(config, name)
     client = mlflow.MlflowClient()
     known = {int(v.version) for v in _versions(client, name)}
     if int(version) not in known:
@@ -201,8 +215,8 @@ def rollback(config: ProjectConfig | None = None, *, name: str | None = None) ->
     """Move ``champion`` back to the version that held it before the last promotion."""
     import mlflow
 
-    connect(tracking_uri(config))
     name = name or _name(config)
+    _connect_existing(config, name)
     client = mlflow.MlflowClient()
     history = _history(client, name)
     if len(history) < 2:
@@ -228,6 +242,20 @@ def _name(config: ProjectConfig | None) -> str:
     if config is None:
         raise RegistryError("No model named: pass a model URI or run inside a project folder.")
     return config.model_name
+
+
+def _connect_existing(config: ProjectConfig | None, name: str) -> None:
+    """Point MLflow at the project's store; a SQLite store that does not exist is a
+    :class:`ModelNotFoundError`, as looking a model up must not create an empty store."""
+    uri = tracking_uri(config)
+    missing = missing_store(uri)
+    if missing is not None:
+        whose = f"project {config.name!r}" if config is not None else f"model {name!r}"
+        raise ModelNotFoundError(
+            f"No MLflow store at {missing}: nothing was registered for {whose} yet "
+            "(`tabloop train` registers its model). Nothing was created."
+        )
+    connect(uri)
 
 
 #: MLflow 3's experiment tag that picks the UI's layout; tabloop's runs are classic ML.

@@ -89,10 +89,12 @@ class Store:
         return f"Store({self.url!r})"
 
     @classmethod
-    def default_url(cls, home: Path) -> str:
-        """``sqlite:///<home>/log.db`` with ``home`` made absolute and created."""
+    def default_url(cls, home: Path, *, create: bool = True) -> str:
+        """``sqlite:///<home>/log.db`` with ``home`` made absolute (and created, unless
+        ``create`` is False)."""
         folder = Path(home).resolve()
-        folder.mkdir(parents=True, exist_ok=True)
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{folder / 'log.db'}"
 
     @classmethod
@@ -107,9 +109,7 @@ class Store:
             return config.serve.store_url
         if settings.store_url:
             return settings.store_url
-        if create:
-            return cls.default_url(config.resolve(settings.home))
-        return f"sqlite:///{Path(config.resolve(settings.home)).resolve() / 'log.db'}"
+        return cls.default_url(config.resolve(settings.home), create=create)
 
     @property
     def url(self) -> str:
