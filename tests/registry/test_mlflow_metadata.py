@@ -135,6 +135,20 @@ def test_mlflow_pyfunc_accepts_what_tabloop_accepts(registered, tmp_path):
     )
 
 
+def test_mlflow_pyfunc_refuses_a_fraction_in_a_whole_number_column_tabloop_takes(registered):
+    """The README's one honest gap: sibsp trained as whole numbers is ``long`` in the
+    signature, so MLflow's enforcement refuses 41.5 (and a missing value) there, which
+    tabloop's own predict answers."""
+    from mlflow.exceptions import MlflowException
+
+    pyfunc = mlflow.pyfunc.load_model("models:/titanic/1")
+    rows = registered["df"].drop(columns="survived").head(3).reset_index(drop=True)
+    rows["sibsp"] = [41.5, 1.0, 0.0]
+    assert len(registered["run"].result.model.predict_frame(rows)) == 3
+    with pytest.raises(MlflowException, match="sibsp"):
+        pyfunc.predict(rows)
+
+
 def test_a_missing_column_reaches_tabloop_s_validator_through_pyfunc(registered):
     pyfunc = mlflow.pyfunc.load_model("models:/titanic/1")
     rows = registered["df"].drop(columns=["survived", "age"]).head(3)
