@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tabloop.exceptions import MonitorError
+from tabloop.registry import monitor_figures
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -24,8 +25,6 @@ if TYPE_CHECKING:
 JOB = "tabloop_monitor"
 #: Seconds to wait for the Pushgateway.
 PUSH_TIMEOUT_S = 10.0
-#: ``tabloop_monitor_requirement_status`` values.
-STATUS_VALUES = {"pass": 1.0, "fail": 0.0, "unknown": -1.0}
 
 
 def verdict_registry(
@@ -47,9 +46,7 @@ def verdict_registry(
         gauges[name].labels(*common.values(), *labels.values()).set(float(value))
 
     model = data.get("model") or {}
-    window = data.get("window") or {}
-    drift = data.get("drift") or {}
-    requirements = data.get("requirements") or []
+    figures = monitor_figures(data)  # the figures MLflow's monitor run holds too
     gauge(
         "tabloop_monitor_last_run_timestamp_seconds",
         "When the monitor ran (Unix time)",
@@ -58,7 +55,7 @@ def verdict_registry(
     gauge(
         "tabloop_monitor_passed",
         "1 when every requirement held (unknown ones do not count), else 0",
-        not any(r.get("status") == "fail" for r in requirements),
+        figures.passed,
     )
     gauge(
         "tabloop_monitor_model_info",
@@ -67,43 +64,38 @@ def verdict_registry(
         model=str(model.get("uri") or ""),
         version=str(model.get("version") or ""),
     )
-    for r in requirements:
-        expression = str(r["expression"])
+    for r in figures.requirements:
         gauge(
             "tabloop_monitor_requirement_status",
             "Each requirement: 1 pass, 0 fail, -1 unknown (its figure does not exist yet)",
-            STATUS_VALUES.get(r.get("status", "unknown"), -1.0),
-            requirement=expression,
+            r.status,
+            requirement=r.expression,
         )
         gauge(
             "tabloop_monitor_requirement_value",
             "The figure each requirement was judged on",
-            r.get("value"),
-            requirement=expression,
+            r.value,
+            requirement=r.expression,
         )
-    gauge("tabloop_monitor_rows", "Rows in the monitored window", window.get("rows"))
-    gauge("tabloop_monitor_labelled_rows", "Rows with an outcome", window.get("labelled"))
-    gauge(
-        "tabloop_monitor_drifted_columns",
-        "Input columns that drifted",
-        len(drift.get("drifted_columns") or []),
-    )
+    gauge("tabloop_monitor_rows", "Rows in the monitored window", figures.rows)
+    gauge("tabloop_monitor_labelled_rows", "Rows with an outcome", figures.labelled_rows)
+    gauge("tabloop_monitor_drifted_columns", "Input columns that drifted", figures.drifted_columns)
     gauge(
         "tabloop_monitor_drift_share",
         "Share of input columns that drifted",
-        drift.get("share_drifted"),
+        figures.drift_share,
     )
     gauge(
         "tabloop_monitor_multivariate_auc",
         "ROC-AUC of the classifier telling training from production rows (0.5: no drift)",
-        (drift.get("multivariate") or {}).get("auc"),
+        figures.multivariate_auc,
     )
-    for metric, figure in ((data.get("performance") or {}).get("metrics") or {}).items():
+    for metric, value in figures.production.items():
         gauge(
             "tabloop_monitor_metric",
             "Production performance on the labelled rows of the window",
-            (figure or {}).get("value") if isinstance(figure, dict) else None,
-            metric=str(metric),
+            value,
+            metric=metric,
         )
     return registry
 

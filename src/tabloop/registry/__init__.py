@@ -15,16 +15,19 @@ from tabloop.registry._registry import (
     rollback,
 )
 from tabloop.registry._tracking import quiet_mlflow, tracking_uri
+from tabloop.registry._verdicts import MonitorFigures, monitor_figures
 
 __all__ = [
     "CHALLENGER",
     "CHAMPION",
     "ModelPackage",
+    "MonitorFigures",
     "RegisteredVersion",
     "list_versions",
     "load_model",
     "load_package",
     "log_monitor",
+    "monitor_figures",
     "monitor_metrics",
     "predict",
     "predict_file",

@@ -21,12 +21,11 @@ from typing import TYPE_CHECKING, Any
 from tabloop.exceptions import RegistryError
 from tabloop.registry._registry import _experiment, run_tags
 from tabloop.registry._tracking import connect, quiet_mlflow, tracking_uri
+from tabloop.registry._verdicts import monitor_figures
 
 if TYPE_CHECKING:
     from tabloop.config import ProjectConfig
 
-#: A requirement's status as a number (as the Prometheus verdicts count it).
-STATUS_VALUES = {"pass": 1.0, "fail": 0.0, "unknown": -1.0}
 _OPERATORS = ((">=", " ge "), ("<=", " le "), ("==", " eq "), ("!=", " ne "), (">", " gt "),
               ("<", " lt "), ("/", " div "))  # fmt: skip
 
@@ -40,31 +39,22 @@ def monitor_metrics(data: dict[str, Any]) -> dict[str, float]:
     (1/0); and ``requirement/<expression>`` per requirement: 1 pass, 0 fail, -1 unknown.
     Figures the report lacks are left out.
     """
-    requirements = data.get("requirements") or []
-    out: dict[str, float | None] = {
-        "monitor_passed": float(not any(r.get("status") == "fail" for r in requirements)),
-        "failed_requirements": float(sum(r.get("status") == "fail" for r in requirements)),
+    figures = monitor_figures(data)
+    out: dict[str, Any] = {
+        "monitor_passed": float(figures.passed),
+        "failed_requirements": figures.failed_requirements,
+        "rows": figures.rows,
+        "labelled_rows": figures.labelled_rows,
+        "drift_share": figures.drift_share,
+        "drifted_columns": figures.drifted_columns,
+        "drift_multivariate_auc": figures.multivariate_auc,
     }
-    window = data.get("window") or {}
-    out["rows"], out["labelled_rows"] = window.get("rows"), window.get("labelled")
-    drift = data.get("drift") or {}
-    out["drift_share"] = drift.get("share_drifted")
-    out["drifted_columns"] = len(drift.get("drifted_columns") or [])
-    out["drift_multivariate_auc"] = (drift.get("multivariate") or {}).get("auc")
-    for metric, figure in ((data.get("performance") or {}).get("metrics") or {}).items():
-        out[f"production_{metric}"] = figure.get("value") if isinstance(figure, dict) else None
-    estimated = ((data.get("estimated") or {}).get("estimated") or {}).get("metrics") or {}
-    for metric, figure in estimated.items():
-        out[f"estimated_{metric}"] = figure.get("value") if isinstance(figure, dict) else figure
-    fairness = (data.get("fairness") or {}).get("model") or {}
-    gaps = [g["gap"] for g in fairness.get("gaps") or [] if g.get("gap") is not None]
-    if fairness:
-        out["fairness_max_gap"] = max(gaps) if gaps else None
-        out["fairness_violation"] = float(fairness.get("verdict") == "violation")
-    for r in requirements:
-        out[f"requirement/{_key(str(r['expression']))}"] = STATUS_VALUES.get(
-            str(r.get("status")), -1.0
-        )
+    out.update({f"production_{m}": v for m, v in figures.production.items()})
+    out.update({f"estimated_{m}": v for m, v in figures.estimated.items()})
+    if figures.fairness_violation is not None:
+        out["fairness_max_gap"] = figures.fairness_max_gap
+        out["fairness_violation"] = float(figures.fairness_violation)
+    out.update({f"requirement/{_key(r.expression)}": r.status for r in figures.requirements})
     return {k: float(v) for k, v in out.items() if v is not None and _number(v)}
 
 
