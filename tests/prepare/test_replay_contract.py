@@ -10,6 +10,8 @@ then takes the DataFrame path for that request).
 
 from __future__ import annotations
 
+import math
+import sys
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -20,6 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tabloop.exceptions import DataError
 from tabloop.prepare import (
     Block,
     DeriveFeatures,
@@ -66,10 +69,14 @@ def training_frame(n: int = 240, seed: int = 0) -> tuple[pd.DataFrame, np.ndarra
 
 # -- request values, drawn from the schema -----------------------------------------------------
 _TEXT_NUMBERS = st.sampled_from(["42", "3.5", " 7 ", "abc", "", "nan", "1e400"])
+#: Drawn as a branch of their own: inside ``st.floats()`` they are a few among many special
+#: floats, and 20 derandomized examples drew +inf once and -inf never.
+EXTREMES = (math.inf, -math.inf, 1e308, -1e308, sys.float_info.max)
 NUMBERS = st.one_of(
     st.none(),
     st.floats(-1e6, 1e6),
     st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(EXTREMES),
     st.integers(-(2**64), 2**64),
     st.integers(-5, 60),
     _TEXT_NUMBERS,
@@ -193,6 +200,62 @@ def test_preprocess_replay_equals_transform(family, imputation, unseen):
         )
 
     contract()
+
+
+@pytest.mark.parametrize("imputation", REPLAYED_IMPUTATIONS)
+@pytest.mark.parametrize("family", ["native", "tree", "linear"])
+def test_extreme_numbers_agree_in_every_option(family, imputation):
+    """±inf and numbers near the float64 limit, in each numeric column, alone and in a
+    batch: drawn above too, but here every one of them for sure."""
+    df, y = training_frame()
+    pre = Preprocess(family=family, imputation=imputation).fit(df, y)
+    inputs = list(df.columns)
+    plain = {"x": 1.0, "n": 3, "color": "red", "size": "S", "flag": True}
+    for column in ("x", "n"):
+        for value in EXTREMES:
+            check_rows(
+                lambda r: frame_block([pre], inputs, r),
+                lambda r: replay_block([pre], KINDS_WITH_FLAG, r),
+                [plain, {**plain, column: value}],
+            )
+
+
+@pytest.mark.parametrize(
+    ("family", "imputation", "refused"),
+    [("native", "auto", False), ("tree", "none", False), ("native", "median", True),
+     ("tree", "most_frequent", True), ("linear", "none", True), ("linear", "auto", True)],
+)  # fmt: skip
+def test_an_infinite_value_is_refused_by_name_where_numbers_are_imputed_or_scaled(
+    family, imputation, refused
+):
+    df, y = training_frame()
+    pre = Preprocess(family=family, imputation=imputation).fit(df, y)
+    rows = [{"x": 1.0, "n": -math.inf, "color": "red", "size": "S", "flag": True}] * 2
+
+    def transform() -> Block:
+        return Block.from_frame(pre.transform(pd.DataFrame.from_records(rows)))
+
+    for path in (transform, lambda: replay_block([pre], KINDS_WITH_FLAG, rows)):
+        if refused:
+            with pytest.raises(DataError, match=r"^Column 'n' must be a finite number; got -inf"):
+                path()
+        else:  # a native or tree model takes the value as it is
+            assert path().values[:, 1].tolist() == [-math.inf, -math.inf]
+    if refused:
+        with pytest.raises(DataError, match="in 1 row"):
+            pre.fit(df.assign(n=np.where(np.arange(len(df)) == 7, math.inf, df["n"])), y)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # StandardScaler
+def test_a_number_that_overflows_when_scaled_takes_the_dataframe_path():
+    df, y = training_frame()
+    small = df.assign(x=df["x"] / 100)  # standard deviation 0.03: scaling multiplies by ~33
+    pre = Preprocess(family="linear").fit(small, y)
+    rows = [{"x": sys.float_info.max, "n": 3, "color": "red", "size": "S", "flag": True}]
+    with pytest.raises(Unclean):
+        replay_block([pre], KINDS_WITH_FLAG, rows)
+    with pytest.raises(ValueError, match="infinity"):  # scikit-learn's imputer, after scaling
+        frame_block([pre], list(df.columns), rows)
 
 
 @pytest.mark.parametrize("imputation", ["knn", "iterative", "multiple"])

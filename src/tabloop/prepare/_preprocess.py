@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 from tabloop.data import frame as _frame
 from tabloop.data import infer_schema
 from tabloop.exceptions import DataError, SchemaError
-from tabloop.prepare._replay import Block, StepReplay, Unsupported, View
+from tabloop.prepare._replay import Block, StepReplay, Unclean, Unsupported, View
 
 Family = Literal["native", "tree", "linear"]
 Imputation = Literal["auto", "none", "median", "most_frequent", "knn", "iterative", "multiple"]
@@ -193,6 +193,10 @@ class Preprocess(TransformerMixin, BaseEstimator):
         if not isinstance(self.knn_k, int) or self.knn_k < 1:
             raise DataError(f"prepare.knn_k must be a positive integer; got {self.knn_k!r}.")
 
+    def _requires_finite(self) -> bool:
+        """Whether numeric columns pass a scaler or an imputer (scikit-learn's refuse ±inf)."""
+        return self.family == "linear" or self.strategy_ != "none"
+
     def _strategy(self) -> str:
         if self.imputation == "auto":
             return "median" if self.family == "linear" else "none"
@@ -201,8 +205,11 @@ class Preprocess(TransformerMixin, BaseEstimator):
     def _categorical_keys(self, X: pd.DataFrame, *, fitting: bool = False) -> pd.DataFrame:
         """Categories as strings with an explicit missing level; unseen ones per policy."""
         out = X[[*self.numeric_, *self.categorical_]].copy()
+        finite = self._requires_finite()
         for c in self.numeric_:
             out[c] = _frame.to_numeric(out[c])[0]
+            if finite:
+                _refuse_infinite(c, out[c].to_numpy())
         for c in self.categorical_:
             keys = _frame.category_keys(out[c])
             known = self.categories_[c]
@@ -298,6 +305,18 @@ def unseen_error(column: str, values: Any) -> SchemaError:
         f"{_frame.unseen_message(column, values)}; "
         "set prepare.unseen_categories to 'ignore' to treat them as missing."
     )
+
+
+def _refuse_infinite(column: str, values: np.ndarray) -> None:
+    """A :class:`DataError` naming ``column`` if it holds ±inf: the one message of
+    :meth:`Preprocess.transform` and of its replay, instead of scikit-learn's anonymous one."""
+    infinite = np.isinf(values)
+    if infinite.any():
+        raise DataError(
+            f"Column {column!r} must be a finite number; got {float(values[infinite][0])!r} "
+            f"in {int(infinite.sum())} row(s). Imputation and scaling cannot use an infinite "
+            "value: replace it with a finite number or a missing one."
+        )
 
 
 # -- the numpy replay of the fitted ColumnTransformer ---------------------------------------
@@ -415,12 +434,17 @@ def _numeric(output: _Output, view: View) -> np.ndarray:
     X = np.empty((view.n, len(output.numeric)))
     for j, name in enumerate(output.numeric):
         X[:, j] = view.num(name)
+        if output.steps:
+            _refuse_infinite(name, X[:, j])
     indicator = None
     for kind, params in output.steps:
         if kind == "scale":
             mean, scale = params
-            X = X - mean if mean is not None else X
-            X = X / scale if scale is not None else X
+            with np.errstate(over="ignore"):
+                X = X - mean if mean is not None else X
+                X = X / scale if scale is not None else X
+            if len(output.steps) > 1 and np.isinf(X).any():
+                raise Unclean  # scaling overflowed: the imputer after it refuses ±inf
         else:
             stats, features = params
             missing = np.isnan(X)
