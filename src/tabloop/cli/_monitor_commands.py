@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -268,10 +268,18 @@ def _print_monitor(report: MonitorReport) -> None:
         console.print(f"note: {note}", markup=False)
     alert = data.get("alert")
     if alert:
-        state = alert.get("skipped") or f"not delivered: {alert['error']}"
-        state = "sent" if alert["sent"] else state
-        console.print(f"Alert to {alert['url']}: {state}", markup=False)
+        console.print(_alert_line(alert, passed=report.passed), markup=False)
     console.print("PASSED" if report.passed else "FAILED: a requirement does not hold")
+
+
+def _alert_line(alert: dict[str, Any], *, passed: bool) -> str:
+    """What became of the webhook POST. When every requirement holds, the POST (sent on
+    every run in Alertmanager's format) resolves alerts rather than announcing a failure."""
+    state = alert.get("skipped") or f"not delivered: {alert['error']}"
+    state = "sent" if alert["sent"] else state
+    if passed:
+        return f"Resolved notice to {alert['url']}: {state} (every requirement holds)"
+    return f"Alert to {alert['url']}: {state}"
 
 
 def _print_retrain(result: RetrainResult) -> None:
