@@ -8,9 +8,12 @@ with, each with the one error body of :mod:`tabloop.serve._errors`.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import dataclasses
+from typing import Any, Literal, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from tabloop import evaluate
 
 
 # -- the error body --------------------------------------------------------------------------
@@ -137,34 +140,41 @@ class Readiness(BaseModel):
     log_backlog: int = Field(description="rows queued for the log")
 
 
-class ABReport(BaseModel):
-    """The A/B report of a supervised service (see the README's Concepts)."""
-
-    task: Literal["binary", "multiclass", "regression"]
-    metric: str
-    higher_is_better: bool
-    confidence: float
-    power: float
-    n_boot: int
-    control: str | None
-    cluster_by: str | None
-    resampling: str
-    variants: list[dict[str, Any]]
-    comparisons: list[dict[str, Any]]
-    baseline: dict[str, Any]
-    verdict: str
-    period: int | str
+def _answer_of(
+    name: str, result: type, doc: str, *, narrowed: dict[str, Any], **added: Any
+) -> type[BaseModel]:
+    """Model ``name`` of ``result.to_dict()`` for a dataclass ``result``: one field per field of
+    it, typed as it is (a nested dataclass is described with its own fields), so a field
+    added to the result is documented at once. ``narrowed`` gives some fields a narrower
+    type than the result declares; ``added`` are the fields the route puts beside them."""
+    hints = get_type_hints(result)
+    fields: dict[str, Any] = {f.name: (hints[f.name], ...) for f in dataclasses.fields(result)}
+    unknown = sorted(set(narrowed) - set(fields))
+    if unknown:
+        raise TypeError(f"{result.__name__} has no field {', '.join(unknown)} to narrow.")
+    fields.update({field: (kind, ...) for field, kind in {**narrowed, **added}.items()})
+    return create_model(name, __doc__=doc, **fields)
 
 
-class SegmentReport(BaseModel):
-    """The report of a clustering service: segment shares per variant."""
+#: The period a report covers, added by the route.
+_PERIOD = int | str
 
-    task: Literal["clustering"]
-    control: str | None
-    segments: list[Any]
-    variants: list[dict[str, Any]]
-    verdict: str
-    period: int | str
+ABReport = _answer_of(
+    "ABReport",
+    evaluate.ABReport,
+    "The A/B report of a supervised service (see the README's Concepts): "
+    "``tabloop.evaluate.ABReport.to_dict()`` and the period it covers.",
+    narrowed={"task": Literal["binary", "multiclass", "regression"]},
+    period=_PERIOD,
+)
+SegmentReport = _answer_of(
+    "SegmentReport",
+    evaluate.SegmentShares,
+    "The report of a clustering service: segment shares per variant "
+    "(``tabloop.evaluate.SegmentShares.to_dict()``) and the period it covers.",
+    narrowed={"task": Literal["clustering"]},
+    period=_PERIOD,
+)
 
 
 class MonitorReport(BaseModel):
