@@ -4,11 +4,6 @@ project's ``.tabloop/mlflow.db``, read through MLflow's REST API (the calls its 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,10 +13,7 @@ import yaml
 
 from tabloop import __version__
 from tests.cli.test_cli import run
-from tests.serve.test_server import free_port
-
-#: Seconds ``mlflow server`` may take to answer on a loaded machine (a generous bound).
-START_S = 300
+from tests.servers import mlflow_server
 
 
 @pytest.fixture(scope="module")
@@ -45,51 +37,14 @@ def project(tmp_path_factory: pytest.TempPathFactory, load) -> Path:
 @pytest.fixture(scope="module")
 def server(project: Path) -> Iterator[str]:
     """``mlflow server`` on 127.0.0.1 against the project's store, until it answers."""
-    port = free_port()
     home = project / ".tabloop"
-    log = project.parent / "mlflow-server.log"
-    with log.open("w") as errors:  # the child keeps its own copy of the file
-        process = subprocess.Popen(
-            [
-                os.path.join(os.path.dirname(sys.executable), "mlflow"),
-                "server",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--backend-store-uri",
-                f"sqlite:///{home / 'mlflow.db'}",
-                "--default-artifact-root",
-                str(home / "mlartifacts"),
-                "--workers",
-                "1",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=errors,
-            start_new_session=True,  # its workers in one group, ended together
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_S
+    served = mlflow_server(
+        home / "mlflow.db", home / "mlartifacts", log=project.parent / "mlflow-server.log"
+    )
     try:
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"mlflow server exited:\n{log.read_text()}")
-            try:
-                if requests.get(f"{url}/health", timeout=2).ok:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"mlflow server did not answer in {START_S} s")
-            time.sleep(0.5)
-        yield url
+        yield served.url
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=60)
+        served.stop()
 
 
 def get(server: str, path: str, **params: str) -> dict:

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tests.cli.test_cli import run
-from tests.serve.test_server import free_port, start_server
+from tests.servers import tabloop_serve
 
 
 @pytest.fixture(scope="module")
@@ -65,18 +65,16 @@ def test_a_moved_project_predicts_and_serves_from_its_new_place(trained, tmp_pat
         pd.testing.assert_frame_equal(after, before)
         assert all(uri.startswith((moved / ".tabloop").as_uri() + "/") for uri in locations(moved))
 
-        port = free_port()
-        server = start_server(moved, port)
+        server = tabloop_serve(moved)
         try:
             row = pd.read_csv(moved / "new.csv").head(1)
             answer = httpx.post(
-                f"http://127.0.0.1:{port}/predict",
+                f"{server.url}/predict",
                 json={"records": row.to_dict(orient="records")},
                 timeout=60,
             )
         finally:
-            server.terminate()
-            server.communicate(timeout=60)
+            server.stop()
         assert answer.status_code == 200, answer.text
         first = answer.json()["predictions"][0]
         assert first["model_version"] == "1"

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import mlflow
@@ -24,6 +22,7 @@ from tabloop.exceptions import (
 )
 from tabloop.registry import list_versions, predict, predict_file, promote, rollback
 from tabloop.workflows import train_and_register
+from tests.servers import free_port, mlflow_server
 
 
 def _config(tracking_uri: str, **prepare) -> object:
@@ -170,14 +169,8 @@ def test_predict_file_with_a_bad_chunk_leaves_no_output(store, tmp_path):
     assert not list(tmp_path.glob("*.partial"))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_an_mlflow_server_that_does_not_answer_fails_fast_with_its_url(load):
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     from tabloop.registry import register
     from tabloop.train import train
 
@@ -189,43 +182,17 @@ def test_an_mlflow_server_that_does_not_answer_fails_fast_with_its_url(load):
 
 @pytest.mark.slow
 def test_registers_on_a_real_mlflow_server(tmp_path, load):
-    port = _free_port()
-    mlflow_bin = os.path.join(os.path.dirname(sys.executable), "mlflow")
-    server = subprocess.Popen(
-        [
-            mlflow_bin,
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--backend-store-uri",
-            f"sqlite:///{tmp_path / 'server.db'}",
-            "--default-artifact-root",
-            str(tmp_path / "artifacts"),
-            "--workers",
-            "1",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    server = mlflow_server(
+        tmp_path / "server.db", tmp_path / "artifacts", log=tmp_path / "mlflow-server.log"
     )
     try:
-        import requests
-
-        for _ in range(120):
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/health", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.5)
-        config = _config(f"http://127.0.0.1:{port}")
+        config = _config(server.url)
         run = train_and_register(config, df=load("titanic"), out_dir=tmp_path / "reports")
         assert run.version.aliases == ("champion",)
         scored = predict(load("titanic").head(3), config=config)
         assert scored["model_version"].tolist() == ["models:/titanic/1"] * 3
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop()
 
 
 def test_same_version_uri_in_two_registries_loads_two_models(store, tmp_path, load):

@@ -3,12 +3,8 @@ Chromium against a real Uvicorn server; its numbers are checked against scikit-l
 
 from __future__ import annotations
 
-import contextlib
 import html as html_lib
 import re
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +19,7 @@ from tabloop.serve import ab_report, create_app
 from tabloop.serve._dashboard import dashboard_view, metric_text, render_dashboard
 from tests.serve.conftest import AB, TARGET
 from tests.serve.test_app import rows_of
-from tests.serve.test_server import free_port
+from tests.servers import live_server
 
 CHROMIUM = "/usr/bin/chromium"
 NO_CHROMIUM = (
@@ -220,27 +216,6 @@ def test_dashboard_needs_a_key_when_the_service_has_keys(make_config):
 
 
 # -- a real browser against a real server ---------------------------------------------------
-@contextlib.contextmanager
-def live_server(app: Any) -> Iterator[str]:
-    """``app`` under Uvicorn in a thread on a free 127.0.0.1 port; yields its base URL."""
-    import uvicorn
-
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "Uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
-
-
 @pytest.fixture
 def chromium() -> str:
     if not Path(CHROMIUM).exists():

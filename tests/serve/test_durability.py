@@ -13,7 +13,6 @@ import collections
 import re
 import signal
 import sqlite3
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -25,40 +24,13 @@ import yaml
 
 from tabloop.store import LogWriter, Store
 from tests.serve.test_app import rows_of
-from tests.serve.test_server import free_port, start_server, write_project
+from tests.serve.test_server import write_project
+from tests.servers import tabloop_serve
 
 pytestmark = pytest.mark.slow
 
 WAIT_S = 120  # the longest any wait below may take; never reached on a healthy run
 REFUSED = re.compile(r'^tabloop_log_refused_rows_total\{reason="(\w+)"\} (\S+)$', re.MULTILINE)
-
-
-class Served:
-    """A ``tabloop serve`` process (``start_server``) whose output is read as it comes: every
-    503 is logged, and a pipe left full would block the server's logging, then the server."""
-
-    def __init__(self, folder: Path, port: int) -> None:
-        self.base = f"http://127.0.0.1:{port}"
-        self.process = start_server(folder, port)
-        self.lines: list[str] = []
-        self._reader = threading.Thread(
-            target=self.lines.extend, args=(self.process.stdout,), daemon=True
-        )
-        self._reader.start()
-
-    def stop(self, sig: signal.Signals = signal.SIGTERM) -> str:
-        """Send ``sig`` and wait for the exit (SIGKILL after WAIT_S); the whole output."""
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        try:
-            self.process.wait(WAIT_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(WAIT_S)
-        self._reader.join(WAIT_S)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        return "".join(self.lines)
 
 
 def write_durability_project(
@@ -148,9 +120,9 @@ def logged_ids(url: str, spool: Path) -> list[str]:
 def test_sigkill_in_sync_mode_loses_no_acknowledged_prediction(tmp_path, registered):
     url = f"sqlite:///{tmp_path / 'log.db'}"
     write_durability_project(tmp_path, registered, url, log={"durability": "sync"})
-    server = Served(tmp_path, free_port())
+    server = tabloop_serve(tmp_path)
     try:
-        with Senders(server.base, rows_of(registered["df"], 200)) as senders:
+        with Senders(server.url, rows_of(registered["df"], 200)) as senders:
             senders.wait_until(lambda: len(senders.acked) >= 200, "200 answers")
             server.process.kill()  # SIGKILL; the clients keep sending until they see it
             server.process.wait(WAIT_S)
@@ -176,8 +148,8 @@ def test_a_write_locked_log_refuses_with_503_and_keeps_every_answered_row(tmp_pa
     url = f"sqlite:///{path}"
     serve = {"max_rows": 5, "log": {"max_backlog": 10}}
     write_durability_project(tmp_path, registered, url, **serve)
-    server = Served(tmp_path, free_port())
-    base = server.base
+    server = tabloop_serve(tmp_path)
+    base = server.url
     lock = sqlite3.connect(path, isolation_level=None, timeout=WAIT_S)
     try:
         with Senders(base, rows_of(registered["df"], 200)) as senders:

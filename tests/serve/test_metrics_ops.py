@@ -25,7 +25,7 @@ from tests.cli.test_cli import run
 from tests.monitor.test_monitor import log_labelled, production, project  # noqa: F401
 from tests.serve.conftest import AB
 from tests.serve.test_app import rows_of
-from tests.serve.test_dashboard import live_server
+from tests.servers import live_server
 
 PROMTOOL = shutil.which("promtool")
 NO_PROMTOOL = (

@@ -5,13 +5,10 @@ PROMETHEUS_MULTIPROC_DIR do not add to the counts; a PROMETHEUS_MULTIPROC_DIR th
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -23,57 +20,14 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from tests.serve.test_app import rows_of
 from tests.serve.test_metrics import samples
-from tests.serve.test_server import free_port, write_project
+from tests.serve.test_server import write_project
+from tests.servers import tabloop_serve
 
 pytestmark = pytest.mark.slow
 
 REQUESTS = 60
-#: Seconds a server may take to load its models: generous, a loaded 2-core CI machine is slow.
-READY_S = 900
 #: Rounds of REQUESTS sent at most while waiting for the kernel to hand some to each worker.
 ROUNDS = 10
-
-
-def start(folder: Path, port: int, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    """The server in a session of its own, its output in ``folder/server.log`` (a pipe would
-    stay open as long as any worker lives); :func:`stop` ends every process of it."""
-    log = (folder / "server.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tabloop", "serve", "--port", str(port), *args],
-        cwd=folder,
-        env={**os.environ, "TABLOOP_PROGRESS": "0", **env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    log.close()
-    deadline = time.monotonic() + READY_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            stop(process)
-            raise AssertionError(f"server exited early:\n{(folder / 'server.log').read_text()}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    stop(process)
-    raise AssertionError(f"not ready in {READY_S} s:\n{(folder / 'server.log').read_text()}")
-
-
-def stop(process: subprocess.Popen[str]) -> None:
-    """SIGTERM to the server (a graceful stop), then SIGKILL to whatever of its session is
-    left, workers included."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=60)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 def earlier_run(folder: Path) -> None:
@@ -125,10 +79,9 @@ def test_two_workers_count_every_request_once(tmp_path, registered):
     multiproc = tmp_path / "prometheus"
     multiproc.mkdir()
     earlier_run(multiproc)
-    port = free_port()
-    env = {"TABLOOP_HOME": str(tmp_path / ".tabloop"), "PROMETHEUS_MULTIPROC_DIR": str(multiproc)}
-    server = start(tmp_path, port, "--workers", "2", env=env)
-    base = f"http://127.0.0.1:{port}"
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(multiproc)}
+    server = tabloop_serve(tmp_path, "--workers", "2", env=env)
+    base = server.url
     rows = rows_of(registered["df"], REQUESTS)
     sent = 0
     try:
@@ -140,8 +93,7 @@ def test_two_workers_count_every_request_once(tmp_path, registered):
                 break
         scrapes = [samples(httpx.get(f"{base}/metrics", timeout=30).text) for _ in range(6)]
     finally:
-        stop(server)
-        output = (tmp_path / "server.log").read_text()
+        output = server.stop()
     answering = {pid: n for pid, n in by_pid.items() if n > 0}
     assert len(answering) >= 2, f"one worker took every request: {by_pid}\n{output}"
     assert sum(by_pid.values()) == sent  # the earlier run's 1,000 are gone
@@ -176,16 +128,14 @@ def test_one_worker_with_a_user_set_folder_that_is_missing_creates_it_and_counts
 ):
     write_project(tmp_path, registered, f"sqlite:///{tmp_path / 'log.db'}")
     multiproc = tmp_path / "not" / "yet"
-    port = free_port()
-    env = {"TABLOOP_HOME": str(tmp_path / ".tabloop"), "PROMETHEUS_MULTIPROC_DIR": str(multiproc)}
-    server = start(tmp_path, port, env=env)  # prometheus_client in multiprocess mode
-    base = f"http://127.0.0.1:{port}"
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(multiproc)}  # prometheus_client in multiprocess mode
+    server = tabloop_serve(tmp_path, env=env)
+    base = server.url
     try:
         post_all(base, rows_of(registered["df"], 5))
         scraped = samples(httpx.get(f"{base}/metrics", timeout=30).text)
     finally:
-        stop(server)
-        output = (tmp_path / "server.log").read_text()
+        output = server.stop()
     assert multiproc.is_dir(), output
     key = frozenset({"method": "POST", "route": "/predict", "status": "200"}.items())
     assert scraped[("tabloop_requests_total", key)] == 5, output

@@ -11,7 +11,7 @@ import pytest
 
 from tabloop.serve import create_app
 from tests.serve.conftest import AB
-from tests.serve.test_dashboard import live_server
+from tests.servers import live_server
 
 pytestmark = pytest.mark.slow
 INFER = ("/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer")

@@ -11,7 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tabloop.serve import create_app
-from tests.serve.test_dashboard import chromium, live_server  # noqa: F401  (fixture)
+from tests.serve.test_dashboard import chromium  # noqa: F401  (fixture)
+from tests.servers import live_server
 
 ASSET = re.compile(r"""(?:src|href)=["']([^"']+)["']""")
 

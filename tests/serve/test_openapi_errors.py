@@ -15,7 +15,7 @@ import schemathesis
 from tabloop.serve import create_app
 from tests.serve.conftest import AB
 from tests.serve.test_app import rows_of
-from tests.serve.test_dashboard import live_server
+from tests.servers import live_server
 
 pytestmark = pytest.mark.slow
 

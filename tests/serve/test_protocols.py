@@ -6,8 +6,6 @@ against the registered model called directly, and against the log and the A/B re
 from __future__ import annotations
 
 import json
-import threading
-import time
 import warnings
 from typing import Any
 
@@ -21,7 +19,7 @@ from tabloop import __version__
 from tabloop.registry import load_model
 from tabloop.serve import create_app
 from tests.serve.conftest import AB, TARGET, project_config
-from tests.serve.test_server import free_port
+from tests.servers import live_server
 
 
 @pytest.fixture
@@ -289,23 +287,12 @@ def test_empty_inputs_list(http):
 # -- Open Inference Protocol with Triton's client against a real server ----------------------
 @pytest.fixture(scope="module")
 def server(registered: dict[str, Any], tmp_path_factory: pytest.TempPathFactory):
-    import uvicorn
-
     folder = tmp_path_factory.mktemp("oip")
     app = create_app(
         project_config(registered["uri"], folder, **AB, store_url=f"sqlite:///{folder / 'log.db'}")
     )
-    port = free_port()
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not uv.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.05)  # the lifespan (log writer) has run once started is set
-    assert uv.started, "the server did not start"
-    yield {"url": f"127.0.0.1:{port}", "state": app.state.serve}
-    uv.should_exit = True
-    thread.join(timeout=30)
+    with live_server(app) as base:  # the lifespan (log writer) has run
+        yield {"url": base.removeprefix("http://"), "state": app.state.serve}
 
 
 @pytest.fixture

@@ -5,12 +5,7 @@ and on PostgreSQL."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,40 +17,9 @@ from sklearn.metrics import precision_score
 from tabloop.store import Store
 from tests.serve.conftest import AB, TARGET
 from tests.serve.test_app import rows_of
+from tests.servers import live_server, tabloop_serve
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(folder: Path, port: int) -> subprocess.Popen[str]:
-    env = {**os.environ, "TABLOOP_PROGRESS": "0", "TABLOOP_HOME": str(folder / ".tabloop")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tabloop", "serve", "--port", str(port)],
-        cwd=folder,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output, _ = process.communicate()  # closes the pipe
-            raise AssertionError(f"server exited early:\n{output}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    output, _ = process.communicate()
-    raise AssertionError(f"server did not become ready in 90 s:\n{output}")
 
 
 def write_project(folder: Path, registered: dict[str, Any], store_url: str) -> None:
@@ -78,14 +42,12 @@ def log_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 def test_served_predictions_outcomes_report_and_clean_shutdown(tmp_path, registered, log_url):
     write_project(tmp_path, registered, log_url)
-    port = free_port()
-    server = start_server(tmp_path, port)
-    base = f"http://127.0.0.1:{port}"
+    server = tabloop_serve(tmp_path)
     df = registered["df"]
     rows = rows_of(df, 120)
     truth = dict(zip(df["passenger"], df[TARGET], strict=True))
     try:
-        with httpx.Client(base_url=base, timeout=30) as http:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
             answers = []
             for row in rows:  # one row per request, as a live client sends them
                 answer = http.post("/predict", json={"records": [{**row, "officer": "x"}]})
@@ -105,10 +67,9 @@ def test_served_predictions_outcomes_report_and_clean_shutdown(tmp_path, registe
             # a burst right before the stop: acknowledged, possibly not yet written
             burst = http.post("/predict", json={"records": rows[:50]}).json()["predictions"]
     finally:
-        server.send_signal(signal.SIGTERM)
-        output, _ = server.communicate(timeout=60)
+        output = server.stop(signal.SIGTERM)
     # Uvicorn shuts down gracefully, then re-raises the signal it caught (exit status -15)
-    assert server.returncode in (0, -signal.SIGTERM), output
+    assert server.process.returncode in (0, -signal.SIGTERM), output
     assert "Application shutdown complete" in output
 
     a = {v["name"]: v for v in report["variants"]}["A"]
@@ -138,9 +99,6 @@ def test_served_predictions_outcomes_report_and_clean_shutdown(tmp_path, registe
 
 def test_a_bug_is_a_json_500_and_the_keep_alive_connection_stays_usable(make_config):
     import http.client
-    import threading
-
-    import uvicorn
 
     from tabloop.serve import create_app
 
@@ -150,16 +108,8 @@ def test_a_bug_is_a_json_500_and_the_keep_alive_connection_stays_usable(make_con
     def bug() -> None:  # stands for any bug on a request path
         raise RuntimeError("a bug")
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        for _ in range(600):
-            if server.started:
-                break
-            time.sleep(0.1)
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    with live_server(app) as base:
+        connection = http.client.HTTPConnection(base.removeprefix("http://"), timeout=60)
         connection.request("GET", "/bug")
         failed = connection.getresponse()
         assert failed.status == 500
@@ -173,6 +123,3 @@ def test_a_bug_is_a_json_500_and_the_keep_alive_connection_stays_usable(make_con
         assert (answer.status, json.loads(answer.read())) == (200, {"status": "live"})
         assert connection.sock is first_socket
         connection.close()
-    finally:
-        server.should_exit = True
-        thread.join()
