@@ -1,8 +1,9 @@
 """The evaluation's diagnostics: what a reader of the scores should know before trusting them.
 
 Each diagnostic is plain data, ``{"kind", "severity", "message"}`` and ``column`` when it
-names one: a model that did not beat the dummy, the budget's warnings and notes, columns
-dropped as possible leakage, columns whose permutation importance is ``irrelevant`` or
+names one: a model that did not beat the dummy, the budget's warnings and notes, a default
+model left out because its extra is not installed (``missing_extra``), columns dropped as
+possible leakage, columns whose permutation importance is ``irrelevant`` or
 ``undetermined``, an imbalanced class, and a test set too small for the main metric's
 interval to tell differences apart (judged on the metric's own scale,
 :func:`_metric_scale`).
@@ -38,7 +39,8 @@ def diagnose(
         out.append({"kind": "baseline", "severity": "bad", "message": check.message})
     for message in result.warnings:
         if check is None or message != check.message:
-            out.append({"kind": "budget", "severity": "warn", "message": message})
+            kind = "missing_extra" if message in result.missing_extras else "budget"
+            out.append({"kind": kind, "severity": "warn", "message": message})
     for column, reason in result.dropped.items():
         if reason.startswith("possible leakage"):
             out.append(

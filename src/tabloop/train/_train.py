@@ -75,8 +75,10 @@ class TrainResult:
     folds (see :mod:`tabloop.train._baseline`); ``beats_dummy`` is its verdict. A model that
     does not is returned all the same (so it can be evaluated and inspected), with the
     verdict in ``warnings``; :func:`tabloop.registry.register` then gives it no alias.
-    ``warnings`` also names every candidate the time budget skipped; ``notes`` holds the
-    rest of what the budget changed (refit by fold models, no learning curve).
+    ``warnings`` also names every candidate the time budget skipped and every default model
+    left out because its extra is not installed (those also in ``missing_extras``, with the
+    ``pip install`` command); ``notes`` holds the rest of what the budget changed (refit by
+    fold models, no learning curve).
     """
 
     config: ProjectConfig
@@ -99,6 +101,7 @@ class TrainResult:
     imputation_comparison: dict[str, Any] | None = None
     baseline_check: BaselineCheck | None = None
     warnings: list[str] = field(default_factory=list)
+    missing_extras: list[str] = field(default_factory=list)  # also in warnings
     sampling: dict[str, Any] | None = None  # rows cross-validated and refitted, and why
     # train.engine dask: the table on the workers, for the test split's counts
     source: DistributedSource | None = field(default=None, repr=False)
@@ -251,6 +254,7 @@ def _train(
         data_hash=data_hash(df),
         baseline_check=chosen.baseline_check,
         warnings=[*left_out_defaults, *chosen.warnings],
+        missing_extras=left_out_defaults,
         sampling=sampling.to_dict(),
         source=source,
     )
