@@ -6,7 +6,6 @@ that model alone, and an experiment that opens on MLflow's classic ML view."""
 from __future__ import annotations
 
 import json
-from importlib.metadata import version
 from pathlib import Path
 
 import mlflow
@@ -21,6 +20,7 @@ from tabloop.exceptions import SchemaError
 from tabloop.registry import quiet_mlflow
 from tabloop.registry._datasets import digest
 from tabloop.workflows import train_and_register
+from tests.registry.test_requirements import pinned
 
 
 @pytest.fixture(scope="module")
@@ -159,10 +159,7 @@ def test_a_missing_column_reaches_tabloop_s_validator_through_pyfunc(registered)
 def test_requirements_list_what_this_lightgbm_model_needs_and_no_other_library(registered):
     info = mlflow.models.get_model_info("models:/titanic/1")
     lines = Path(_local(info, "requirements.txt")).read_text().split()
-    expected = [
-        f"{name}=={version(name)}"
-        for name in ("lightgbm", "mlflow", "numpy", "pandas", "scikit-learn", "tabloop")
-    ]
+    expected = pinned("lightgbm", "mlflow", "numpy", "pandas", "scikit-learn", "tabloop")
     assert lines == expected  # no catboost, xgboost or imbalanced-learn
 
 

@@ -6,7 +6,7 @@ import io
 import pickle
 from collections import OrderedDict
 from fractions import Fraction
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 import pytest
@@ -14,8 +14,19 @@ import pytest
 from tabloop.registry._requirements import model_requirements, pickled_modules
 
 
+def pin(name: str) -> str:
+    """``name==version`` as installed; MLflow as the full ``mlflow`` or, in the base install,
+    ``mlflow-skinny`` alone (the same module, another distribution)."""
+    for candidate in (name, "mlflow-skinny") if name == "mlflow" else (name,):
+        try:
+            return f"{candidate}=={version(candidate)}"
+        except PackageNotFoundError:
+            continue
+    raise PackageNotFoundError(name)
+
+
 def pinned(*names: str) -> list[str]:
-    return sorted((f"{n}=={version(n)}" for n in names), key=str.lower)
+    return sorted(map(pin, names), key=str.lower)
 
 
 def test_an_object_of_the_standard_library_needs_only_tabloop_pandas_and_mlflow():
