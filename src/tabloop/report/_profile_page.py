@@ -7,6 +7,8 @@ from typing import Any
 from tabloop.report import _charts as charts
 from tabloop.report._page import Chart, Page, Section, Table, Text, render_page
 
+#: The most columns a correlation heatmap draws (its cells grow with their square).
+HEATMAP_COLUMNS = 100
 _TONE = {"leakage": "bad", "pure_segment": "bad", "target_missing": "bad"}
 
 
@@ -237,14 +239,18 @@ def _correlations(corr: dict[str, Any]) -> Section:
     }
     for key, title in titles.items():
         if key in corr:
-            m = corr[key]
-            s.blocks.append(
-                Chart(
-                    charts.heatmap(
-                        m["columns"], m["values"], title=title, zmin=0 if key == "cramers_v" else -1
+            columns, values = strongest_block(corr[key]["columns"], corr[key]["values"])
+            if len(columns) < len(corr[key]["columns"]):
+                shown = f"{len(columns)} of {len(corr[key]['columns'])} columns"
+                title += f", {shown}"
+                s.blocks.append(
+                    Text(
+                        f"{titles[key]} shows the {shown} with the strongest correlation to "
+                        "another column; profile.json holds every value."
                     )
                 )
-            )
+            zmin = 0 if key == "cramers_v" else -1
+            s.blocks.append(Chart(charts.heatmap(columns, values, title=title, zmin=zmin)))
     pairs = corr["high_pairs"]
     if pairs:
         s.blocks.append(
@@ -257,6 +263,22 @@ def _correlations(corr: dict[str, Any]) -> Section:
     else:
         s.blocks.append(Text(f"No pair reaches |{corr['threshold']}|.", tone="ok"))
     return s
+
+
+def strongest_block(
+    columns: list[str], values: list[list[float | None]], limit: int = HEATMAP_COLUMNS
+) -> tuple[list[str], list[list[float | None]]]:
+    """The ``limit`` columns whose largest absolute correlation with another column is
+    highest (in their original order), and the matrix restricted to them: a heatmap of
+    every pair grows with the square of the columns, and the page must stay light."""
+    if len(columns) <= limit:
+        return columns, values
+
+    def strongest(i: int) -> float:
+        return max((abs(v) for j, v in enumerate(values[i]) if j != i and v is not None), default=0)
+
+    keep = sorted(sorted(range(len(columns)), key=lambda i: (-strongest(i), i))[:limit])
+    return [columns[i] for i in keep], [[values[i][j] for j in keep] for i in keep]
 
 
 def _columns(columns: list[dict[str, Any]]) -> Section:
