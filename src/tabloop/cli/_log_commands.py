@@ -232,7 +232,9 @@ def _print_table(
     more = "" if len(rows) < shown else "; --limit N shows more, -o FILE saves all"
     console.print(f"{len(rows):,} most recent of {where}{more}:", markup=False)
     scored = _score_adds(rows)
-    # collapsed padding: two spaces between columns keep every header whole at 80 columns
+    # collapsed padding: two spaces between columns keep every header whole at 80 columns;
+    # a value wider than its column folds onto the next lines (never cut: the reader needs
+    # the whole entity id or variant name), and no column is narrower than its header
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
     columns = ["time (UTC)", "variant", "entity", "prediction"]
     columns += ["score"] if scored else []
@@ -240,10 +242,10 @@ def _print_table(
     for name in columns:
         table.add_column(
             name,
-            no_wrap=True,
-            overflow="ellipsis",
+            no_wrap=name == "time (UTC)",
+            overflow="fold",
             justify="right" if name in ("score", "batch") else "left",
-            min_width=19 if name == "time (UTC)" else None,
+            min_width=19 if name == "time (UTC)" else len(name),
         )
     for row in rows.to_dict("records"):
         cells = [
