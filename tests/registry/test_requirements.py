@@ -91,8 +91,8 @@ def test_modules_read_while_pickling_are_those_unpickling_asks_for(kind, load):
 
 
 def test_a_module_named_by_a_string_fetched_back_from_the_memo_is_found():
-    """``'fractions'`` is pickled first as data, so ``Fraction``'s module is the memoized
-    string fetched back; the array (32 MB) passes through the pipe far beyond its buffer."""
+    """``'fractions'`` is pickled first as data, so the pickle names ``Fraction``'s module
+    by a reference to that string; the array (32 MB) is written out of band."""
     data = ["fractions", np.arange(4_000_000.0), OrderedDict(a=np.float32(1)), Fraction(1, 3)]
     assert pickled_modules(data) == unpickled_modules(data) == {
         "collections", "fractions", "numpy"

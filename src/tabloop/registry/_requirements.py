@@ -10,15 +10,12 @@ standard library, a team's own code, which travels as MLflow ``code_paths``) add
 
 from __future__ import annotations
 
-import copyreg
-import os
 import pickle
-import pickletools
 import sys
-import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from importlib import metadata
-from typing import IO, Any, cast
+from types import BuiltinFunctionType, FunctionType
+from typing import Any
 
 #: Always needed to load a tabloop package and predict with it (beside MLflow's loader).
 BASE = ("tabloop", "pandas")
@@ -60,99 +57,31 @@ def pickled_modules(model: Any) -> set[str]:
     """Top-level modules of every global (class, function) in ``model``'s pickle: the
     modules unpickling it would import.
 
-    The pickle streams through a pipe to a reader of its opcodes, which notes the module of
-    each global as it passes; no copy of the model is built and its bytes are never held
-    whole, so a large model costs one pickling, not a pickling and an unpickling.
+    They are noted while the model is pickled into a sink that keeps no bytes, through
+    the pickler's public ``reducer_override`` hook, which sees every class and function
+    it writes by reference: no copy of the model is built and its bytes are never held.
     """
-    read_end, write_end = os.pipe()
     modules: set[str] = set()
-    broken: list[BaseException] = []
 
-    def read() -> None:
-        with open(read_end, "rb") as stream:
-            try:
-                modules.update(_global_modules(_Unseekable(stream)))
-            except BaseException as exc:  # re-raised below, once the pickler has finished
-                broken.append(exc)
-            while stream.read(_CHUNK):  # never leave the pickler blocked on a full pipe
-                pass
+    class Recorder(pickle.Pickler):
+        def reducer_override(self, obj: Any) -> Any:
+            if isinstance(obj, type | FunctionType | BuiltinFunctionType):
+                name = getattr(obj, "__qualname__", obj.__name__)
+                module = getattr(obj, "__module__", None)
+                # a C function without __module__ is looked up as pickle itself does
+                module = module or pickle.whichmodule(obj, name)  # type: ignore[attr-defined]
+                modules.add(module.split(".")[0])
+            return NotImplemented  # pickled as it would be anyway
 
-    reader = threading.Thread(target=read, name="pickled-modules", daemon=True)
-    reader.start()
-    try:
-        with open(write_end, "wb") as sink:
-            pickle.Pickler(sink, protocol=pickle.HIGHEST_PROTOCOL).dump(model)
-    finally:
-        reader.join()
-    if broken:
-        raise broken[0]
+    Recorder(_Discard(), protocol=pickle.HIGHEST_PROTOCOL).dump(model)
     return modules
 
 
-#: Bytes read at a time when draining the pipe.
-_CHUNK = 1 << 16
-#: Memoized strings longer than this are not kept: a module's name is never that long,
-#: and a model's own long strings (a booster's text dump) would be held to the end.
-_LONGEST_NAME = 1000
-_MARK = object()
-#: The opcodes that push a string (``str``: a global's module or name, among others).
-_STRINGS = frozenset({"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE"})
+class _Discard:
+    """A binary file that forgets what is written to it."""
 
-
-class _Unseekable:
-    """The pipe as :func:`pickletools.genops` reads it: no ``tell`` (a pipe has none)."""
-
-    def __init__(self, stream: IO[bytes]) -> None:
-        self.read, self.readline = stream.read, stream.readline
-
-
-def _global_modules(stream: Any) -> Iterator[str]:
-    """The top-level module of each global in the pickle read from ``stream``, as
-    unpickling it would call ``find_class(module, name)``.
-
-    ``GLOBAL`` names its module in its argument, ``EXT*`` through :mod:`copyreg`'s
-    registry; ``STACK_GLOBAL`` (protocol 4 and later) takes it from the stack, where it was
-    pushed as a string or fetched back from the memo. So the stack is replayed with each
-    opcode's documented effect, holding strings and a placeholder for anything else.
-    """
-    stack: list[Any] = []
-    memo: dict[int, str] = {}
-    memoized = 0  # MEMOIZE's next index
-    for opcode, value, _ in pickletools.genops(stream):
-        name, arg = opcode.name, cast(Any, value)
-        if name == "STACK_GLOBAL" and isinstance(stack[-2], str):
-            yield stack[-2].split(".")[0]
-        elif name == "GLOBAL":
-            yield arg.split(" ")[0].split(".")[0]
-        elif name.startswith("EXT"):
-            key = copyreg._inverted_registry.get(arg)  # type: ignore[attr-defined]
-            if key is not None:
-                yield key[0].split(".")[0]
-        if name in ("MEMOIZE", "PUT", "BINPUT", "LONG_BINPUT"):
-            index = memoized if name == "MEMOIZE" else int(arg)
-            memoized += name == "MEMOIZE"
-            top = stack[-1]
-            if isinstance(top, str) and len(top) <= _LONGEST_NAME:
-                memo[index] = top
-            continue
-        before, after = opcode.stack_before, opcode.stack_after
-        popped = len(before)
-        if pickletools.markobject in before:
-            while stack.pop() is not _MARK:
-                pass
-            popped = before.index(pickletools.markobject)
-        elif name == "POP" and stack and stack[-1] is _MARK:
-            popped = 0
-            stack.pop()
-        del stack[len(stack) - popped :]
-        if pickletools.markobject in after:
-            stack.append(_MARK)
-        elif name in ("GET", "BINGET", "LONG_BINGET"):
-            stack.append(memo.get(int(arg)))
-        elif name in _STRINGS:
-            stack.append(arg)
-        else:
-            stack.extend(None for _ in after)
+    def write(self, data: Any) -> int:  # bytes, or a PickleBuffer of a large array
+        return memoryview(data).nbytes
 
 
 def _base() -> list[str]:
