@@ -1,5 +1,6 @@
 """Servers for end-to-end tests, on 127.0.0.1: ``tabloop serve`` and ``mlflow server`` as
-real processes, and an app under Uvicorn in a thread.
+real processes, an app under Uvicorn in a thread, and a :class:`Recorder` of the requests
+tabloop sends (a webhook, a Pushgateway).
 
 A server process runs in a session of its own with its output in a file: a pipe left unread
 would fill and block the server, and would stay open as long as any worker of it lives.
@@ -11,6 +12,7 @@ of hanging the suite; a loaded 2-core machine may take minutes to load models.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -18,7 +20,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -161,3 +164,44 @@ def live_server(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(STOP_S)
+
+
+class Recorder:
+    """A real HTTP server on 127.0.0.1, in a thread while in a ``with`` block, that keeps
+    each request as ``(method, path, body)`` and answers it with the next of ``statuses``
+    (the last one repeats); ``url`` ends with ``path``."""
+
+    def __init__(self, statuses: Sequence[int] = (200,), *, path: str = "") -> None:
+        self.statuses = list(statuses)
+        self.requests: list[tuple[str, str, str]] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def record(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+                recorder.requests.append((self.command, self.path, body))
+                answered = min(len(recorder.requests), len(recorder.statuses))
+                self.send_response(recorder.statuses[answered - 1])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_POST = do_PUT = record  # noqa: N815 - the http.server API
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    @property
+    def bodies(self) -> list[Any]:
+        """The body of each request, read as JSON."""
+        return [json.loads(body) for _, _, body in self.requests]
+
+    def __enter__(self) -> Recorder:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()

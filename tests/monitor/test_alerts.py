@@ -3,12 +3,9 @@ and refused connections (never on 4xx), and the three payload formats."""
 
 from __future__ import annotations
 
-import json
-import socket
-import threading
+import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
@@ -16,6 +13,7 @@ import pytest
 from tabloop.monitor import monitor
 from tabloop.monitor._alerts import ALERT_LASTS_S, ATTEMPTS, alert_payload, send_alert
 from tests.monitor.test_monitor import log_labelled, production, project  # noqa: F401
+from tests.servers import Recorder, free_port
 
 REPORT = {
     "project": "stops",
@@ -34,45 +32,12 @@ REPORT = {
 }
 
 
-class Receiver:
-    """A real HTTP server answering each POST with the next of ``statuses`` (the last one
-    repeats), keeping the bodies it got."""
-
-    def __init__(self, statuses: list[int]) -> None:
-        self.statuses, self.bodies = statuses, []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the http.server API
-                receiver.bodies.append(
-                    json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                )
-                status = receiver.statuses[min(len(receiver.bodies), len(receiver.statuses)) - 1]
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-
 @pytest.fixture
 def receiver() -> Iterator[Any]:
-    servers: list[Receiver] = []
-
-    def start(statuses: list[int]) -> Receiver:
-        r = Receiver(statuses)
-        threading.Thread(target=r.server.serve_forever, daemon=True).start()
-        servers.append(r)
-        return r
-
-    yield start
-    for r in servers:
-        r.server.shutdown()
-        r.server.server_close()
+    """Starts a webhook receiver at ``/hook`` answering each POST with the next of the
+    statuses it is given (the last one repeats); stopped after the test."""
+    with contextlib.ExitStack() as started:
+        yield lambda statuses: started.enter_context(Recorder(statuses, path="/hook"))
 
 
 def test_a_webhook_failing_twice_gets_the_alertmanager_alert_on_the_third_try(
@@ -158,9 +123,7 @@ def test_a_4xx_is_not_retried(receiver):
 
 
 def test_a_webhook_that_never_answers_is_tried_a_bounded_number_of_times_with_backoff():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{s.getsockname()[1]}/"  # closed after the block: refused
+    url = f"http://127.0.0.1:{free_port()}/"  # nothing listens there: refused
     waits: list[float] = []
     out = send_alert(url, alert_payload(REPORT), sleep=waits.append)
     assert out["sent"] is False and out["attempts"] == ATTEMPTS == 4

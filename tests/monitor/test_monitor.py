@@ -294,11 +294,9 @@ def test_failed_requirement_posts_an_alert_to_the_webhook(
 def test_a_webhook_that_does_not_answer_is_recorded_and_the_report_still_written(
     project, stops_model, production, tmp_path
 ):
-    import socket
+    from tests.servers import free_port
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed once the block ends: nothing listens there
+    port = free_port()  # nothing listens there
     config = project(requirements=["recall >= 0.99"], alert_webhook=f"http://127.0.0.1:{port}/")
     log_labelled(config, stops_model, production)
     report = monitor(config)

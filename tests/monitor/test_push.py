@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
@@ -21,6 +18,7 @@ from tabloop.monitor import monitor, push_verdicts
 from tests.cli.test_cli import TABLOOP, assert_one_line_error, run
 from tests.cli.test_monitor_cli import write_project
 from tests.monitor.test_monitor import log_labelled, production, project  # noqa: F401
+from tests.servers import Recorder, free_port
 from tests.stops import fill_log
 
 REQUIREMENTS = ["recall >= 0.99", "precision >= 0.1", "fairness.max_gap <= 0.05"]
@@ -34,35 +32,11 @@ def values(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     }
 
 
-class Gateway:
-    """A real HTTP server on 127.0.0.1 that records what is pushed (method, path, body)."""
-
-    def __init__(self) -> None:
-        self.pushes: list[tuple[str, str, str]] = []
-        gateway = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_PUT(self) -> None:  # noqa: N802 - the http.server API
-                body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-                gateway.pushes.append(("PUT", self.path, body))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-
 @pytest.fixture
-def gateway() -> Iterator[Gateway]:
-    g = Gateway()
-    threading.Thread(target=g.server.serve_forever, daemon=True).start()
-    yield g
-    g.server.shutdown()
-    g.server.server_close()
+def gateway() -> Iterator[Recorder]:
+    """A real HTTP server on 127.0.0.1 standing for the Pushgateway: it records each push."""
+    with Recorder() as g:
+        yield g
 
 
 def check_verdicts(scraped: dict, data: dict[str, Any], variant: str = "") -> None:
@@ -105,7 +79,7 @@ def test_verdicts_are_pushed_to_the_gateway_and_written_as_a_textfile(
         f"Verdicts written to {textfile}",
         f"Verdicts pushed to {gateway.url} (job tabloop_monitor, project stops, variant B)",
     ]
-    ((method, path, body),) = gateway.pushes
+    ((method, path, body),) = gateway.requests
     assert (method, path) == ("PUT", "/metrics/job/tabloop_monitor/project/stops/variant/B")
     check_verdicts(values(body), report.to_dict(), variant="B")
     check_verdicts(values(textfile.read_text()), report.to_dict(), variant="B")
@@ -128,7 +102,7 @@ def test_a_textfile_that_fails_does_not_stop_the_push_and_every_failure_is_one_l
         "The report was written."
     )
     assert "\n" not in message
-    ((method, path, body),) = gateway.pushes
+    ((method, path, body),) = gateway.requests
     assert path == "/metrics/job/tabloop_monitor/project/stops"
     assert (
         values(body)[
@@ -167,12 +141,10 @@ def test_monitor_cli_pushes_and_a_bad_target_is_one_line_after_the_reports(
     assert pushed.returncode == 1, pushed.stderr  # recall >= 0.99 fails; the push succeeded
     assert f"Verdicts pushed to {gateway.url}" in pushed.stdout
     data = json.loads((folder / "reports" / "monitor.json").read_text())
-    check_verdicts(values(gateway.pushes[0][2]), data)
+    check_verdicts(values(gateway.requests[0][2]), data)
     check_verdicts(values((folder / "v.prom").read_text()), data)
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        nobody = f"http://127.0.0.1:{s.getsockname()[1]}"  # nothing listens after the block
+    nobody = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     cases = [
         (["--pushgateway", nobody], f"--pushgateway '{nobody}': the push failed"),
         (["--pushgateway", "not a url"], "--pushgateway 'not a url': the push failed"),
@@ -187,7 +159,7 @@ def test_monitor_cli_pushes_and_a_bad_target_is_one_line_after_the_reports(
         failed = run("monitor", "--out", f"out{i}", *args, cwd=folder)
         assert_one_line_error(failed, *messages, "The report was written.")
         assert json.loads((folder / f"out{i}" / "monitor.json").read_text())["passed"] is False
-    assert len(gateway.pushes) == 2  # the textfile that failed did not stop the push
+    assert len(gateway.requests) == 2  # the textfile that failed did not stop the push
 
     # a textfile node_exporter would not read is refused before the monitor runs
     refused = run("monitor", "--out", "txt", "--textfile", "verdicts.txt", cwd=folder)

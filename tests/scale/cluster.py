@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.servers import free_port
+
 DASK = str(Path(sys.executable).with_name("dask"))
 #: Generous: processes start slowly on a busy 2-core machine; a failure here is setup.
 START_SECONDS = 180
@@ -99,11 +101,7 @@ class Cluster:
 
 def free_address() -> str:
     """A scheduler address on 127.0.0.1 where nothing listens."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    return f"tcp://127.0.0.1:{free_port()}"
 
 
 def assert_connecting_fails(address: str, message: str) -> None:

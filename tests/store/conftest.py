@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tabloop.store import PredictionRecord, Store
+from tests.servers import free_port
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
@@ -71,7 +72,6 @@ class OwnPostgres:
 
     def __init__(self, folder: Path) -> None:
         import shutil
-        import socket
 
         bin_dir = Path("/usr/lib/postgresql")
         found = sorted(bin_dir.glob("*/bin/pg_ctl")) if bin_dir.is_dir() else []
@@ -80,9 +80,7 @@ class OwnPostgres:
             pytest.skip("PostgreSQL's pg_ctl is not installed")
         self.pg_ctl = pg_ctl
         self.data = folder / "pgdata"
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
+        self.port = free_port()
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-N")
 
