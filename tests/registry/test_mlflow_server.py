@@ -12,7 +12,7 @@ import requests
 import yaml
 
 from tabloop import __version__
-from tests.cli.test_cli import run
+from tests.projects import trained_titanic
 from tests.servers import mlflow_server
 
 
@@ -20,18 +20,7 @@ from tests.servers import mlflow_server
 def project(tmp_path_factory: pytest.TempPathFactory, load) -> Path:
     """A project trained by `tabloop train` (LightGBM only) in its default store."""
     folder = tmp_path_factory.mktemp("served") / "titanic"
-    folder.mkdir()
-    load("titanic").to_csv(folder / "titanic.csv", index=False)
-    project = {
-        "name": "titanic",
-        "data": {"train": "titanic.csv", "target": "survived"},
-        "train": {"models": ["lightgbm"], "folds": 3, "learning_curve": False},
-        "evaluate": {"bootstrap": 100, "importance": False},
-    }
-    (folder / "tabloop.yaml").write_text(yaml.safe_dump(project))
-    done = run("train", cwd=folder)
-    assert done.returncode == 0, done.stderr
-    return folder
+    return trained_titanic(folder, load("titanic"), model="lightgbm", bootstrap=100)
 
 
 @pytest.fixture(scope="module")

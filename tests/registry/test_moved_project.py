@@ -11,29 +11,20 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
-import yaml
 
 from tests.cli.test_cli import run
+from tests.projects import trained_titanic
 from tests.servers import tabloop_serve
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory, load) -> Path:
     """A project trained by `tabloop train` with the default store, ``.tabloop/mlflow.db``."""
-    folder = tmp_path_factory.mktemp("moving") / "project"
-    folder.mkdir()
     df = load("titanic")
-    df.to_csv(folder / "titanic.csv", index=False)
+    folder = trained_titanic(
+        tmp_path_factory.mktemp("moving") / "project", df, model="linear", bootstrap=50
+    )
     df.drop(columns="survived").head(25).to_csv(folder / "new.csv", index=False)
-    project = {
-        "name": "titanic",
-        "data": {"train": "titanic.csv", "target": "survived"},
-        "train": {"models": ["linear"], "folds": 3, "learning_curve": False},
-        "evaluate": {"bootstrap": 50, "importance": False},
-    }
-    (folder / "tabloop.yaml").write_text(yaml.safe_dump(project))
-    done = run("train", cwd=folder)
-    assert done.returncode == 0, done.stderr
     return folder
 
 
