@@ -23,13 +23,14 @@ HUNG_AFTER_S = 2400
 
 
 def run(
-    *args: str, cwd: Path | None = None, columns: int = 200
+    *args: str, cwd: Path | None = None, columns: int = 200, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": str(columns), "TABLOOP_PROGRESS": "0"}
+    """``tabloop *args`` in a subprocess, in a terminal ``columns`` wide, with ``env`` added
+    to the environment."""
     return subprocess.run(
         [*TABLOOP, *map(str, args)],
         cwd=cwd,
-        env=env,
+        env={**os.environ, "COLUMNS": str(columns), "TABLOOP_PROGRESS": "0", **(env or {})},
         capture_output=True,
         text=True,
         timeout=HUNG_AFTER_S,

@@ -57,15 +57,7 @@ def project(tmp_path: Path) -> Path:
 
 def run80(*args: str, cwd: Path):
     """The command in a terminal 80 columns wide (the suite runs the CLI at 200)."""
-    import os
-    import subprocess
-
-    from tests.cli.test_cli import TABLOOP
-
-    env = {**os.environ, "COLUMNS": "80", "TABLOOP_PROGRESS": "0"}
-    return subprocess.run(
-        [*TABLOOP, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
-    )
+    return run(*args, cwd=cwd, columns=80)
 
 
 def test_the_terminal_shows_the_most_recent_predictions_with_outcomes_in_80_columns(project):

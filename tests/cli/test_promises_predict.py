@@ -56,11 +56,6 @@ def test_a_model_looked_up_outside_its_project_names_the_store_and_creates_none(
     error names the store searched and how to point at the project, and leaves nothing;
     -c and TABLOOP_TRACKING_URI then find the model; a version the store lacks is named
     with the versions it has."""
-    import os
-    import subprocess
-
-    from tests.cli.test_cli import TABLOOP
-
     (tmp_path / "project").mkdir()
     project = write_project(tmp_path / "project", stops_model)
     elsewhere = tmp_path / "elsewhere"
@@ -84,15 +79,8 @@ def test_a_model_looked_up_outside_its_project_names_the_store_and_creates_none(
     assert found.returncode == 0, found.stderr
     assert len(pd.read_csv(elsewhere / "s.csv")) == 20
 
-    env = {**os.environ, "TABLOOP_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}"}
-    by_env = subprocess.run(
-        [*TABLOOP, "predict", "new.csv", "-o", "t.csv", *model],
-        cwd=elsewhere,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    env = {"TABLOOP_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}"}
+    by_env = run("predict", "new.csv", "-o", "t.csv", *model, cwd=elsewhere, env=env)
     assert by_env.returncode == 0, by_env.stderr
     assert sorted(p.name for p in elsewhere.iterdir()) == ["new.csv", "s.csv", "t.csv"]
 

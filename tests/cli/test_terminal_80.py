@@ -18,21 +18,18 @@ at 80 columns by the same rules; here its ``--help`` is.
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import socket
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
-import requests
 
-from tests.cli.test_cli import HUNG_AFTER_S, TABLOOP, unwrap
+from tests.cli.test_cli import HUNG_AFTER_S, run, unwrap
 from tests.cli.test_monitor_cli import write_project
+from tests.servers import tabloop_serve
 from tests.stops import fill_log
 
 #: trains twice (train, retrain), serves, and runs ~40 commands: minutes on a loaded
@@ -45,15 +42,7 @@ RUN_ELSEWHERE = {"demo"}
 
 
 def run80(*args: Any, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": str(WIDTH), "TABLOOP_PROGRESS": "0"}
-    return subprocess.run(
-        [*TABLOOP, *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=HUNG_AFTER_S,
-    )
+    return run(*args, cwd=cwd, columns=WIDTH)
 
 
 def assert_reads_at_80(text: str, *phrases: str) -> None:
@@ -85,12 +74,6 @@ def verbs(cwd: Path) -> list[list[str]]:
         else:
             out.append([name])
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -134,28 +117,13 @@ def runs(tmp_path_factory, stops_model) -> dict[str, Any]:
     go("retrain", "retrain")
     go("error", "promote", "99")  # after retrain registered version 3
 
-    port = free_port()
-    env = {**os.environ, "COLUMNS": str(WIDTH), "TABLOOP_PROGRESS": "0"}
-    server = subprocess.Popen(
-        [*TABLOOP, "serve", "--port", str(port)],
-        cwd=folder,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
     try:
-        deadline = time.monotonic() + 600  # a guard against a hung server, not a limit
-        while time.monotonic() < deadline and server.poll() is None:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/health/ready", timeout=5).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.5)
-    finally:
-        server.send_signal(signal.SIGINT)
-        out["serve"] = server.communicate(timeout=600)[0]
-    out["port"] = port
+        server = tabloop_serve(folder, env={"COLUMNS": str(WIDTH)})
+    except AssertionError as failed:  # its output, for the serve test to judge
+        out["serve"], out["port"] = str(failed), None
+    else:
+        out["serve"] = server.stop(signal.SIGINT)
+        out["port"] = server.port
     return out
 
 

@@ -1,12 +1,10 @@
 """`tabloop train` says on the terminal which columns an automatic step dropped, and why."""
 
 import json
-import os
 import re
-import subprocess
-import sys
 
 from tabloop.examples import customer_spend
+from tests.cli.test_cli import run
 
 
 def test_every_automatic_drop_is_one_terminal_line_with_its_reason(tmp_path):
@@ -19,14 +17,7 @@ def test_every_automatic_drop_is_one_terminal_line_with_its_reason(tmp_path):
         "train: {models: [linear], folds: 2, learning_curve: false}\n"
         "evaluate: {bootstrap: 50}\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "tabloop", "train", "--no-register"],
-        cwd=tmp_path,
-        env={**os.environ, "TABLOOP_PROGRESS": "0", "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = run("train", "--no-register", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     dropped = json.loads((tmp_path / "reports" / "evaluation.json").read_text())["model"]["dropped"]
     lines = {

@@ -81,10 +81,10 @@ def test_init_reads_likely_codes_as_missing_before_judging_skew(in_tmp, load):
     now judges skew with the codes left out and writes the prepare.missing_values line
     that tabloop profile would suggest, so profile flags nothing more right after."""
     import json
-    import subprocess
-    import sys
 
     from scipy.stats import skew
+
+    from tests.cli.test_cli import run
 
     df = load("german_credit")
     df.loc[df.index[::40], "age"] = 999
@@ -105,12 +105,7 @@ def test_init_reads_likely_codes_as_missing_before_judging_skew(in_tmp, load):
     assert max(map(len, prepare)) <= 80
 
     out = in_tmp / "profile"
-    done = subprocess.run(
-        [sys.executable, "-m", "tabloop", "profile", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        env={**__import__("os").environ, "TABLOOP_PROGRESS": "0"},
-    )
+    done = run("profile", "--out", out, cwd=in_tmp)
     assert done.returncode == 0, done.stderr
     warnings = json.loads((out / "profile.json").read_text())["warnings"]
     assert not [w for w in warnings if w["kind"] == "missing_code"]

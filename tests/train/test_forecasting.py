@@ -169,11 +169,9 @@ def test_a_later_months_spend_never_moves_an_earlier_forecast(trained):
 def test_rows_without_history_are_said_in_batch_scoring_and_in_the_service(tmp_path, trained):
     """An unknown customer, or a month before a customer's first, gets every lag missing:
     `tabloop predict` warns with their count, the service answers history: false."""
-    import subprocess
-    import sys
-
     from tabloop.registry import predict_file, register
     from tabloop.serve import create_app
+    from tests.cli.test_cli import run
 
     rows = [
         {"customer_id": 3, "month": "2025-07-01", "segment": "plus", "promo": 0},
@@ -205,13 +203,7 @@ def test_rows_without_history_are_said_in_batch_scoring_and_in_the_service(tmp_p
     done = predict_file(tmp_path / "new.csv", tmp_path / "out.csv", config=config)
     assert done["without_history"] == 2  # 9999 in July and 3 in 2023; 9999's August reads July
     (tmp_path / "tabloop.yaml").write_text(json.dumps(raw))
-    cli = subprocess.run(
-        [sys.executable, "-m", "tabloop", "predict", "new.csv", "-o", "again.csv"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env={**__import__("os").environ, "TABLOOP_PROGRESS": "0", "COLUMNS": "80"},
-    )
+    cli = run("predict", "new.csv", "-o", "again.csv", cwd=tmp_path, columns=80)
     assert cli.returncode == 0, cli.stderr
     assert "warning: 2 of 4 rows have no history for features.lags" in " ".join(cli.stderr.split())
     no_lags = train(trained.train, config=config_from_dict(raw_config(lags=False)))
