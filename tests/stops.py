@@ -23,8 +23,10 @@ CONTEXT = ["department", "race", "ethnicity", "sex", "searched", "search_authori
 DROP = ["date", *CONTEXT, "contraband"]
 
 
-def stops_config(tracking_uri: str, root: Path, **sections: Any) -> Any:
-    raw = {
+def stops_project(tracking_uri: str, root: Path, **sections: Any) -> dict[str, Any]:
+    """The stops project as ``tabloop.yaml`` holds it, its log in ``root/log.db``;
+    ``sections`` replace the sections of the same name."""
+    return {
         "name": "stops",
         "data": {"train": "data/stops.csv", "target": "found", "id": "stop_id"},
         "features": {"drop": DROP},
@@ -34,7 +36,10 @@ def stops_config(tracking_uri: str, root: Path, **sections: Any) -> Any:
         "serve": {"context": CONTEXT, "store_url": f"sqlite:///{root / 'log.db'}"},
         **sections,
     }
-    config = config_from_dict(raw)
+
+
+def stops_config(tracking_uri: str, root: Path, **sections: Any) -> Any:
+    config = config_from_dict(stops_project(tracking_uri, root, **sections))
     config._root = root
     return config
 
@@ -128,6 +133,13 @@ def fill_log(
     finally:
         store.close()
     return out
+
+
+def log_production(folder: Path, stops_model: dict[str, Any], rows: pd.DataFrame) -> None:
+    """``rows`` logged in ``folder/log.db`` (the log of :func:`stops_project`) by the
+    session's model, with outcomes for the searched stops."""
+    model = stops_model["result"].model
+    fill_log(f"sqlite:///{folder / 'log.db'}", model, rows, labels=rows["contraband"])
 
 
 def _plain(value: Any) -> Any:

@@ -12,7 +12,7 @@ import yaml
 
 from tests import stops as tests_stops
 from tests.cli.test_cli import assert_one_line_error, run
-from tests.stops import CONTEXT, DROP, fill_log
+from tests.stops import fill_log, log_production, stops_project
 
 
 def write_project(folder: Path, stops_model: dict[str, Any], **sections: Any) -> Path:
@@ -20,16 +20,8 @@ def write_project(folder: Path, stops_model: dict[str, Any], **sections: Any) ->
     shutil.copy(source, folder / "mlflow.db")  # its own registry: retrain moves aliases
     (folder / "data").mkdir()
     stops_model["df"].to_csv(folder / "data" / "stops.csv", index=False)
-    project = {
-        "name": "stops",
-        "data": {"train": "data/stops.csv", "target": "found", "id": "stop_id"},
-        "features": {"drop": DROP},
-        "train": {"models": ["linear"], "folds": 3, "learning_curve": False, "ensemble": False},
-        "evaluate": {"bootstrap": 100, "importance": False},
-        "registry": {"tracking_uri": f"sqlite:///{folder / 'mlflow.db'}"},
-        "serve": {"context": CONTEXT, "store_url": f"sqlite:///{folder / 'log.db'}"},
-        **sections,
-    }
+    sections = {"evaluate": {"bootstrap": 100, "importance": False}, **sections}
+    project = stops_project(f"sqlite:///{folder / 'mlflow.db'}", folder, **sections)
     (folder / "tabloop.yaml").write_text(yaml.safe_dump(project))
     return folder
 
@@ -47,12 +39,7 @@ def test_monitor_exits_1_on_a_failed_requirement_after_writing_the_reports(
     folder = write_project(
         tmp_path, stops_model, monitor={"requirements": ["recall >= 0.99"], "bootstrap": 100}
     )
-    fill_log(
-        f"sqlite:///{folder / 'log.db'}",
-        stops_model["result"].model,
-        production,
-        labels=production["contraband"],
-    )
+    log_production(folder, stops_model, production)
     failed = run("monitor", "--chunk", "1000", cwd=folder)
     assert failed.returncode == 1, failed.stderr
     assert "recall >= 0.99" in failed.stdout and "fail" in failed.stdout
@@ -90,12 +77,7 @@ def test_retrain_registers_a_challenger_and_promotes_it_when_better(
         stops_model,
         retrain={"filter": "searched == True", "metric": "f1"},
     )
-    fill_log(
-        f"sqlite:///{folder / 'log.db'}",
-        stops_model["result"].model,
-        production,
-        labels=production["contraband"],
-    )
+    log_production(folder, stops_model, production)
     result = run("retrain", "--promote-if-better", cwd=folder)
     assert result.returncode == 0, result.stderr
     assert "Retraining data:" in result.stdout and "is now the champion" in result.stdout

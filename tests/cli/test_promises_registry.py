@@ -11,7 +11,7 @@ import pytest
 
 from tests.cli.test_cli import run
 from tests.cli.test_monitor_cli import write_project
-from tests.stops import fill_log
+from tests.stops import log_production
 
 
 @pytest.fixture
@@ -52,12 +52,7 @@ def test_retrain_without_promote_if_better_never_moves_the_champion(
     folder = write_project(
         tmp_path, stops_model, retrain={"filter": "searched == True", "metric": "f1"}
     )
-    fill_log(
-        f"sqlite:///{folder / 'log.db'}",
-        stops_model["result"].model,
-        production,
-        labels=production["contraband"],
-    )
+    log_production(folder, stops_model, production)
     done = run("retrain", cwd=folder)
     assert done.returncode == 0, done.stderr
     report = json.loads((folder / "reports" / "retrain.json").read_text())

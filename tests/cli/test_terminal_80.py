@@ -30,7 +30,7 @@ import pytest
 from tests.cli.test_cli import HUNG_AFTER_S, run, unwrap
 from tests.cli.test_monitor_cli import write_project
 from tests.servers import tabloop_serve
-from tests.stops import fill_log
+from tests.stops import log_production
 
 #: trains twice (train, retrain), serves, and runs ~40 commands: minutes on a loaded
 #: machine; the timeout only guards against a hung process (as test_cli's demo test)
@@ -82,7 +82,6 @@ def runs(tmp_path_factory, stops_model) -> dict[str, Any]:
     from tabloop.examples import traffic_stops
 
     folder = write_project(tmp_path_factory.mktemp("terminal80"), stops_model)
-    log_url = f"sqlite:///{folder / 'log.db'}"
     production = traffic_stops(1500, production=True)
     production.to_csv(folder / "production.csv", index=False)
     out: dict[str, Any] = {"folder": folder}
@@ -108,7 +107,7 @@ def runs(tmp_path_factory, stops_model) -> dict[str, Any]:
     go("promote", "promote", "2")
     go("rollback", "rollback")
     go("predict", "predict", "production.csv", "-o", "scored.csv")
-    fill_log(log_url, stops_model["result"].model, production, labels=production["contraband"])
+    log_production(folder, stops_model, production)
     go("store status", "store", "status")
     go("store upgrade", "store", "upgrade")
     go("store export", "store", "export", "export")

@@ -19,7 +19,7 @@ from tabloop.exceptions import ModelNotFoundError
 from tabloop.registry import list_versions
 from tests.cli.test_cli import assert_one_line_error, one_message, run, unwrap
 from tests.cli.test_monitor_cli import write_project as write_stops_project
-from tests.stops import fill_log
+from tests.stops import log_production
 
 HEADLINE = "No model beat the dummy baseline: "
 
@@ -121,12 +121,7 @@ def test_retrain_never_promotes_a_challenger_that_does_not_beat_the_dummy(tmp_pa
         retrain={"filter": "searched == True", "metric": "f1"},
     )
     production = traffic_stops(6000, production=True)
-    fill_log(
-        f"sqlite:///{folder / 'log.db'}",
-        stops_model["result"].model,
-        production,
-        labels=production["contraband"],
-    )
+    log_production(folder, stops_model, production)
     result = run("retrain", "--promote-if-better", cwd=folder)
 
     assert result.returncode == 1, result.stderr
