@@ -145,7 +145,11 @@ def score_piece(
     path = Path(staging) / _part(index, part_format)
     rows, without_history, writer = 0, 0, None
     try:
-        chunks = piece.read(chunk_rows=chunk_rows)
+        chunks: Iterable[pd.DataFrame] = piece.read(chunk_rows=chunk_rows)
+        if model.reads_history:  # a lag model's rows are each other's history: one frame
+            import pandas as pd
+
+            chunks = [pd.concat(list(chunks))]
         for scored, alone in _in_order(scored_chunk, chunks, threads):
             without_history += alone
             scored["model_version"] = uri
