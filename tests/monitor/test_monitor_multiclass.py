@@ -13,26 +13,13 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
 from tabloop.config import config_from_dict
 from tabloop.monitor import monitor
+from tests.projects import fast_project, register_trained
 
 
 @pytest.fixture(scope="module")
 def hr(load, tmp_path_factory):
-    from tabloop.evaluate import evaluate
-    from tabloop.registry import register
-    from tabloop.train import train
-
-    folder = tmp_path_factory.mktemp("hr")
-    df = load("hr").drop(columns=["Unnamed: 0"])
-    raw = {
-        "name": "hr",
-        "data": {"train": "(memory)", "target": "status"},
-        "train": {"models": ["linear"], "folds": 3, "learning_curve": False, "ensemble": False},
-        "evaluate": {"bootstrap": 100, "importance": False},
-        "registry": {"tracking_uri": f"sqlite:///{folder / 'mlflow.db'}"},
-    }
-    config = config_from_dict(raw)
-    result = train(df, config=config)
-    register(result, evaluate(result).to_dict(), config=config)
+    raw = fast_project("hr", "status", tmp_path_factory.mktemp("hr"))
+    result = register_trained(load("hr").drop(columns=["Unnamed: 0"]), config_from_dict(raw))
     return {"raw": raw, "result": result}
 
 

@@ -9,28 +9,16 @@ from sklearn.metrics import mean_absolute_error, mean_squared_error
 
 from tabloop.config import config_from_dict
 from tabloop.monitor import monitor
+from tests.projects import fast_project, register_trained
 
 
 @pytest.fixture(scope="module")
 def apartments(load, tmp_path_factory):
-    from tabloop.evaluate import evaluate
-    from tabloop.registry import register
-    from tabloop.train import train
-
     folder = tmp_path_factory.mktemp("apartments")
-    train_df = load("apartments").drop(columns=["Unnamed: 0"])
-    raw = {
-        "name": "apartments",
-        "data": {"train": "(memory)", "target": "m2_price"},
-        "train": {"models": ["linear"], "folds": 3, "learning_curve": False, "ensemble": False},
-        "evaluate": {"bootstrap": 100, "importance": False},
-        "registry": {"tracking_uri": f"sqlite:///{folder / 'mlflow.db'}"},
-        "monitor": {"requirements": ["rmse <= 10", "mae <= 100000"], "bootstrap": 100},
-    }
-    config = config_from_dict(raw)
+    monitoring = {"requirements": ["rmse <= 10", "mae <= 100000"], "bootstrap": 100}
+    config = config_from_dict(fast_project("apartments", "m2_price", folder, monitor=monitoring))
     config._root = folder
-    result = train(train_df, config=config)
-    register(result, evaluate(result).to_dict(), config=config)
+    result = register_trained(load("apartments").drop(columns=["Unnamed: 0"]), config)
     return {"config": config, "result": result, "folder": folder}
 
 
