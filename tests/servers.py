@@ -168,18 +168,22 @@ def live_server(app: Any) -> Iterator[str]:
 
 class Recorder:
     """A real HTTP server on 127.0.0.1, in a thread while in a ``with`` block, that keeps
-    each request as ``(method, path, body)`` and answers it with the next of ``statuses``
-    (the last one repeats); ``url`` ends with ``path``."""
+    each request as ``(method, path, body)`` in ``requests`` and its body in ``bodies``
+    (read as JSON when sent as JSON), and answers it with the next of ``statuses`` (the last
+    one repeats); ``url`` ends with ``path``."""
 
     def __init__(self, statuses: Sequence[int] = (200,), *, path: str = "") -> None:
         self.statuses = list(statuses)
         self.requests: list[tuple[str, str, str]] = []
+        self.bodies: list[Any] = []
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
             def record(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"])).decode()
                 recorder.requests.append((self.command, self.path, body))
+                as_json = self.headers.get_content_type() == "application/json"
+                recorder.bodies.append(json.loads(body) if as_json else body)
                 answered = min(len(recorder.requests), len(recorder.statuses))
                 self.send_response(recorder.statuses[answered - 1])
                 self.send_header("Content-Length", "0")
@@ -192,11 +196,6 @@ class Recorder:
 
         self.server = HTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}{path}"
-
-    @property
-    def bodies(self) -> list[Any]:
-        """The body of each request, read as JSON."""
-        return [json.loads(body) for _, _, body in self.requests]
 
     def __enter__(self) -> Recorder:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()

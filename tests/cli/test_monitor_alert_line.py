@@ -3,10 +3,7 @@ a resolved notice when every requirement holds (Alertmanager's format is sent on
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
@@ -14,29 +11,15 @@ import yaml
 
 from tests.cli.test_cli import run
 from tests.cli.test_monitor_cli import production, write_project  # noqa: F401
-from tests.stops import fill_log
+from tests.servers import Recorder
+from tests.stops import log_production
 
 
 @pytest.fixture
 def hook() -> Iterator[tuple[str, list[Any]]]:
     """A real webhook on 127.0.0.1 answering 200; its URL and the bodies it received."""
-    bodies: list[Any] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the http.server API
-            bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/api/v2/alerts", bodies
-    server.shutdown()
-    server.server_close()
+    with Recorder([200], path="/api/v2/alerts") as receiver:
+        yield receiver.url, receiver.bodies
 
 
 def test_a_passing_run_says_it_sent_a_resolved_notice_not_an_alert(
@@ -48,12 +31,7 @@ def test_a_passing_run_says_it_sent_a_resolved_notice_not_an_alert(
     url, bodies = hook
     folder = write_project(tmp_path, stops_model)
     rows = production.head(1000)
-    fill_log(
-        f"sqlite:///{folder / 'log.db'}",
-        stops_model["result"].model,
-        rows,
-        labels=rows["contraband"],
-    )
+    log_production(folder, stops_model, rows)
 
     def monitor(requirement: str) -> str:
         project = yaml.safe_load((folder / "tabloop.yaml").read_text())

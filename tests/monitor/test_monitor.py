@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_sc
 
 from tabloop.exceptions import MonitorError
 from tabloop.monitor import monitor
+from tests.servers import Recorder, free_port
 from tests.stops import fill_log, stops_config
 
 REQUIREMENTS = [
@@ -252,28 +252,11 @@ def _as_file(stops_model: dict[str, Any], production: pd.DataFrame, tmp_path: Pa
     return path
 
 
-class _Hook(BaseHTTPRequestHandler):
-    received: list[dict[str, Any]] = []
-
-    def do_POST(self) -> None:  # noqa: N802 - the http.server API
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        _Hook.received.append(json.loads(body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
-def webhook():
-    """A real HTTP receiver on 127.0.0.1: its URL and the payloads it got."""
-    server = HTTPServer(("127.0.0.1", 0), _Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    _Hook.received.clear()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook", _Hook.received
-    server.shutdown()
-    server.server_close()
+def webhook() -> Iterator[tuple[str, list[Any]]]:
+    """A real HTTP receiver on 127.0.0.1 answering 204: its URL and the payloads it got."""
+    with Recorder([204], path="/hook") as hook:
+        yield hook.url, hook.bodies
 
 
 def test_failed_requirement_posts_an_alert_to_the_webhook(
@@ -294,8 +277,6 @@ def test_failed_requirement_posts_an_alert_to_the_webhook(
 def test_a_webhook_that_does_not_answer_is_recorded_and_the_report_still_written(
     project, stops_model, production, tmp_path
 ):
-    from tests.servers import free_port
-
     port = free_port()  # nothing listens there
     config = project(requirements=["recall >= 0.99"], alert_webhook=f"http://127.0.0.1:{port}/")
     log_labelled(config, stops_model, production)
