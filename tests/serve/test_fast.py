@@ -101,7 +101,7 @@ def trained(load):
 
 def model_of(result: Any, names: list[str]) -> TabloopModel:
     """A model whose members are the fold pipelines of ``names`` (as ``refit: folds``)."""
-    from tabloop.train._train import _input_schema
+    from tabloop.train._assemble import _input_schema
 
     by_name = {r.name: r for r in result.cv}
     members = [Member(n, 1 / len(names), list(by_name[n].fold_models)) for n in names]

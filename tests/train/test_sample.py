@@ -133,7 +133,7 @@ def test_auto_stops_when_a_step_gains_less_than_its_standard_error(monkeypatch, 
     """The real rule on a real curve, with the verdict forced (a curve on 8,000 rows could
     go either way): noise at the second step stops the curve there, no noise runs it to
     every row; either way the reason quotes the measured gain and its error."""
-    from tabloop.train import _train
+    from tabloop.train import _sampled_cv
 
     monkeypatch.setattr(_sample, "AUTO_MIN_ROWS", 500)
     monkeypatch.setattr(_sample, "FIRST_SIZE", 400)
@@ -144,7 +144,7 @@ def test_auto_stops_when_a_step_gains_less_than_its_standard_error(monkeypatch, 
         compared.append((gain, error))
         return noise_from is not None and len(compared) >= noise_from, gain, error
 
-    monkeypatch.setattr(_train, "gain_is_noise", forced)
+    monkeypatch.setattr(_sampled_cv, "gain_is_noise", forced)
     result = train(stops(8_000), config=project("auto", models=("linear",)))
     sampling = result.sampling
     curve = sampling["curve"]
@@ -173,7 +173,7 @@ def test_auto_stops_when_a_step_gains_less_than_its_standard_error(monkeypatch, 
 
 
 def test_auto_stops_before_a_step_the_budget_cannot_pay_for(monkeypatch):
-    from tabloop.train import _train
+    from tabloop.train import _sampled_cv
 
     monkeypatch.setattr(_sample, "AUTO_MIN_ROWS", 500)
     monkeypatch.setattr(_sample, "FIRST_SIZE", 400)
@@ -183,7 +183,7 @@ def test_auto_stops_before_a_step_the_budget_cannot_pay_for(monkeypatch):
         asked.append((size, next_size))
         return f"the next step ({next_size:,} rows) would overrun"
 
-    monkeypatch.setattr(_train, "next_step_too_costly", too_costly)
+    monkeypatch.setattr(_sampled_cv, "next_step_too_costly", too_costly)
     result = train(stops(8_000), config=project("auto"), time_budget=600)
     assert asked == [(400, 1_600)]
     assert [c["size"] for c in result.sampling["curve"]] == [400]

@@ -174,7 +174,8 @@ def test_a_budget_too_small_for_any_model_says_so(load):
 
 def test_the_smallest_budget_is_the_time_before_plus_the_dummy_plus_the_quickest_model():
     from tabloop.train._cv import CVResult
-    from tabloop.train._train import ZooScores, budget_too_small
+    from tabloop.train._sampled_cv import budget_too_small
+    from tabloop.train._zoo_cv import ZooScores
 
     dummy = CVResult("dummy", {}, np.zeros(4), [0.5] * 5, seconds=1.0)
     zoo = ZooScores([dummy], ["linear", "random_forest"], {"random_forest": 50.0, "linear": 80.0})
@@ -245,8 +246,8 @@ def test_clustering_segments_rows_and_reports_silhouette_like_sklearn(load):
 
 
 def test_a_refit_that_would_overrun_the_budget_averages_the_fold_models():
+    from tabloop.train._assemble import refit_mode
     from tabloop.train._cv import CVResult
-    from tabloop.train._train import refit_mode
 
     chosen = [CVResult("linear", {}, np.zeros(3), [0.8] * 5, seconds=50.0)]  # 10 s a fold
     assert refit_mode("full", chosen, now=100.0, deadline=None) == ("full", None)

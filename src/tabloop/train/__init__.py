@@ -6,9 +6,10 @@ from tabloop.train._distributed import DistributedSource, target_codes, test_pie
 from tabloop.train._imputation import compare_imputation
 from tabloop.train._model import Member, TabloopModel
 from tabloop.train._replay import SINGLE_THREAD_ROWS, Predict, replay_estimator
+from tabloop.train._result import TrainResult
 from tabloop.train._sample import sampling_line
 from tabloop.train._segment_profiles import segment_profiles
-from tabloop.train._train import TrainResult, train
+from tabloop.train._train import train
 from tabloop.train._zoo import DEFAULT_MODELS, ZOO, CatBoostModel, build_model
 
 __all__ = [

@@ -25,7 +25,7 @@ from tabloop.train._cv import cross_validate, fold_indices, make_pipeline
 from tabloop.train._zoo import model_spec
 
 if TYPE_CHECKING:
-    from tabloop.train._train import TrainResult
+    from tabloop.train._result import TrainResult
 
 STRATEGIES = ("none", "median", "knn", "iterative", "multiple")
 #: Cost of a strategy's cross-validation relative to the model's own (indicators: +10%).
