@@ -143,15 +143,23 @@ def running_cluster(folder: Path, *, workers: int = 2) -> Iterator[Cluster]:
             cluster.wait_for_workers(workers)
         yield cluster
     finally:
-        for process in [*(cluster.workers if cluster else []), scheduler]:
-            if process.poll() is None:
-                process.terminate()
-        for process in [*(cluster.workers if cluster else []), scheduler]:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        # the workers first, while their scheduler still answers: a worker whose scheduler
+        # is gone keeps trying to reach it and outlasts the grace period
+        _stop(cluster.workers if cluster else [])
+        _stop([scheduler])
+
+
+def _stop(processes: list[subprocess.Popen]) -> None:
+    """SIGTERM to each of ``processes``, then SIGKILL to any still running 30 s later."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _start_scheduler(scheduler_file: Path, sink: Any) -> subprocess.Popen:
