@@ -205,11 +205,10 @@ class Preprocess(TransformerMixin, BaseEstimator):
     def _categorical_keys(self, X: pd.DataFrame, *, fitting: bool = False) -> pd.DataFrame:
         """Categories as strings with an explicit missing level; unseen ones per policy."""
         out = X[[*self.numeric_, *self.categorical_]].copy()
-        finite = self._requires_finite()
         for c in self.numeric_:
             out[c] = _frame.to_numeric(out[c])[0]
-            if finite:
-                _refuse_infinite(c, out[c].to_numpy())
+        if self._requires_finite():
+            _refuse_infinite(self.numeric_, out[self.numeric_].to_numpy(dtype="float64"))
         for c in self.categorical_:
             keys = _frame.category_keys(out[c])
             known = self.categories_[c]
@@ -307,16 +306,19 @@ def unseen_error(column: str, values: Any) -> SchemaError:
     )
 
 
-def _refuse_infinite(column: str, values: np.ndarray) -> None:
-    """A :class:`DataError` naming ``column`` if it holds ±inf: the one message of
-    :meth:`Preprocess.transform` and of its replay, instead of scikit-learn's anonymous one."""
-    infinite = np.isinf(values)
-    if infinite.any():
-        raise DataError(
-            f"Column {column!r} must be a finite number; got {float(values[infinite][0])!r} "
-            f"in {int(infinite.sum())} row(s). Imputation and scaling cannot use an infinite "
-            "value: replace it with a finite number or a missing one."
-        )
+def _refuse_infinite(columns: list[str], X: np.ndarray) -> None:
+    """A :class:`DataError` naming the first of ``columns`` (of matrix ``X``) that holds
+    ±inf: the one message of :meth:`Preprocess.transform` and of its replay, instead of
+    scikit-learn's anonymous one. One vectorised check: it runs on every request."""
+    infinite = np.isinf(X)
+    if not infinite.any():
+        return
+    j = int(np.flatnonzero(infinite.any(axis=0))[0])
+    raise DataError(
+        f"Column {columns[j]!r} must be a finite number; got {float(X[infinite[:, j], j][0])!r} "
+        f"in {int(infinite[:, j].sum())} row(s). Imputation and scaling cannot use an infinite "
+        "value: replace it with a finite number or a missing one."
+    )
 
 
 # -- the numpy replay of the fitted ColumnTransformer ---------------------------------------
@@ -434,8 +436,8 @@ def _numeric(output: _Output, view: View) -> np.ndarray:
     X = np.empty((view.n, len(output.numeric)))
     for j, name in enumerate(output.numeric):
         X[:, j] = view.num(name)
-        if output.steps:
-            _refuse_infinite(name, X[:, j])
+    if output.steps:
+        _refuse_infinite(list(output.numeric), X)
     indicator = None
     for kind, params in output.steps:
         if kind == "scale":
