@@ -337,3 +337,11 @@ def test_a_profile_of_300_numeric_columns_stays_under_1_mb():
     assert pearson["x"] == [f"feature_{i}" for i in expected]
     assert np.allclose(pearson["z"], np.corrcoef(df.iloc[:, expected], rowvar=False), atol=1e-4)
     assert f"{HEATMAP_COLUMNS} of 300 columns" in html
+
+
+def test_chart_numbers_keep_six_significant_digits():
+    figure = bar(["a", "b"], [1 / 3, -5.667350000000001], title="t")
+    html = render_page(Page(title="p", sections=[Section("s", blocks=[Chart(figure)])]))
+    packed = re.search(r'id="tabloop-charts"[^>]*>([^<]*)<', html).group(1)
+    (spec,) = json.loads(gzip.decompress(base64.b64decode(packed)))
+    assert spec["data"][0]["y"] == [0.333333, -5.66735]
