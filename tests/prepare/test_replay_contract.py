@@ -246,15 +246,16 @@ def test_an_infinite_value_is_refused_by_name_where_numbers_are_imputed_or_scale
             pre.fit(df.assign(n=np.where(np.arange(len(df)) == 7, math.inf, df["n"])), y)
 
 
-@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # StandardScaler
-def test_a_number_that_overflows_when_scaled_takes_the_dataframe_path():
+@pytest.mark.parametrize("imputation", ["auto", "none"])
+def test_a_number_that_overflows_when_scaled_is_refused_by_name_in_both_paths(imputation):
     df, y = training_frame()
     small = df.assign(x=df["x"] / 100)  # standard deviation 0.03: scaling multiplies by ~33
-    pre = Preprocess(family="linear").fit(small, y)
+    pre = Preprocess(family="linear", imputation=imputation).fit(small, y)
     rows = [{"x": sys.float_info.max, "n": 3, "color": "red", "size": "S", "flag": True}]
-    with pytest.raises(Unclean):
+    refusal = r"^Column 'x' holds 1\.7976931348623157e\+308, too large to scale"
+    with pytest.raises(DataError, match=refusal):
         replay_block([pre], KINDS_WITH_FLAG, rows)
-    with pytest.raises(ValueError, match="infinity"):  # scikit-learn's imputer, after scaling
+    with pytest.raises(DataError, match=refusal):  # before scikit-learn's scaler warns
         frame_block([pre], list(df.columns), rows)
 
 

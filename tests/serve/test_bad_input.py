@@ -4,6 +4,7 @@ service keeps serving afterwards."""
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import pytest
@@ -277,3 +278,14 @@ def test_no_stored_row_can_make_monitoring_fail(http, registered):
     report = http.get("/monitor")
     assert report.status_code == 200, report.text
     assert http.get("/monitor", params={"format": "html"}).status_code == 200
+
+
+def test_a_number_that_overflows_once_scaled_is_422_naming_the_column(http, registered):
+    """Found by the fuzz test: the largest float in parch (standard deviation below 1)
+    overflows in the linear model's scaling; it was a 500."""
+    row = {**rows_of(registered["df"], 1)[0], "parch": sys.float_info.max}
+    for rows in ([row], [row, rows_of(registered["df"], 1)[0]]):  # the request path, a batch
+        answer = post(http, "/predict/A", {"records": rows})
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["message"].startswith("Column 'parch' holds 1.7976931348623157e+308")
+    assert post(http, "/predict/B", {"records": [row]}).status_code == 200  # B has no parch

@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 from tabloop.data import frame as _frame
 from tabloop.data import infer_schema
 from tabloop.exceptions import DataError, SchemaError
-from tabloop.prepare._replay import Block, StepReplay, Unclean, Unsupported, View
+from tabloop.prepare._replay import Block, StepReplay, Unsupported, View
 
 Family = Literal["native", "tree", "linear"]
 Imputation = Literal["auto", "none", "median", "most_frequent", "knn", "iterative", "multiple"]
@@ -197,6 +197,17 @@ class Preprocess(TransformerMixin, BaseEstimator):
         """Whether numeric columns pass a scaler or an imputer (scikit-learn's refuse ±inf)."""
         return self.family == "linear" or self.strategy_ != "none"
 
+    def _refuse_unscalable(self, values: np.ndarray) -> None:
+        """The replay's refusal of a number that overflows once scaled, before scikit-learn's
+        scaler turns it into inf (and its imputer refuses that anonymously)."""
+        from sklearn.preprocessing import StandardScaler
+
+        numeric = self.transformer_.named_transformers_.get("numeric")
+        for _, step in getattr(numeric, "steps", []):
+            if type(step) is StandardScaler:
+                mean = step.mean_ if step.with_mean else None
+                _scaled(self.numeric_, values, mean, step.scale_ if step.with_std else None)
+
     def _strategy(self) -> str:
         if self.imputation == "auto":
             return "median" if self.family == "linear" else "none"
@@ -208,7 +219,10 @@ class Preprocess(TransformerMixin, BaseEstimator):
         for c in self.numeric_:
             out[c] = _frame.to_numeric(out[c])[0]
         if self._requires_finite():
-            _refuse_infinite(self.numeric_, out[self.numeric_].to_numpy(dtype="float64"))
+            values = out[self.numeric_].to_numpy(dtype="float64")
+            _refuse_infinite(self.numeric_, values)
+            if not fitting:
+                self._refuse_unscalable(values)
         for c in self.categorical_:
             keys = _frame.category_keys(out[c])
             known = self.categories_[c]
@@ -319,6 +333,28 @@ def _refuse_infinite(columns: list[str], X: np.ndarray) -> None:
         f"in {int(infinite[:, j].sum())} row(s). Imputation and scaling cannot use an infinite "
         "value: replace it with a finite number or a missing one."
     )
+
+
+def _scaled(
+    columns: list[str], X: np.ndarray, mean: np.ndarray | None, scale: np.ndarray | None
+) -> np.ndarray:
+    """``(X - mean) / scale`` as ``StandardScaler`` computes it; a :class:`DataError`
+    naming the first column whose finite value overflows there (1e308 over a scale
+    below 1), in both paths, rather than an infinite feature."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        Z = X - mean if mean is not None else X
+        Z = Z / scale if scale is not None else Z
+    if not np.isinf(Z).any():  # one check on every request; the rest only on a refusal
+        return Z
+    overflow = np.isinf(Z) & np.isfinite(X)
+    if overflow.any():
+        j = int(np.flatnonzero(overflow.any(axis=0))[0])
+        raise DataError(
+            f"Column {columns[j]!r} holds {float(X[overflow[:, j], j][0])!r}, too large to "
+            "scale: it overflows a 64-bit float once centred and scaled. Send a smaller "
+            "number or a missing one."
+        )
+    return Z
 
 
 # -- the numpy replay of the fitted ColumnTransformer ---------------------------------------
@@ -441,12 +477,7 @@ def _numeric(output: _Output, view: View) -> np.ndarray:
     indicator = None
     for kind, params in output.steps:
         if kind == "scale":
-            mean, scale = params
-            with np.errstate(over="ignore"):
-                X = X - mean if mean is not None else X
-                X = X / scale if scale is not None else X
-            if len(output.steps) > 1 and np.isinf(X).any():
-                raise Unclean  # scaling overflowed: the imputer after it refuses ±inf
+            X = _scaled(list(output.numeric), X, *params)
         else:
             stats, features = params
             missing = np.isnan(X)
