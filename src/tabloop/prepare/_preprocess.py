@@ -218,7 +218,7 @@ class Preprocess(TransformerMixin, BaseEstimator):
         out = X[[*self.numeric_, *self.categorical_]].copy()
         for c in self.numeric_:
             out[c] = _frame.to_numeric(out[c])[0]
-        if self._requires_finite():
+        if self.numeric_ and self._requires_finite():  # no numeric column: nothing fitted
             values = out[self.numeric_].to_numpy(dtype="float64")
             _refuse_infinite(self.numeric_, values)
             if not fitting:
